@@ -1,0 +1,1 @@
+"""How the unknown is parametrized: ``init_params(key)``, ``__call__(params)`` and optionally ``vjp``."""

@@ -1,0 +1,1 @@
+"""What is observed: arrays, the measurement operator and the loss of the end-to-end object."""

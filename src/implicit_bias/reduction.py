@@ -1,0 +1,115 @@
+"""Exact reductions: when a matrix run is really a run on a few scalars, run the scalars.
+
+Seed 000 (Chou, Gieshoff, Maly & Rauhut 2024), §2: for a symmetric target Ŵ = V Λ Vᵀ and square factors
+that start diagonal in the basis V (identical init αI, eq. (5); the perturbed init (9); any α_j I), every
+iterate stays diagonal in V: W_j^{(k)} = V D_j^{(k)} Vᵀ. The diagonals follow GD (or gradient flow) on
+the scalar problems ½(∏_j d_{j,i} − λ_i)², which for identical layers is eq. (7):
+
+    d_{k+1} = d_k − η d_k^{N−1} (d_k^N − λ).
+
+``try_reduce`` recognises that case, runs the n scalar problems with the same method (same code
+path, same step size or tolerances), and rebuilds the factors V D_j Vᵀ at every snapshot.
+"""
+
+import dataclasses
+import functools as ft
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from implicit_bias import progress
+from implicit_bias.models.deep_matrix import DeepMatrix
+from implicit_bias.problems.full import FullObservation
+
+PATH = "diagonal reduction (seed 000, eq. 7)"
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class DiagonalTarget:
+    """The scalar problems ½ Σ_i (x_i − λ_i)² on the eigenvalues λ of Ŵ."""
+
+    lam: jax.Array
+
+    def loss(self, x):
+        return 0.5 * jnp.sum((x - self.lam) ** 2)
+
+    def grad(self, x):
+        return x - self.lam
+
+
+@ft.partial(jax.tree_util.register_dataclass, data_fields=[], meta_fields=[])
+@dataclasses.dataclass(frozen=True)
+class DiagonalLayers:
+    """x = d_N ⊙ ⋯ ⊙ d_1 for D = (d_1, …, d_N) stacked as an (N, n) array."""
+
+    def __call__(self, D):
+        return jnp.prod(D, axis=0)
+
+    def vjp(self, D):
+        # ∂x/∂d_j = ∏_{l≠j} d_l, from exclusive prefix and suffix products (no division by zero)
+        ones = jnp.ones_like(D[:1])
+        before = jnp.cumprod(jnp.concatenate([ones, D[:-1]]), axis=0)
+        after = jnp.cumprod(jnp.concatenate([ones, D[:0:-1]]), axis=0)[::-1]
+        return before[-1] * D[-1], lambda G: before * after * G[None, :]
+
+
+def _diagonal_in(V: np.ndarray, W: np.ndarray, tol: float = 1e-12) -> np.ndarray | None:
+    D = V.T @ W @ V
+    off = D - np.diag(np.diag(D))
+    scale = max(np.abs(D).max(), 1e-300)
+    return np.diag(D) if np.abs(off).max() <= tol * scale else None
+
+
+def applies(model, problem, params0) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(λ, V, D0) if the diagonal reduction is exact for this model, problem and start; else None."""
+    if not isinstance(model, DeepMatrix) or not isinstance(problem, FullObservation):
+        return None
+    if len(set(model.widths)) != 1 or model.depth < 1:
+        return None
+    try:
+        W_hat = np.asarray(problem.W_hat)
+        params = [np.asarray(W) for W in params0]
+    except jax.errors.TracerArrayConversionError:
+        return None
+    if W_hat.ndim != 2 or not np.allclose(W_hat, W_hat.T, rtol=0, atol=1e-14 * np.abs(W_hat).max()):
+        return None
+    lam, V = np.linalg.eigh(W_hat)
+    diags = [_diagonal_in(V, W) for W in params]
+    if any(d is None for d in diags):
+        return None
+    return lam, V, np.stack(diags)
+
+
+@ft.partial(jax.jit, static_argnames=("observe",))
+def _rebuild(V, D, observe):
+    """W_j = V diag(d_j) Vᵀ for every snapshot, then ``observe``."""
+
+    def one(Dk):
+        return observe(tuple((V * Dk[j][None, :]) @ V.T for j in range(Dk.shape[0])))
+
+    return jax.lax.map(one, D)
+
+
+def try_reduce(model, problem, method, params0, observe, *, label: str):
+    """Run the exact diagonal reduction if it applies; returns (Trajectory, last_loss) or None."""
+    from implicit_bias import optim
+
+    found = applies(model, problem, params0)
+    if found is None:
+        return None
+    lam, V, D0 = found
+    progress.note(
+        f"{label}: using the exact {PATH}: {lam.size} scalar problems of depth {model.depth}"
+    )
+    small, target = DiagonalLayers(), DiagonalTarget(lam=jnp.asarray(lam))
+    run = optim._run_gd if isinstance(method, optim.GD) else optim._run_flow
+    traj, last_loss = run(
+        small, target, method, jnp.asarray(D0), optim._identity, axes=None, label=label
+    )
+    Vj = jnp.asarray(V)
+    observed = _rebuild(Vj, jnp.nan_to_num(traj.observed), observe)
+    final = tuple((Vj * traj.final[j][None, :]) @ Vj.T for j in range(model.depth))
+    traj = dataclasses.replace(traj, observed=observed, final=final, path=PATH)
+    return traj, last_loss

@@ -1,0 +1,108 @@
+"""Theorems on gradient descent for deep matrix factorization (seed 000).
+
+Chou, Gieshoff, Maly & Rauhut (2024), "Gradient descent for deep matrix factorization: dynamics and
+implicit bias towards low rank", Applied and Computational Harmonic Analysis 68, 101595.
+Equation and theorem numbers follow the seed's slides.
+"""
+
+import numpy as np
+import scipy.integrate
+import scipy.optimize
+
+from implicit_bias.errors import ConfigError
+
+
+def _M(alpha: float, scale: float, N: int) -> float:
+    if N < 1:
+        raise ConfigError(f"depth N must be >= 1, got {N}")
+    return max(alpha, scale ** (1.0 / N))
+
+
+def step_bound_scalar(lam: float, alpha: float, N: int) -> float:
+    """Thm 2.1: the scalar recursion (7) converges for 0 < η below
+
+    1 / (2N M^{2N−2})       if λ ≥ 0,
+    1 / ((3N−2) M^{2N−2})   if λ < 0,         M = max(α, |λ|^{1/N}).
+    """
+    M = _M(alpha, abs(lam), N)
+    factor = 2 * N if lam >= 0 else 3 * N - 2
+    return 1.0 / (factor * M ** (2 * N - 2))
+
+
+def step_bound_identical(W_hat, alpha: float, N: int) -> float:
+    """Eq. (8), Thm 2.2: 0 < η < 1 / ((3N−2) M^{2N−2}) with M = max(α, ‖Ŵ‖₂^{1/N})."""
+    M = _M(alpha, float(np.linalg.norm(np.asarray(W_hat), 2)), N)
+    return 1.0 / ((3 * N - 2) * M ** (2 * N - 2))
+
+
+def c_root(N: int) -> float:
+    """The largest real root c ∈ (1, 2) of 1 = (c − 1) c^{N−1} (Thm 3.1); N = 2 gives the golden ratio."""
+    if N < 2:
+        raise ConfigError(f"Thm 3.1 (and c) needs depth N >= 2, got N={N}")
+    return float(scipy.optimize.brentq(lambda c: (c - 1) * c ** (N - 1) - 1, 1.0, 2.0, xtol=1e-15))
+
+
+def step_bound_perturbed(W_hat, alpha: float, N: int) -> float:
+    """Eq. (10), Thm 3.1: 0 < η < 1 / (9N (cM)^{2N−2}) with M = max(α, ‖Ŵ‖₂^{1/N})."""
+    M = _M(alpha, float(np.linalg.norm(np.asarray(W_hat), 2)), N)
+    return 1.0 / (9 * N * (c_root(N) * M) ** (2 * N - 2))
+
+
+def perturbation_condition(alpha: float, beta: float, N: int) -> tuple[bool, float]:
+    """Thm 3.1's hypothesis 0 < β/(c − 1) < α; returns (holds, β/(c − 1))."""
+    ratio = beta / (c_root(N) - 1)
+    return (0 < ratio < alpha), ratio
+
+
+def eigh(W_hat) -> tuple[np.ndarray, np.ndarray]:
+    """Ŵ = V Λ Vᵀ with eigenvalues in decreasing order."""
+    lam, V = np.linalg.eigh(np.asarray(W_hat, dtype=np.float64))
+    order = np.argsort(lam)[::-1]
+    return lam[order], V[:, order]
+
+
+def limit_identical(W_hat) -> np.ndarray:
+    """Thm 2.2: from W_j(0) = αI and η below (8), W^{(k)} → V Λ₊ Vᵀ (negative eigenvalues go to 0)."""
+    lam, V = eigh(W_hat)
+    return (V * np.maximum(lam, 0.0)) @ V.T
+
+
+def limit_perturbed(W_hat) -> np.ndarray:
+    """Thm 3.1: from the perturbed initialization (9), β/(c−1) < α and η below (10), W^{(k)} → Ŵ."""
+    return np.asarray(W_hat, dtype=np.float64)
+
+
+def scalar_recursion(d0, lam, eta: float, N: int, n_steps: int) -> np.ndarray:
+    """Eq. (7): d_{k+1} = d_k − η d_k^{N−1} (d_k^N − λ), elementwise; returns d_0 … d_{n_steps}.
+
+    A plain NumPy loop: the independent oracle for matrix GD from the identical initialization.
+    """
+    d = np.array(d0, dtype=np.float64) * np.ones_like(np.asarray(lam, dtype=np.float64))
+    lam = np.asarray(lam, dtype=np.float64)
+    out = np.empty((n_steps + 1,) + d.shape)
+    out[0] = d
+    for k in range(n_steps):
+        d = d - eta * d ** (N - 1) * (d**N - lam)
+        out[k + 1] = d
+    return out
+
+
+def flow_time_to_reach(lam: float, alpha: float, N: int, level: float) -> float:
+    """Time for the scalar gradient flow ḋ = −d^{N−1}(d^N − λ), d(0) = α, to reach d^N = level.
+
+    Separable ODE: t = ∫_α^{level^{1/N}} ds / (s^{N−1}(λ − s^N)), by quadrature. Needs 0 < α^N < level < λ.
+    """
+    if not (0 < alpha**N < level < lam):
+        raise ValueError(f"need 0 < alpha^N < level < lambda, got {alpha**N}, {level}, {lam}")
+    b = level ** (1.0 / N)
+    val, _ = scipy.integrate.quad(
+        lambda s: 1.0 / (s ** (N - 1) * (lam - s**N)), alpha, b, limit=500, epsabs=0, epsrel=1e-12
+    )
+    return float(val)
+
+
+def best_rank_k_effective_ranks(W_hat) -> np.ndarray:
+    """Effective ranks ‖Ŵ_k‖_*/‖Ŵ_k‖₂ of the best rank-k approximations Ŵ_k, k = 1 … n (seed 000, §4)."""
+    s = np.linalg.svd(np.asarray(W_hat, dtype=np.float64), compute_uv=False)
+    s = s[s > s[0] * 1e-12]
+    return np.cumsum(s) / s[0]
