@@ -1,0 +1,90 @@
+"""One module per reproduced figure, found by name.
+
+Each module defines
+    SEED      which seed talk it reproduces ("000" … "004"); ORDER its place within the seed
+    Config    a frozen dataclass: every parameter is a field with its default size (and ``seed``)
+    run(cfg)  -> Result: tidy rows and theory checks, no file I/O
+    plot(rows, cfg) -> dict[str, matplotlib Figure]; never computes, reads rows only
+    TINY      overrides that make a config run in seconds (the smoke tests use it)
+and a docstring whose first line is the claim, followed by the expected result, the command and
+the run time at the default size.
+"""
+
+import dataclasses
+import importlib
+import pkgutil
+
+import numpy as np
+
+from implicit_bias.checks import Check
+from implicit_bias.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Result:
+    """What ``run`` returns: tidy rows (one dict per observation), theory checks and notes."""
+
+    rows: list[dict]
+    checks: list[Check]
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def names() -> list[str]:
+    """Every experiment module, ordered by seed, then ``ORDER``, then name."""
+    found = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+
+    def key(n):
+        module = get(n)
+        return getattr(module, "SEED", "999"), getattr(module, "ORDER", 99), n
+
+    return sorted(found, key=key)
+
+
+def get(name: str):
+    """The experiment module called ``name`` (a clear error listing the valid names otherwise)."""
+    valid = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    if name not in valid:
+        raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(sorted(valid))}")
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def claim(module) -> str:
+    """The first line of an experiment's docstring."""
+    return (module.__doc__ or "").strip().splitlines()[0]
+
+
+def description(module) -> str:
+    """The docstring without its first line."""
+    lines = (module.__doc__ or "").strip().splitlines()
+    return "\n".join(lines[1:]).strip()
+
+
+def series_rows(t, values, *, series: str, per_index: dict | None = None, **extra) -> list[dict]:
+    """Long-format rows ``{t, series, i, value, **extra}`` for values of shape (S,) or (S, k).
+
+    ``per_index`` maps a column name to k values attached to the rows of index i (e.g. λ_i).
+    """
+    t = np.asarray(t, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    per_index = per_index or {}
+    rows = []
+    for i in range(values.shape[1]):
+        cols = {name: _plain(col[i]) for name, col in per_index.items()}
+        for tk, v in zip(t, values[:, i]):
+            rows.append(
+                {"t": float(tk), "series": series, "i": i, "value": float(v), **cols, **extra}
+            )
+    return rows
+
+
+def _plain(x):
+    return x.item() if hasattr(x, "item") else x
+
+
+def tiny_config(module):
+    """The module's ``TINY`` overrides applied to its default config (for smoke tests)."""
+    from implicit_bias.config import apply_overrides
+
+    return apply_overrides(module.Config(), getattr(module, "TINY", {}))
