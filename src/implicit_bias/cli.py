@@ -1,0 +1,190 @@
+"""The ``implicit-bias`` command: list | run | reproduce | report.
+
+Thin by design: parse, call ``runner.execute`` / ``report.build``, print. JAX, cvxpy and matplotlib are
+imported inside commands so that ``--help`` stays fast.
+"""
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Simulate, measure and explain the implicit bias of gradient methods, checked against theory.",
+)
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_RUN_FAILED = 1, 2, 3
+
+Root = Annotated[Path, typer.Option("--root", help="Results store folder.")]
+
+
+def _friendly_errors(fn):
+    """Bad input ends in one clear line and exit code 2, never a traceback from deep inside JAX."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from implicit_bias.errors import ConfigError
+
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as e:
+            err_console.print(f"[bold red]error:[/bold red] {e}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return wrapper
+
+
+def print_checks(checks: list[dict], title: str = "checks") -> None:
+    table = Table(title=title, show_lines=False)
+    for col in ("check", "predicted", "observed", "tolerance", "result"):
+        table.add_column(col, overflow="fold")
+    for c in checks:
+        fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
+        verdict = "[green]pass[/green]" if c["passed"] else "[bold red]FAIL[/bold red]"
+        table.add_row(
+            c["name"],
+            fmt(c.get("predicted")),
+            fmt(c.get("observed")),
+            fmt(c.get("tolerance")),
+            verdict,
+        )
+    console.print(table)
+
+
+def _report_outcome(outcome) -> None:
+    status = {
+        "ok": "[green]done[/green]",
+        "cached": "[cyan]cached[/cyan]",
+        "failed": "[bold red]FAILED[/bold red]",
+    }[outcome.status]
+    console.print(f"{outcome.experiment}: {status} in {outcome.elapsed:.1f} s → {outcome.path}")
+    if outcome.error:
+        err_console.print(
+            f"[bold red]{outcome.error['type']}:[/bold red] {outcome.error['message']}"
+        )
+    for note in outcome.notes:
+        console.print(f"  [dim]·[/dim] {note}")
+
+
+@app.command("list")
+def list_cmd():
+    """The experiments, one line each: name, seed and claim."""
+    from implicit_bias import experiments
+
+    table = Table(show_header=True)
+    for col in ("experiment", "seed", "claim"):
+        table.add_column(col, overflow="fold")
+    for name in experiments.names():
+        module = experiments.get(name)
+        table.add_row(name, getattr(module, "SEED", ""), experiments.claim(module))
+    console.print(table)
+
+
+@app.command()
+@_friendly_errors
+def run(
+    name: Annotated[str, typer.Argument(help="Experiment name (see `implicit-bias list`).")],
+    set_: Annotated[
+        list[str], typer.Option("--set", help="Override a config field: key=value.")
+    ] = [],  # noqa: B006
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default ROOT/NAME/<config hash>).")
+    ] = None,
+    root: Root = Path("results"),
+    force: Annotated[bool, typer.Option(help="Recompute even if this config is stored.")] = False,
+    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
+    ] = False,
+):
+    """Run one experiment and store config.json, rows.parquet, checks.json and figures."""
+    from implicit_bias import config, experiments, progress, runner
+
+    module = experiments.get(name)
+    cfg = config.apply_overrides(module.Config(), config.parse_assignments(set_), experiment=name)
+    with progress.reporting(console):
+        outcome = runner.execute(name, cfg, root=root, out=out, force=force, strict=strict)
+    _report_outcome(outcome)
+    if outcome.checks:
+        print_checks(outcome.checks, title=f"{name}: theory checks")
+    if outcome.status == "failed":
+        raise typer.Exit(EXIT_RUN_FAILED)
+    if fail_on_check and outcome.n_failed_checks:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@_friendly_errors
+def reproduce(
+    root: Root = Path("results"),
+    only: Annotated[list[str], typer.Option(help="Run only these experiments.")] = [],  # noqa: B006
+    force: Annotated[bool, typer.Option(help="Recompute stored runs.")] = False,
+    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    report_out: Annotated[
+        Path | None, typer.Option("--report", help="Report file (default ROOT/report.html).")
+    ] = None,
+):
+    """Run every experiment at its default size, then write the HTML report."""
+    from implicit_bias import experiments, progress, report, runner
+
+    names = only or experiments.names()
+    for name in names:
+        experiments.get(name)  # fail fast on a typo
+    outcomes = []
+    with progress.reporting(console, transient=True) as bar:
+        overall = bar.add_task("reproduce", total=len(names))
+        for name in names:
+            bar.update(overall, description=f"reproduce: {name}")
+            outcome = runner.execute(name, root=root, force=force)
+            outcomes.append(outcome)
+            _report_outcome(outcome)
+            bar.advance(overall)
+    path = report.build(root, report_out)
+    n_checks = sum(len(o.checks) for o in outcomes)
+    n_failed = sum(o.n_failed_checks for o in outcomes)
+    failed_runs = [o.experiment for o in outcomes if o.status == "failed"]
+    colour = "green" if not (n_failed or failed_runs) else "red"
+    console.print(
+        f"[{colour}]{len(outcomes)} experiments, {n_checks - n_failed} of {n_checks} checks pass"
+        f"{', failed runs: ' + ', '.join(failed_runs) if failed_runs else ''}[/{colour}]"
+    )
+    console.print(f"report: {path.resolve()}")
+    if failed_runs:
+        raise typer.Exit(EXIT_RUN_FAILED)
+    if fail_on_check and n_failed:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command("report")
+@_friendly_errors
+def report_cmd(
+    root: Root = Path("results"),
+    out: Annotated[
+        Path | None, typer.Option(help="Output HTML file (default ROOT/report.html).")
+    ] = None,
+):
+    """Build the self-contained HTML report from the store (no recomputation)."""
+    from implicit_bias import report
+
+    path = report.build(root, out)
+    console.print(f"report: {path.resolve()}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished runs are stored; rerun to resume")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
