@@ -1,0 +1,116 @@
+"""The command line end to end: run, cache, errors, reproduce and the report."""
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from implicit_bias.cli import app
+
+runner = CliRunner()
+TINY_IDENTICAL = ["--set", "n_steps=2000", "--set", "n_saves=50", "--set", "tol=1e-3"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_list_names_every_experiment():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for name in ("dmf_identical", "dmf_perturbed", "dmf_depth", "dmf_effective_rank"):
+        assert name in result.stdout
+
+
+def test_run_writes_the_store_and_is_cached(tmp_path):
+    result = invoke("run", "dmf_identical", *TINY_IDENTICAL, "--root", tmp_path, "--fail-on-check")
+    assert result.exit_code == 0, result.stdout
+    (run_dir,) = (tmp_path / "dmf_identical").iterdir()
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "config.json",
+        "rows.parquet",
+        "checks.json",
+        "eigenvalues.png",
+    }
+    checks = json.loads((run_dir / "checks.json").read_text())
+    assert checks and set(checks[0]) >= {"name", "predicted", "observed", "tolerance", "passed"}
+    assert "diagonal reduction" in result.stdout  # says which path ran
+    again = invoke("run", "dmf_identical", *TINY_IDENTICAL, "--root", tmp_path)
+    assert "cached" in again.stdout
+
+
+def test_run_into_an_explicit_folder(tmp_path):
+    out = tmp_path / "mine"
+    result = invoke("run", "dmf_identical", *TINY_IDENTICAL, "--out", out)
+    assert result.exit_code == 0 and (out / "config.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "nope"], "unknown experiment 'nope'"),
+        (["run", "dmf_identical", "--set", "alpah=1"], "valid keys: spectrum, depth, alpha"),
+        (["run", "dmf_identical", "--set", "depth=x"], "expects int"),
+        (["run", "dmf_identical", "--set", "depth=0"], "depth must be an integer >= 1"),
+        (
+            ["run", "dmf_identical", "--set", "eta=0.01", "--strict"],
+            r"refused under --strict.*eq. \(8\)",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(args, message, tmp_path):
+    result = runner.invoke(app, args + ["--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert re.search(message, " ".join(result.output.split()))
+    assert "Traceback" not in result.output
+
+
+def test_step_size_warning_and_divergence_are_recorded(tmp_path):
+    result = invoke(
+        "run",
+        "dmf_identical",
+        "--set",
+        "eta=0.2",
+        "--set",
+        "n_steps=1000",
+        "--set",
+        "n_saves=10",
+        "--root",
+        tmp_path,
+    )
+    assert result.exit_code == 3
+    text = " ".join(result.output.split())
+    assert "not below the stable bound eq. (8)" in text
+    assert re.search(r"diverged at step \d+", text)
+    (run_dir,) = (tmp_path / "dmf_identical").iterdir()
+    error = json.loads((run_dir / "error.json").read_text())
+    assert error["type"] == "DivergenceError" and error["step"] > 0
+    assert json.loads((run_dir / "config.json").read_text())["status"] == "failed"
+
+
+def test_reproduce_and_report(tmp_path, monkeypatch):
+    # reproduce at tiny size: swap each experiment's defaults for its TINY config
+    from implicit_bias import experiments
+
+    for name in experiments.names():
+        module = experiments.get(name)
+        monkeypatch.setattr(module, "Config", _tiny_factory(module))
+    result = invoke("reproduce", "--root", tmp_path, "--fail-on-check")
+    assert result.exit_code == 0, result.stdout
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<img") >= len(experiments.names())
+    assert 'class="check fail"' not in page and 'class="check pass"' in page
+    assert "data:image/png;base64," in page and 'src="http' not in page
+    out = tmp_path / "elsewhere" / "r.html"
+    assert invoke("report", "--root", tmp_path, "--out", out).exit_code == 0
+    assert out.read_text().count("<img") == page.count("<img")
+
+
+def _tiny_factory(module):
+    import dataclasses
+
+    from implicit_bias import experiments
+
+    tiny = experiments.tiny_config(module)
+    return lambda **kw: dataclasses.replace(tiny, **kw)

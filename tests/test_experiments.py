@@ -1,0 +1,42 @@
+"""Smoke tests: every experiment runs at its TINY config, returns tidy rows, passing checks and figures."""
+
+import dataclasses
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from implicit_bias import experiments
+from implicit_bias.checks import Check
+
+NAMES = experiments.names()
+
+
+def test_registry_lists_every_module_with_its_contract():
+    assert {"dmf_identical", "dmf_perturbed", "dmf_depth", "dmf_effective_rank"} <= set(NAMES)
+    for name in NAMES:
+        module = experiments.get(name)
+        assert module.SEED in {"000", "001", "002", "003", "004"}
+        assert experiments.claim(module), f"{name} has no claim line"
+        doc = module.__doc__
+        assert "implicit-bias run" in doc and "s" in doc, f"{name}: docstring must give the command"
+        cfg = module.Config()
+        assert dataclasses.is_dataclass(cfg) and "seed" in {f.name for f in dataclasses.fields(cfg)}
+        hash(cfg)  # configs are hashable (frozen, tuples not lists)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_experiment_runs_at_tiny_size(name):
+    module = experiments.get(name)
+    cfg = experiments.tiny_config(module)
+    result = module.run(cfg)
+    rows = pd.DataFrame(result.rows)
+    assert len(rows) > 0 and {"t", "series", "value"} <= set(rows.columns)
+    assert result.checks and all(isinstance(c, Check) for c in result.checks)
+    failed = [c.name for c in result.checks if not c.passed]
+    assert not failed, f"checks failed at the tiny config: {failed}"
+    figures = module.plot(rows, cfg)
+    assert figures
+    for fig in figures.values():
+        assert fig.axes
+        plt.close(fig)
