@@ -173,3 +173,57 @@ def test_bad_input_is_refused():
             [GD(eta=0.1, n_steps=10)] * 2,
             params0=[model.init_params()] * 3,
         )
+
+
+def test_weight_decay_is_gd_on_the_regularized_loss(key):
+    # Oracle: (1 − 2ηλ)θ − η∇L(θ) is a GD step on L(θ) + λ‖θ‖², written with autodiff.
+    problem = _problem()
+    model = DeepMatrix(depth=2, n=4, init="gaussian", alpha=0.5)
+    params0 = model.init_params(key)
+    eta, lam = 0.01, 0.3
+    traj = fit(
+        model, problem, GD(eta=eta, n_steps=50, save_every=50, weight_decay=lam), params0=params0
+    )
+
+    def regularized(p):
+        return problem.loss(model(p)) + lam * sum(jnp.sum(W**2) for W in p)
+
+    p = params0
+    for _ in range(50):
+        p = jax.tree.map(lambda x, g: x - eta * g, p, jax.grad(regularized)(p))
+    for a, b in zip(traj.final, p):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ConfigError, match="1 − 2ηλ is no longer positive"):
+        GD(eta=1.0, n_steps=10, weight_decay=0.5)
+
+
+def test_a_model_can_precondition_its_flow(key):
+    # The hook behind weight normalization and product flows: θ̇ = −P(θ, ∇L). Here P = c·I, which
+    # must equal the plain flow run for c times as long.
+    base = DeepMatrix(depth=2, n=4, init="gaussian", alpha=0.5)
+    params0 = base.init_params(key)
+    problem = _problem()
+    plain = fit(
+        base, problem, GradientFlow(t1=3.0, n_saves=1, rtol=1e-11, atol=1e-13), params0=params0
+    )
+    fast = fit(
+        _with_precondition(base, 3.0),
+        problem,
+        GradientFlow(t1=1.0, n_saves=1, rtol=1e-11, atol=1e-13),
+        params0=params0,
+    )
+    for a, b in zip(plain.final, fast.final):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
+
+
+def _with_precondition(model, c):
+    class Preconditioned(type(model)):
+        def precondition(self, params, g):
+            return jax.tree.map(lambda x: c * x, g)
+
+    jax.tree_util.register_dataclass(
+        Preconditioned, data_fields=["alpha", "beta"], meta_fields=["depth", "widths", "init"]
+    )
+    return Preconditioned(
+        depth=model.depth, widths=model.widths, init=model.init, alpha=model.alpha
+    )

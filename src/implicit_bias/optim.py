@@ -53,6 +53,18 @@ def gradient(model, problem, params) -> PyTree:
     return pullback(end_to_end_gradient(problem, X))[0]
 
 
+def descent_direction(model, problem, params) -> PyTree:
+    """∇L(θ), or ``model.precondition(θ, ∇L(θ))`` when the model defines one.
+
+    The hook for flows that are not plain gradient flows of the parameters: different rates for
+    different parameter groups (weight normalization, ṙ = −η_r ∂_r L), or a Riemannian metric (the
+    end-to-end product flow of balanced factorizations). GD steps along it and gradient flow follows it.
+    """
+    g = gradient(model, problem, params)
+    precondition = getattr(model, "precondition", None)
+    return g if precondition is None else precondition(params, g)
+
+
 def objective(model, problem, params) -> Float[Array, ""]:
     return problem.loss(model(params))
 
@@ -63,12 +75,14 @@ def objective(model, problem, params) -> Float[Array, ""]:
 
 @ft.partial(
     jax.tree_util.register_dataclass,
-    data_fields=["eta"],
+    data_fields=["eta", "weight_decay"],
     meta_fields=["n_steps", "save_every", "n_saves", "spacing"],
 )
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GD:
-    """Gradient descent θ_{k+1} = θ_k − η ∇L(θ_k) (seed 000, eq. (6)).
+    """Gradient descent θ_{k+1} = (1 − 2ηλ) θ_k − η ∇L(θ_k) (seed 000, eq. (6); λ = ``weight_decay``).
+
+    With λ > 0 this is GD on L(θ) + λ‖θ‖² (seed 001's full-batch contrast to SGD); 2ηλ < 1 is required.
 
     Snapshots every ``save_every`` steps, or at ``n_saves`` (default 200) steps spaced linearly or
     logarithmically (``spacing="log"``: small initializations sit near a saddle for a long time and
@@ -81,10 +95,20 @@ class GD:
     save_every: int | None = None
     n_saves: int | None = None
     spacing: str = "linear"
+    weight_decay: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.eta, (int, float)) and not self.eta > 0:
             raise ConfigError(f"step size eta must be > 0, got {self.eta}")
+        lam = self.weight_decay
+        if isinstance(lam, (int, float)) and isinstance(self.eta, (int, float)):
+            if lam < 0:
+                raise ConfigError(f"weight_decay must be >= 0, got {lam}")
+            if 2 * self.eta * lam >= 1:
+                raise ConfigError(
+                    f"eta·weight_decay = {self.eta * lam:g} >= 1/2: the decay factor 1 − 2ηλ is no "
+                    "longer positive"
+                )
         if not isinstance(self.n_steps, int):  # rebuilt by JAX during tracing
             return
         if self.n_steps < 1:
@@ -112,6 +136,16 @@ class GD:
         else:
             inner = np.geomspace(1, self.n_steps, self.n_saves)
         return np.unique(np.concatenate([[0], np.round(inner).astype(np.int64), [self.n_steps]]))
+
+    def step(self, model, problem, params):
+        """One update θ ← (1 − 2ηλ)θ − η d(θ), d the (preconditioned) gradient."""
+        d = descent_direction(model, problem, params)
+        decay = 1.0 - 2.0 * self.eta * self.weight_decay
+        return jax.tree.map(lambda x, dx: decay * x - self.eta * dx, params, d)
+
+    def solve(self, model, problem, params0, observe, *, axes=None, label="GD"):
+        """Run from ``params0``; returns (Trajectory, last finite loss of diverged runs)."""
+        return _run_gd(model, problem, self, params0, observe, axes=axes, label=label)
 
 
 @ft.partial(
@@ -147,6 +181,10 @@ class GradientFlow:
             raise ConfigError(f"t1 must be > 0, got {self.t1}")
         if isinstance(self.n_saves, int) and self.n_saves < 1:
             raise ConfigError(f"n_saves must be >= 1, got {self.n_saves}")
+
+    def solve(self, model, problem, params0, observe, *, axes=None, label="GradientFlow"):
+        """Integrate from ``params0``; returns (Trajectory, None)."""
+        return _run_flow(model, problem, self, params0, observe, axes=axes, label=label)
 
     def save_times(self) -> Float[Array, " s"]:
         if self.spacing == "linear":
@@ -272,7 +310,7 @@ def _nan_like(x, n):
     return jnp.full((n,) + tuple(x.shape), fill, x.dtype)
 
 
-def _gd_segment(model, problem, eta, params, lengths, n_limit, *, observe):
+def _gd_segment(model, problem, method, params, lengths, n_limit, *, observe):
     """``n_limit`` chunks of GD, chunk i being ``lengths[i]`` steps; a non-finite loss freezes the run.
 
     Returns (params, ok, chunks_done, losses, observed), the buffers of length ``len(lengths)``. After
@@ -283,8 +321,7 @@ def _gd_segment(model, problem, eta, params, lengths, n_limit, *, observe):
     n_buf = lengths.shape[0]
 
     def step(_, p):
-        g = gradient(model, problem, p)
-        return jax.tree.map(lambda x, gx: x - eta * gx, p, g)
+        return method.step(model, problem, p)
 
     def body(i, carry):
         p, ok, done, losses, obs = carry
@@ -313,11 +350,11 @@ def _initial(model, problem, params, *, observe):
 
 
 @ft.partial(jax.jit, static_argnames=("axes", "observe"))
-def _gd_segment_jit(model, problem, eta, params, lengths, n_limit, *, axes, observe):
+def _gd_segment_jit(model, problem, method, params, lengths, n_limit, *, axes, observe):
     fn = ft.partial(_gd_segment, observe=observe)
     if axes is not None:
         fn = jax.vmap(fn, in_axes=(axes.model, axes.problem, axes.method, axes.params, None, None))
-    return fn(model, problem, eta, params, lengths, n_limit)
+    return fn(model, problem, method, params, lengths, n_limit)
 
 
 @ft.partial(jax.jit, static_argnames=("axes", "observe"))
@@ -329,17 +366,16 @@ def _initial_jit(model, problem, params, *, axes, observe):
 
 
 @jax.jit
-def _gd_one_step(model, problem, eta, params):
-    g = gradient(model, problem, params)
-    new = jax.tree.map(lambda x, gx: x - eta * gx, params, g)
+def _gd_one_step(model, problem, method, params):
+    new = method.step(model, problem, params)
     return new, objective(model, problem, new)
 
 
-def _replay(model, problem, eta, params, start_step: int, max_steps: int) -> tuple[int, float]:
+def _replay(model, problem, method, params, start_step: int, max_steps: int) -> tuple[int, float]:
     """The exact step at which the loss stops being finite, replayed from the last good snapshot."""
     last = float(objective(model, problem, params))
     for j in range(1, max_steps + 1):
-        params, loss = _gd_one_step(model, problem, eta, params)
+        params, loss = _gd_one_step(model, problem, method, params)
         if not math.isfinite(float(loss)):
             return start_step + j, last
         last = float(loss)
@@ -371,7 +407,7 @@ def _run_gd(model, problem, method: GD, params0, observe, *, axes: Axes | None, 
             seg_lengths = np.zeros(n_buf, np.int64)
             seg_lengths[:n_limit] = lengths[done : done + n_limit]
             params, seg_ok, seg_done, seg_loss, seg_obs = _gd_segment_jit(
-                model, problem, method.eta, params, jnp.asarray(seg_lengths), n_limit,
+                model, problem, method, params, jnp.asarray(seg_lengths), n_limit,
                 axes=axes, observe=observe,
             )  # fmt: skip
             chunks_done += np.where(ok, np.asarray(seg_done), 0)
@@ -394,7 +430,7 @@ def _run_gd(model, problem, method: GD, params0, observe, *, axes: Axes | None, 
         diverged_step[idx], last_loss[idx] = _replay(
             pick(model, axes and axes.model),
             pick(problem, axes and axes.problem),
-            pick(method.eta, axes and axes.method),
+            pick(method, axes and axes.method),
             pick(params, axes and axes.params),
             int(save_steps[c]),
             int(lengths[c]),
@@ -421,7 +457,7 @@ def _flow_solve(model, problem, method: GradientFlow, params0, *, observe):
     import diffrax
 
     def vector_field(t, p, args):
-        return jax.tree.map(jnp.negative, gradient(model, problem, p))
+        return jax.tree.map(jnp.negative, descent_direction(model, problem, p))
 
     ts = method.save_times()
     save = diffrax.SaveAt(
@@ -543,8 +579,7 @@ def fit(
         reduced = reduction.try_reduce(model, problem, method, params0, observe, label=label)
         if reduced is not None:
             return _finish(*reduced, on_divergence)
-    run = _run_gd if isinstance(method, GD) else _run_flow
-    traj, last_loss = run(model, problem, method, params0, observe, axes=None, label=label)
+    traj, last_loss = method.solve(model, problem, params0, observe, axes=None, label=label)
     return _finish(traj, last_loss, on_divergence)
 
 
@@ -620,8 +655,7 @@ def fit_batch(
     problem_s = problem_b if problem_ax == 0 else problem_s
     method_s = method_b if method_ax == 0 else method_s
     label = label or f"{type(first(method)).__name__} ×{size}"
-    run = _run_gd if isinstance(first(method), GD) else _run_flow
-    traj, _ = run(model_s, problem_s, method_s, params_s, observe, axes=axes, label=label)
+    traj, _ = method_s.solve(model_s, problem_s, params_s, observe, axes=axes, label=label)
     if padded > size:
         traj = jax.tree.map(lambda x: x[:size], traj)
     return traj

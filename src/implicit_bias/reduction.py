@@ -96,6 +96,8 @@ def try_reduce(model, problem, method, params0, observe, *, label: str):
     """Run the exact diagonal reduction if it applies; returns (Trajectory, last_loss) or None."""
     from implicit_bias import optim
 
+    if not isinstance(method, (optim.GD, optim.GradientFlow)):
+        return None
     found = applies(model, problem, params0)
     if found is None:
         return None
@@ -104,10 +106,7 @@ def try_reduce(model, problem, method, params0, observe, *, label: str):
         f"{label}: using the exact {PATH}: {lam.size} scalar problems of depth {model.depth}"
     )
     small, target = DiagonalLayers(), DiagonalTarget(lam=jnp.asarray(lam))
-    run = optim._run_gd if isinstance(method, optim.GD) else optim._run_flow
-    traj, last_loss = run(
-        small, target, method, jnp.asarray(D0), optim._identity, axes=None, label=label
-    )
+    traj, last_loss = method.solve(small, target, jnp.asarray(D0), optim._identity, label=label)
     Vj = jnp.asarray(V)
     observed = _rebuild(Vj, jnp.nan_to_num(traj.observed), observe)
     final = tuple((Vj * traj.final[j][None, :]) @ Vj.T for j in range(model.depth))
