@@ -164,8 +164,8 @@ def test_bad_input_is_refused():
         GD(eta=0.1, n_steps=10, save_every=3)
     with pytest.raises(ConfigError, match="spacing"):
         GradientFlow(t1=1.0, spacing="cubic")
-    with pytest.raises(ConfigError, match="must be a matrix"):
-        FullObservation(W_hat=jnp.zeros(3))
+    with pytest.raises(ConfigError, match=r"observes a \(3,\) target"):
+        fit(model, FullObservation(W_hat=jnp.zeros(3)), GD(eta=0.1, n_steps=10))
     with pytest.raises(ConfigError, match="same length|one length"):
         fit_batch(
             model,

@@ -246,6 +246,21 @@ class Trajectory:
         one = jax.tree.map(lambda x: x[i], self)
         return _truncate(one)
 
+    def divergence_error(self) -> "DivergenceError | None":
+        """For an unbatched trajectory: the DivergenceError describing it, or None if it did not diverge."""
+        if int(self.status) != DIVERGED:
+            return None
+        step = int(self.diverged_step)
+        finite = np.asarray(self.loss)[np.isfinite(np.asarray(self.loss))]
+        last = float(finite[-1]) if finite.size else float("nan")
+        return DivergenceError(
+            f"{self.method} diverged at step {step}: the loss became NaN or inf (last finite "
+            f"snapshot loss {last:.6g}). Lower the step size; the snapshots up to the divergence are kept.",
+            step=step,
+            last_loss=last,
+            trajectory=self,
+        )
+
 
 def _truncate(traj: Trajectory) -> Trajectory:
     valid = np.isfinite(np.asarray(traj.t))
@@ -292,9 +307,9 @@ def _split_over_devices(trees: list, size: int) -> tuple[list, int]:
     sharding = NamedSharding(Mesh(np.array(devices), ("batch",)), PartitionSpec("batch"))
 
     def place(x):
-        x = jnp.asarray(x)
+        x = np.asarray(x)  # pad on the host: eager device ops on sharded arrays compile each time
         if padded > size:
-            x = jnp.concatenate([x, jnp.repeat(x[:1], padded - size, axis=0)])
+            x = np.concatenate([x, np.repeat(x[:1], padded - size, axis=0)])
         return jax.device_put(x, sharding)
 
     return [None if t is None else jax.tree.map(place, t) for t in trees], padded
@@ -393,10 +408,13 @@ def _run_gd(model, problem, method: GD, params0, observe, *, axes: Axes | None, 
     n_chunks = lengths.size
     n_buf = _chunks_per_segment(n_chunks)
     batched = axes is not None
-    loss0, obs0 = _initial_jit(model, problem, params0, axes=axes, observe=observe)
+    # snapshots are gathered on the host as NumPy arrays: no eager device ops in this loop
+    loss0, obs0 = jax.tree.map(
+        np.asarray, _initial_jit(model, problem, params0, axes=axes, observe=observe)
+    )
     time_axis = 1 if batched else 0
-    losses = [jnp.expand_dims(loss0, time_axis)]
-    observed = [jax.tree.map(lambda o: jnp.expand_dims(o, time_axis), obs0)]
+    losses = [np.expand_dims(loss0, time_axis)]
+    observed = [jax.tree.map(lambda o: np.expand_dims(o, time_axis), obs0)]
     shape = np.shape(loss0)
     ok = np.ones(shape, bool)
     chunks_done = np.zeros(shape, int)
@@ -412,7 +430,11 @@ def _run_gd(model, problem, method: GD, params0, observe, *, axes: Axes | None, 
             )  # fmt: skip
             chunks_done += np.where(ok, np.asarray(seg_done), 0)
             ok &= np.asarray(seg_ok)
-            take = (lambda x: x[:, :n_limit]) if batched else (lambda x: x[:n_limit])
+            take = (
+                (lambda x: np.asarray(x)[:, :n_limit])
+                if batched
+                else (lambda x: np.asarray(x)[:n_limit])
+            )
             losses.append(take(seg_loss))
             observed.append(jax.tree.map(take, seg_obs))
             done += n_limit
@@ -437,13 +459,13 @@ def _run_gd(model, problem, method: GD, params0, observe, *, axes: Axes | None, 
         )
     n_evals = save_steps[np.minimum(chunks_done, n_chunks)]
     traj = Trajectory(
-        t=jnp.asarray(t),
-        loss=jnp.concatenate(losses, axis=time_axis),
-        observed=jax.tree.map(lambda *xs: jnp.concatenate(xs, axis=time_axis), *observed),
+        t=t,
+        loss=np.concatenate(losses, axis=time_axis),
+        observed=jax.tree.map(lambda *xs: np.concatenate(xs, axis=time_axis), *observed),
         final=params,
-        n_evals=jnp.asarray(n_evals),
-        status=jnp.asarray(np.where(ok, OK, DIVERGED)),
-        diverged_step=jnp.asarray(diverged_step),
+        n_evals=np.asarray(n_evals),
+        status=np.where(ok, OK, DIVERGED),
+        diverged_step=diverged_step,
         method="GD",
     )
     return traj, last_loss
@@ -609,20 +631,29 @@ def _stack(x):
     if isinstance(x, list):
         if not x:
             raise ConfigError("cannot batch over an empty list")
-        return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(v) for v in xs]), *x), 0, len(x)
+        # stacked on the host: one transfer, no per-batch-size compilation of a stack op
+        return jax.tree.map(lambda *xs: np.stack([np.asarray(v) for v in xs]), *x), 0, len(x)
     return x, None, None
 
 
 def fit_batch(
-    model, problem, method, *, params0=None, keys=None, observe=None, label: str | None = None
+    model,
+    problem,
+    method,
+    *,
+    params0=None,
+    keys=None,
+    observe=None,
+    reduce: bool = True,
+    label: str | None = None,
 ) -> Trajectory:
     """Many runs in one ``vmap``: each of model, problem, method, params0 and keys may be a list.
 
     Lists are stacked along a new leading axis (all of one length B and one structure: models that
     differ in ``alpha`` only, GD methods that differ in ``eta`` only, problems of one shape);
     single values are shared. Returns a batched Trajectory (leading axis B); diverged members have
-    ``status == 1`` and NaN-padded snapshots, and ``traj.member(i)`` gives run i. No exact reduction
-    is used here.
+    ``status == 1`` and NaN-padded snapshots, and ``traj.member(i)`` gives run i. With ``reduce`` the
+    exact reduction is used when it applies to every member.
     """
     observe = observe or _identity
     first = lambda x: x[0] if isinstance(x, list) else x  # noqa: E731
@@ -632,6 +663,22 @@ def fit_batch(
             raise ConfigError("fit_batch needs params0, a list of keys or a list of models")
         pick = lambda v, i: v[i] if isinstance(v, list) else v  # noqa: E731
         params0 = [pick(model, i).init_params(pick(keys, i)) for i in range(n)]
+    lengths = {len(v) for v in (model, problem, method, params0) if isinstance(v, list)}
+    if len(lengths) > 1:
+        raise ConfigError(
+            "batched arguments must all have one length, got lists of lengths "
+            f"{sorted(lengths)} among model, problem, method and params0"
+        )
+    if reduce and lengths and isinstance(params0, list):
+        from implicit_bias import reduction
+
+        n = lengths.pop()
+        each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731
+        reduced = reduction.try_reduce_batch(
+            each(model), each(problem), method, each(params0), observe, label=label or "GD"
+        )
+        if reduced is not None:
+            return reduced
     model_s, model_ax, n_model = _stack(model)
     problem_s, problem_ax, n_problem = _stack(problem)
     method_s, method_ax, n_method = _stack(method)
@@ -656,6 +703,5 @@ def fit_batch(
     method_s = method_b if method_ax == 0 else method_s
     label = label or f"{type(first(method)).__name__} ×{size}"
     traj, _ = method_s.solve(model_s, problem_s, params_s, observe, axes=axes, label=label)
-    if padded > size:
-        traj = jax.tree.map(lambda x: x[:size], traj)
-    return traj
+    # one transfer to the host: slicing members out of device arrays would compile per member
+    return jax.tree.map(lambda x: np.asarray(x)[:size], traj)

@@ -82,14 +82,20 @@ def applies(model, problem, params0) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return lam, V, np.stack(diags)
 
 
-@ft.partial(jax.jit, static_argnames=("observe",))
-def _rebuild(V, D, observe):
-    """W_j = V diag(d_j) Vᵀ for every snapshot, then ``observe``."""
+def _factors(V, Dk):
+    """(V diag(d_1) Vᵀ, …, V diag(d_N) Vᵀ) for one snapshot Dk of shape (N, n)."""
+    return tuple((V * Dk[j][None, :]) @ V.T for j in range(Dk.shape[0]))
 
-    def one(Dk):
-        return observe(tuple((V * Dk[j][None, :]) @ V.T for j in range(Dk.shape[0])))
 
-    return jax.lax.map(one, D)
+@ft.partial(jax.jit, static_argnames=("observe", "batched"))
+def _rebuild(V, D, final, observe, batched=False):
+    """``observe`` of the factors V diag(d_j) Vᵀ at every snapshot, and the final factors."""
+
+    def one(V, D, final):
+        D = jnp.nan_to_num(D)  # snapshots after a divergence are NaN; they are cut off later
+        return jax.lax.map(lambda Dk: observe(_factors(V, Dk)), D), _factors(V, final)
+
+    return jax.vmap(one)(V, D, final) if batched else one(V, D, final)
 
 
 def try_reduce(model, problem, method, params0, observe, *, label: str):
@@ -107,8 +113,34 @@ def try_reduce(model, problem, method, params0, observe, *, label: str):
     )
     small, target = DiagonalLayers(), DiagonalTarget(lam=jnp.asarray(lam))
     traj, last_loss = method.solve(small, target, jnp.asarray(D0), optim._identity, label=label)
-    Vj = jnp.asarray(V)
-    observed = _rebuild(Vj, jnp.nan_to_num(traj.observed), observe)
-    final = tuple((Vj * traj.final[j][None, :]) @ Vj.T for j in range(model.depth))
+    observed, final = _rebuild(jnp.asarray(V), traj.observed, traj.final, observe)
     traj = dataclasses.replace(traj, observed=observed, final=final, path=PATH)
     return traj, last_loss
+
+
+def try_reduce_batch(models, problems, method, params0s, observe, *, label: str):
+    """The batched version for ``fit_batch``: lists of members; a batched Trajectory or None.
+
+    Applies only if the reduction is exact for every member.
+    """
+    from implicit_bias import optim
+
+    first = method[0] if isinstance(method, list) else method
+    if not isinstance(first, (optim.GD, optim.GradientFlow)):
+        return None
+    found = [applies(m, p, x) for m, p, x in zip(models, problems, params0s)]
+    if any(f is None for f in found):
+        return None
+    progress.note(f"{label}: using the exact {PATH} for all {len(found)} runs")
+    traj = optim.fit_batch(
+        DiagonalLayers(),
+        [DiagonalTarget(lam=jnp.asarray(lam)) for lam, _, _ in found],
+        method,
+        params0=[jnp.asarray(D0) for _, _, D0 in found],
+        reduce=False,
+        label=label,
+    )
+    Vs = np.stack([V for _, V, _ in found])
+    observed, final = _rebuild(Vs, traj.observed, traj.final, observe, batched=True)
+    observed, final = jax.tree.map(np.asarray, (observed, final))
+    return dataclasses.replace(traj, observed=observed, final=final, path=PATH)

@@ -128,7 +128,7 @@ class DeepMatrix:
 
     def __call__(self, params) -> Float[Array, "n_out n_in"]:
         """W = W_N ⋯ W_1."""
-        return ft.reduce(lambda W, W_next: mm(W_next, W), params)
+        return product(params)
 
     def vjp(self, params):
         """(W, pullback) with pullback(G)_j = (W_N ⋯ W_{j+1})ᵀ G (W_{j−1} ⋯ W_1)ᵀ (seed 000, eq. (4)).
@@ -149,6 +149,11 @@ class DeepMatrix:
             return tuple(grads)
 
         return prefix[-1], pullback
+
+
+def product(params) -> Float[Array, "n_out n_in"]:
+    """W = W_N ⋯ W_1 of the factors (W_1, …, W_N); also a ready-made ``observe`` for ``fit``."""
+    return ft.reduce(lambda W, W_next: mm(W_next, W), params)
 
 
 def identical_init(alpha: float, depth: int, n: int, W0=None) -> tuple[Float[Array, "n n"], ...]:

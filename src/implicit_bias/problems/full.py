@@ -22,11 +22,6 @@ class FullObservation:
 
     W_hat: Float[Array, "n_out n_in"]
 
-    def __post_init__(self):
-        shape = getattr(self.W_hat, "shape", None)
-        if shape is not None and len(shape) != 2:
-            raise ConfigError(f"W_hat must be a matrix, got an array of shape {shape}")
-
     @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.W_hat.shape)

@@ -72,18 +72,29 @@ def limit_perturbed(W_hat) -> np.ndarray:
     return np.asarray(W_hat, dtype=np.float64)
 
 
-def scalar_recursion(d0, lam, eta: float, N: int, n_steps: int) -> np.ndarray:
-    """Eq. (7): d_{k+1} = d_k − η d_k^{N−1} (d_k^N − λ), elementwise; returns d_0 … d_{n_steps}.
+def scalar_recursion(d0, lam, eta, N: int, n_steps: int, save_steps=None) -> np.ndarray:
+    """Eq. (7): d_{k+1} = d_k − η d_k^{N−1} (d_k^N − λ), elementwise (d0, λ, η broadcast together).
 
+    Returns d at the steps ``save_steps`` (default: every step 0 … n_steps), stacked on axis 0.
     A plain NumPy loop: the independent oracle for matrix GD from the identical initialization.
     """
-    d = np.array(d0, dtype=np.float64) * np.ones_like(np.asarray(lam, dtype=np.float64))
     lam = np.asarray(lam, dtype=np.float64)
-    out = np.empty((n_steps + 1,) + d.shape)
-    out[0] = d
-    for k in range(n_steps):
-        d = d - eta * d ** (N - 1) * (d**N - lam)
-        out[k + 1] = d
+    eta = np.asarray(eta, dtype=np.float64)
+    d = np.broadcast_to(
+        np.asarray(d0, dtype=np.float64), np.broadcast_shapes(np.shape(d0), lam.shape)
+    ).copy()
+    keep = np.arange(n_steps + 1) if save_steps is None else np.asarray(save_steps)
+    out = np.empty((keep.size,) + d.shape)
+    slot = 0
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # a diverging run becomes inf/NaN, no warning
+        for k in range(n_steps + 1):
+            if slot < keep.size and keep[slot] == k:
+                out[slot] = d
+                slot += 1
+            if k < n_steps:
+                d = d - eta * d ** (N - 1) * (d**N - lam)
     return out
 
 
