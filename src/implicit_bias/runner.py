@@ -54,6 +54,65 @@ def _failure_rows(err: Exception) -> pd.DataFrame:
     return pd.DataFrame({"t": t, "series": "loss", "i": 0, "value": [float(x) for x in traj.loss]})
 
 
+def _error_record(e: Exception) -> dict:
+    error = {"type": type(e).__name__, "message": str(e)}
+    for attr in ("step", "last_loss"):
+        if getattr(e, attr, None) is not None:
+            error[attr] = getattr(e, attr)
+    return error
+
+
+RUN_FAILURES = (DivergenceError, SolverError)
+
+
+def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force) -> Outcome:
+    """Write one run folder (atomically) from a Result or a recorded failure."""
+    figures, checks = {}, []
+    if result is not None:
+        rows = result.rows
+        checks = [c.to_dict() for c in result.checks]
+        notes = notes + list(result.notes)
+        if plot:
+            figures = module.plot(_rows_frame(rows), cfg)
+            for fig in figures.values():
+                fig.canvas.draw()
+    else:
+        rows = _failure_rows(error["exception"])
+        error = {k: v for k, v in error.items() if k != "exception"}
+    config_hash = config_mod.config_hash(name, cfg)
+    record = {
+        "experiment": name,
+        "hash": config_hash,
+        "config": config_mod.to_dict(cfg),
+        "version": __version__,
+        "created": time.time(),
+        "elapsed_s": elapsed,
+        "status": "ok" if error is None else "failed",
+        "checks_passed": sum(c["passed"] for c in checks),
+        "checks_failed": sum(not c["passed"] for c in checks),
+        "notes": notes,
+    }
+    try:
+        store.write_run(
+            path, config=record, rows=rows, checks=checks, figures=figures, error=error, force=force
+        )
+    finally:
+        if figures:
+            import matplotlib.pyplot as plt
+
+            for fig in figures.values():
+                plt.close(fig)
+    return Outcome(name, path, record["status"], checks, notes, error, elapsed)
+
+
+def _warning_notes(caught) -> list[str]:
+    notes = []
+    for w in caught:
+        notes.append(f"warning: {w.message}")
+        progress.note(f"[yellow]warning[/yellow]: {w.message}")
+    return notes
+
+
 def execute(
     name: str,
     cfg=None,
@@ -72,57 +131,82 @@ def execute(
     """
     module = experiments.get(name)
     cfg = module.Config() if cfg is None else cfg
-    config_hash = config_mod.config_hash(name, cfg)
-    path = Path(out) if out is not None else store.run_path(root, name, config_hash)
+    path = (
+        Path(out)
+        if out is not None
+        else store.run_path(root, name, config_mod.config_hash(name, cfg))
+    )
     if store.is_done(path) and not force:
         return _from_disk(name, path)
-
     start = time.perf_counter()
-    error, notes, result = None, [], None
+    result, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("error" if strict else "always", StepSizeWarning)
         try:
             result = module.run(cfg)
         except StepSizeWarning as w:
             raise ConfigError(f"refused under --strict: {w}") from None
-        except (DivergenceError, SolverError) as e:
-            error = {"type": type(e).__name__, "message": str(e)}
-            for attr in ("step", "last_loss"):
-                if getattr(e, attr, None) is not None:
-                    error[attr] = getattr(e, attr)
-            rows = _failure_rows(e)
-    for w in caught:
-        notes.append(f"warning: {w.message}")
-        progress.note(f"[yellow]warning[/yellow]: {w.message}")
+        except RUN_FAILURES as e:
+            error = {**_error_record(e), "exception": e}
+    notes = _warning_notes(caught)
     elapsed = time.perf_counter() - start
+    return _save(name, module, cfg, path, result, error, notes, elapsed, plot=plot, force=force)
 
-    figures, checks = {}, []
-    if result is not None:
-        rows = _rows_frame(result.rows)
-        checks = [c.to_dict() for c in result.checks]
-        notes += list(result.notes)
-        if plot:
-            import matplotlib.pyplot as plt
 
-            figures = module.plot(rows, cfg)
-            for fig in figures.values():
-                fig.canvas.draw()
-    record = {
-        "experiment": name,
-        "hash": config_hash,
-        "config": config_mod.to_dict(cfg),
-        "version": __version__,
-        "created": time.time(),
-        "elapsed_s": elapsed,
-        "status": "ok" if error is None else "failed",
-        "checks_passed": sum(c["passed"] for c in checks),
-        "checks_failed": sum(not c["passed"] for c in checks),
-        "notes": notes,
-    }
-    store.write_run(
-        path, config=record, rows=rows, checks=checks, figures=figures, error=error, force=force
-    )
-    if figures:
-        for fig in figures.values():
-            plt.close(fig)
-    return Outcome(name, path, record["status"], checks, notes, error, elapsed)
+def execute_many(
+    name: str,
+    cfgs: list,
+    *,
+    root: Path = store.DEFAULT_ROOT,
+    force: bool = False,
+    strict: bool = False,
+    plot: bool = False,
+) -> list[Outcome]:
+    """Run many configs of one experiment; the ones not yet stored go through ``run_batch`` if the
+    experiment has one (one vmapped computation), else one by one. Each run is stored on its own.
+
+    A failure of one config (divergence, solver failure, bad input) is recorded for that config and
+    does not stop the others.
+    """
+    module = experiments.get(name)
+    paths = [store.run_path(root, name, config_mod.config_hash(name, c)) for c in cfgs]
+    outcomes: dict[int, Outcome] = {}
+    todo = []
+    for i, (cfg, path) in enumerate(zip(cfgs, paths)):
+        if store.is_done(path) and not force:
+            outcomes[i] = _from_disk(name, path)
+        else:
+            todo.append(i)
+    run_batch = getattr(module, "run_batch", None)
+    if run_batch is not None and len(todo) > 1:
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("error" if strict else "always", StepSizeWarning)
+            try:
+                results = run_batch([cfgs[i] for i in todo])
+            except StepSizeWarning as w:
+                results = [ConfigError(f"refused under --strict: {w}")] * len(todo)
+        notes = _warning_notes(caught)
+        elapsed = (time.perf_counter() - start) / len(todo)
+        for i, res in zip(todo, results):
+            outcomes[i] = _save_or_fail(
+                name, module, cfgs[i], paths[i], res, notes, elapsed, plot, force
+            )
+    else:
+        for i in todo:
+            try:
+                outcomes[i] = execute(
+                    name, cfgs[i], root=root, force=force, strict=strict, plot=plot
+                )
+            except ConfigError as e:
+                outcomes[i] = _save_or_fail(
+                    name, module, cfgs[i], paths[i], e, [], 0.0, plot, force
+                )
+    return [outcomes[i] for i in range(len(cfgs))]
+
+
+def _save_or_fail(name, module, cfg, path, res, notes, elapsed, plot, force) -> Outcome:
+    if isinstance(res, Exception):
+        error = {**_error_record(res), "exception": res}
+        return _save(name, module, cfg, path, None, error, notes, elapsed, plot=False, force=force)
+    return _save(name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force)

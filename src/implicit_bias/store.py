@@ -51,7 +51,7 @@ def write_run(
     final: Path,
     *,
     config: dict,
-    rows: pd.DataFrame,
+    rows,
     checks: list[dict],
     figures: dict | None = None,
     error: dict | None = None,
@@ -70,7 +70,7 @@ def write_run(
     )
     tmp.mkdir()
     try:
-        rows.to_parquet(tmp / "rows.parquet", index=False)
+        _write_rows(tmp / "rows.parquet", rows)
         _write_json(tmp / "checks.json", checks)
         if error is not None:
             _write_json(tmp / "error.json", error)
@@ -82,6 +82,20 @@ def write_run(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def _write_rows(path: Path, rows) -> None:
+    """Rows (a list of dicts, a DataFrame or an Arrow table) to Parquet, without a pandas detour."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(rows, pd.DataFrame):
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+    elif isinstance(rows, pa.Table):
+        table = rows
+    else:
+        table = pa.Table.from_pylist(list(rows))
+    pq.write_table(table, path)
 
 
 def _install(tmp: Path, final: Path, *, force: bool) -> None:

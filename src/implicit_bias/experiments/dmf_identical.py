@@ -20,8 +20,8 @@ import numpy as np
 from implicit_bias import checks, metrics, plots
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
-from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.optim import GD, fit
+from implicit_bias.models.deep_matrix import DeepMatrix, product
+from implicit_bias.optim import GD, fit_batch
 from implicit_bias.problems.full import symmetric_with_spectrum
 from implicit_bias.theory import deep_matrix as theory
 
@@ -50,39 +50,79 @@ def eigen_observer(V):
     Vj = jnp.asarray(V)
 
     def observe(params):
-        W = params[0]
-        for Wj in params[1:]:
-            W = Wj @ W
+        W = product(params)
         return {"eig": metrics.eigenvalues_in_basis(W, Vj), "eff_rank": metrics.effective_rank(W)}
 
     return observe
 
 
-def run(cfg: Config) -> Result:
-    problem = symmetric_with_spectrum(cfg.spectrum, seed=cfg.seed)
-    lam, V = theory.eigh(problem.W_hat)
-    N = cfg.depth
-    model = DeepMatrix(depth=N, n=lam.size, init="identical", alpha=cfg.alpha)
-    bound = theory.step_bound_identical(problem.W_hat, cfg.alpha, N)
-    check_step_size(cfg.eta, bound, "eq. (8) 1/((3N-2) M^(2N-2))")
-    method = GD(eta=cfg.eta, n_steps=cfg.n_steps, n_saves=cfg.n_saves, spacing="log")
-    observe = eigen_observer(V)
-    traj = fit(model, problem, method, observe=observe, label="GD (eigenbasis)")
-    # the same run on the full matrices, against the NumPy scalar recursion (7)
-    full = fit(model, problem, method, observe=observe, reduce=False, label="GD (matrices)")
-    d = theory.scalar_recursion(cfg.alpha, lam, cfg.eta, N, cfg.n_steps)[method.save_steps()]
-    eig_full = np.asarray(full.observed["eig"])
-    rec_dev = np.max(np.abs(eig_full - d**N)) / np.max(np.abs(lam))
+# configs that differ only here run as one vmapped batch in a sweep
+BATCH_FIELDS = ("seed", "alpha", "eta")
 
-    eig = np.asarray(traj.observed["eig"])
-    W_end = np.asarray(model(traj.final))
+
+def run(cfg: Config) -> Result:
+    (result,) = run_batch([cfg])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def run_batch(cfgs: list[Config]) -> list:
+    """Every config (same spectrum, depth and step counts) in one vmapped run: a Result per config,
+    or the DivergenceError of a config whose run diverged."""
+    c0 = cfgs[0]
+    N, B = c0.depth, len(cfgs)
+    problems = [symmetric_with_spectrum(c.spectrum, seed=c.seed) for c in cfgs]
+    eigs = [theory.eigh(p.W_hat) for p in problems]
+    models = [DeepMatrix(depth=N, n=len(c.spectrum), init="identical", alpha=c.alpha) for c in cfgs]
+    bounds = [theory.step_bound_identical(p.W_hat, c.alpha, N) for p, c in zip(problems, cfgs)]
+    for c, bound in zip(cfgs, bounds):
+        check_step_size(c.eta, bound, "eq. (8) 1/((3N-2) M^(2N-2))")
+    methods = [GD(eta=c.eta, n_steps=c.n_steps, n_saves=c.n_saves, spacing="log") for c in cfgs]
+    params0 = [m.init_params() for m in models]
+    label = "GD" if B == 1 else f"GD ×{B}"
+    reduced = fit_batch(models, problems, methods, params0=params0, observe=product, label=label)
+    # the same runs on the full matrices, against the NumPy scalar recursion (7)
+    full = fit_batch(models, problems, methods, params0=params0, observe=product, reduce=False,
+                     label=f"{label} (matrices)")  # fmt: skip
+    steps = methods[0].save_steps()
+    lam = np.stack([e[0] for e in eigs])
+    d = theory.scalar_recursion(
+        np.array([[c.alpha] for c in cfgs]),
+        lam,
+        np.array([[c.eta] for c in cfgs]),
+        N,
+        c0.n_steps,
+        steps,
+    )
+    return [
+        _result(cfg, reduced.member(b), full.member(b), d[:, b], eigs[b], problems[b], bounds[b])
+        for b, cfg in enumerate(cfgs)
+    ]
+
+
+def _result(cfg, traj, full, d, eig_decomp, problem, bound):
+    error = traj.divergence_error()
+    if error is not None:
+        return error
+    lam, V = eig_decomp
+    N = cfg.depth
+    W_t = np.asarray(traj.observed)
+    eig = np.einsum("ij,sik,kj->sj", V, W_t, V)
+    s = np.linalg.svd(W_t, compute_uv=False)
+    eff_rank = s.sum(axis=-1) / s[:, 0]
+    W_full = np.asarray(full.observed)
+    eig_full = np.einsum("ij,sik,kj->sj", V, W_full, V)
+    k = min(len(eig_full), len(d))
+    rec_dev = np.max(np.abs(eig_full[:k] - d[:k] ** N)) / np.max(np.abs(lam))
+    W_end = W_t[-1]
     target = theory.limit_identical(problem.W_hat)
-    rows = series_rows(traj.t, eig, series="eigenvalue", per_index={"lambda": lam})
-    rows += series_rows(traj.t, traj.loss, series="loss")
-    rows += series_rows(traj.t, traj.observed["eff_rank"], series="effective_rank")
-    for r in rows:
-        r["step"] = r["t"]
-        r["t"] = r["t"] * cfg.eta
+    steps = np.asarray(traj.t)
+    rows = series_rows(steps * cfg.eta, eig, series="eigenvalue", per_index={"lambda": lam})
+    rows += series_rows(steps * cfg.eta, traj.loss, series="loss")
+    rows += series_rows(steps * cfg.eta, eff_rank, series="effective_rank")
+    for r, s in zip(rows, np.tile(steps, len(rows) // len(steps))):
+        r["step"] = float(s)
 
     found = [
         checks.at_most(f"step size below bound (8) for N={N}", bound, cfg.eta),
@@ -116,6 +156,17 @@ def run(cfg: Config) -> Result:
         )
     )
     return Result(rows=rows, checks=found, notes=[f"path: {traj.path}"])
+
+
+def summary(rows, cfg: Config) -> dict[str, float]:
+    """Per-run numbers for sweep figures: final distance to Λ₊ and the time to learn the top eigenvalue."""
+    eig = rows[rows.series == "eigenvalue"]
+    last = eig[eig.t == eig.t.max()]
+    err = float(np.max(np.abs(last.value - np.maximum(last["lambda"], 0.0))))
+    top = eig[eig["lambda"] == eig["lambda"].max()].sort_values("t")
+    reached = top[top.value >= 0.5 * top["lambda"]]
+    t_top = float(reached.t.iloc[0]) if len(reached) else float("nan")
+    return {"max |eig − λ₊| at the end": err, "time to learn λ_max / 2": t_top}
 
 
 def _first_time(series, level) -> float:
