@@ -163,6 +163,117 @@ def reproduce(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+@app.command()
+@_friendly_errors
+def sweep(
+    target: Annotated[str, typer.Argument(help="Experiment name, or a sweep file (.toml).")],
+    grid: Annotated[list[str], typer.Option(help="key=v1,v2,… (repeat for a product).")] = [],  # noqa: B006
+    seeds: Annotated[str | None, typer.Option(help="Seeds: '0-9' or '1,4,7'.")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Fixed override key=value.")] = [],  # noqa: B006
+    root: Root = Path("results"),
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: one per core).")
+    ] = None,
+    max_batch: Annotated[int | None, typer.Option(help="At most this many runs per task.")] = None,
+    figures: Annotated[bool, typer.Option(help="Also draw each run's figures.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
+    ] = False,
+):
+    """Run the product of a grid × seeds on Dask; resumable; runs land in the store."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from implicit_bias import config, sweep as sweep_mod
+
+    if target.endswith(".toml"):
+        if grid or seeds or set_:
+            raise _usage("a sweep file already fixes the grid, seeds and overrides")
+        spec = sweep_mod.load_spec(Path(target))
+    else:
+        spec = sweep_mod.SweepSpec(
+            experiment=target,
+            grid=sweep_mod.parse_grid(grid),
+            seeds=sweep_mod.parse_seeds(seeds if seeds is not None else "0"),
+            fixed=config.parse_assignments(set_),
+        )
+    cfgs = sweep_mod.expand(spec)  # validates every config before anything starts
+    console.print(f"sweep {spec.id}: {len(cfgs)} runs of {spec.experiment} → {root}")
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("runs", total=len(cfgs), failed=0)
+
+        def on_progress(done, total, failed):
+            bar.update(task, completed=done, failed=failed)
+
+        record = sweep_mod.run_sweep(
+            spec, root=root, scheduler=scheduler, n_workers=workers, max_batch=max_batch,
+            plot=figures, strict=strict, on_progress=on_progress,
+        )  # fmt: skip
+    colour = "green" if record["status"] == "complete" and not record["n_failed"] else "yellow"
+    console.print(
+        f"[{colour}]{record['status']}: {record['n_done']} of {record['n_runs']} runs stored, "
+        f"{record['n_failed']} failed, {record['n_missing']} missing[/{colour}]"
+    )
+    for err in record.get("task_errors", []):
+        err_console.print(f"[red]task error:[/red] {err}")
+    if record["status"] != "complete":
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _usage(message: str):
+    from implicit_bias.errors import ConfigError
+
+    return ConfigError(message)
+
+
+@app.command()
+@_friendly_errors
+def query(
+    sql: Annotated[
+        str, typer.Argument(help="SQL over the views runs, rows, checks, sweeps, sweep_runs.")
+    ],
+    root: Root = Path("results"),
+    csv: Annotated[Path | None, typer.Option(help="Write the result as CSV here.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+):
+    """Query the results store with DuckDB (read-only)."""
+    import duckdb
+
+    from implicit_bias import query as query_mod
+
+    try:
+        df = query_mod.query(sql, root)
+    except duckdb.Error as e:
+        raise _usage(f"query failed: {e}") from None
+    if csv is not None:
+        df.to_csv(csv, index=False)
+    table = Table(show_header=True)
+    for col in df.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in df.head(limit).itertuples(index=False):
+        table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+    if len(df) > limit:
+        console.print(f"[dim]{len(df) - limit} more rows (use --limit or --csv)[/dim]")
+
+
 @app.command("report")
 @_friendly_errors
 def report_cmd(

@@ -1,0 +1,143 @@
+"""SQL over the results store, by DuckDB. DuckDB only reads; runs are written as Parquet files.
+
+Views (``implicit-bias query "SQL"`` and ``query(sql)``):
+
+    runs         one row per stored run: experiment, hash, status, created, elapsed_s, checks_passed,
+                 checks_failed, and every config field as a column (NULL where an experiment lacks it)
+    rows         every run's tidy rows, with experiment and hash; join ``runs`` USING (hash) for configs
+    checks       one row per theory check: experiment, hash, name, predicted, observed, tolerance, passed
+    sweeps       one row per sweep: id, experiment, status, n_runs, n_done, n_failed
+    sweep_runs   (sweep_id, hash) membership
+
+    implicit-bias query "SELECT alpha, depth, avg(checks_failed) FROM runs GROUP BY ALL"
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from implicit_bias import store, sweep as sweep_mod
+
+
+def _plain(v):
+    """Config values as DuckDB-friendly scalars: tuples become JSON text."""
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return v
+
+
+def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -> pd.DataFrame:
+    """One row per run with its config flattened into columns."""
+    records = []
+    for path in store.runs(root, experiment):
+        cfg = store.read_config(path)
+        row = {
+            "experiment": cfg["experiment"],
+            "hash": cfg["hash"],
+            "status": cfg.get("status"),
+            "created": cfg.get("created"),
+            "elapsed_s": cfg.get("elapsed_s"),
+            "checks_passed": cfg.get("checks_passed"),
+            "checks_failed": cfg.get("checks_failed"),
+            "path": str(path),
+        }
+        for k, v in cfg["config"].items():
+            row.setdefault(k, _plain(v))
+        records.append(row)
+    return pd.DataFrame.from_records(records)
+
+
+def _connect(root: Path, runs: pd.DataFrame):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("runs_df", runs)
+    con.execute("CREATE VIEW runs AS SELECT * FROM runs_df")
+    files = [p for p in runs["path"]] if len(runs) else []
+    files = [str(Path(p) / "rows.parquet") for p in files if (Path(p) / "rows.parquet").is_file()]
+    if files:
+        con.read_parquet(files, filename=True, union_by_name=True).create_view("rows_files")
+        con.execute(
+            "CREATE VIEW rows AS SELECT * EXCLUDE (filename), "
+            "regexp_extract(filename, '([^/]+)/rows[.]parquet$', 1) AS hash, "
+            "regexp_extract(filename, '([^/]+)/[^/]+/rows[.]parquet$', 1) AS experiment "
+            "FROM rows_files"
+        )
+    else:
+        con.execute(
+            "CREATE VIEW rows AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment WHERE false"
+        )
+    checks = []
+    for p in runs["path"] if len(runs) else []:
+        for c in store.read_checks(Path(p)):
+            checks.append(
+                {
+                    "experiment": Path(p).parent.name,
+                    "hash": Path(p).name,
+                    "name": c["name"],
+                    "predicted": str(c.get("predicted")),
+                    "observed": str(c.get("observed")),
+                    "tolerance": None if c.get("tolerance") is None else str(c.get("tolerance")),
+                    "passed": bool(c["passed"]),
+                }
+            )
+    checks_df = pd.DataFrame.from_records(
+        checks,
+        columns=["experiment", "hash", "name", "predicted", "observed", "tolerance", "passed"],
+    )
+    con.register("checks_df", checks_df)
+    con.execute("CREATE VIEW checks AS SELECT * FROM checks_df")
+    sweeps = sweep_mod.read_sweeps(root)
+    sweeps_df = pd.DataFrame.from_records(
+        [
+            {
+                k: s.get(k)
+                for k in ("id", "experiment", "status", "n_runs", "n_done", "n_failed", "created")
+            }
+            for s in sweeps
+        ],
+        columns=["id", "experiment", "status", "n_runs", "n_done", "n_failed", "created"],
+    )
+    members = pd.DataFrame.from_records(
+        [{"sweep_id": s["id"], "hash": h} for s in sweeps for h in s.get("runs", [])],
+        columns=["sweep_id", "hash"],
+    )
+    con.register("sweeps_df", sweeps_df)
+    con.register("sweep_runs_df", members)
+    con.execute("CREATE VIEW sweeps AS SELECT * FROM sweeps_df")
+    con.execute("CREATE VIEW sweep_runs AS SELECT * FROM sweep_runs_df")
+    return con
+
+
+def query(sql: str, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame:
+    """Run ``sql`` against the store's views and return a pandas DataFrame."""
+    con = _connect(Path(root), runs_frame(root))
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def sweep_frame(
+    sweep_id: str, root: Path = store.DEFAULT_ROOT, *, rows: bool = True
+) -> pd.DataFrame:
+    """A sweep in one call: its runs' tidy rows joined with their config columns (or just the runs)."""
+    records = {s["id"]: s for s in sweep_mod.read_sweeps(root)}
+    if sweep_id not in records:
+        matches = [k for k in records if k.startswith(sweep_id)]
+        if len(matches) != 1:
+            from implicit_bias.errors import ConfigError
+
+            raise ConfigError(f"no single sweep matches {sweep_id!r}; known: {sorted(records)}")
+        sweep_id = matches[0]
+    record = records[sweep_id]
+    runs = runs_frame(root, record["experiment"])
+    runs = runs[runs["hash"].isin(record["runs"])]
+    if not rows:
+        return runs.reset_index(drop=True)
+    con = _connect(Path(root), runs)
+    try:
+        return con.execute("SELECT * FROM rows JOIN runs USING (hash, experiment)").df()
+    finally:
+        con.close()
