@@ -28,3 +28,18 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local Dask cluster (two single-threaded worker processes) shared by the sweep tests."""
+    from distributed import Client
+
+    from implicit_bias import sweep
+
+    cluster = sweep.local_cluster(2)
+    client = Client(cluster)
+    client.wait_for_workers(2, timeout=120)
+    yield client
+    client.close()
+    cluster.close()

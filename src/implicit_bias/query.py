@@ -141,3 +141,40 @@ def sweep_frame(
         return con.execute("SELECT * FROM rows JOIN runs USING (hash, experiment)").df()
     finally:
         con.close()
+
+
+CHECKS_METRIC = "fraction of checks passed"
+
+
+def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame:
+    """One row per stored run of a sweep: its grid values, seed, status and per-run metrics.
+
+    Metrics: the fraction of the run's theory checks that passed, plus whatever the experiment's
+    ``summary(rows, cfg) -> dict[str, float]`` derives from the stored rows (no recomputation).
+    Runs not yet stored are left out; failed runs have NaN metrics.
+    """
+    from implicit_bias import config as config_mod, experiments
+
+    module = experiments.get(record["experiment"])
+    summarize = getattr(module, "summary", None)
+    keys = list(record.get("grid", {}))
+    out = []
+    for h in record.get("runs", []):
+        path = store.run_path(Path(root), record["experiment"], h)
+        if not store.is_done(path):
+            continue
+        meta = store.read_config(path)
+        cfg_dict = meta["config"]
+        n_pass, n_fail = meta.get("checks_passed") or 0, meta.get("checks_failed") or 0
+        row = {
+            "hash": h,
+            "seed": cfg_dict.get("seed"),
+            "status": meta.get("status"),
+            **{k: _plain(cfg_dict.get(k)) for k in keys},
+            CHECKS_METRIC: n_pass / (n_pass + n_fail) if n_pass + n_fail else float("nan"),
+        }
+        if summarize is not None and meta.get("status") != "failed":
+            cfg = config_mod.from_dict(module.Config, cfg_dict)
+            row.update(summarize(store.read_rows(path), cfg))
+        out.append(row)
+    return pd.DataFrame.from_records(out)

@@ -6,9 +6,15 @@ Figures are embedded as base64 PNG, so the page can be moved or mailed without b
 import base64
 import datetime
 import html
+import io
+import json
+import math
 from pathlib import Path
 
-from implicit_bias import __version__, config as config_mod, experiments, store
+import matplotlib.colors
+import numpy as np
+
+from implicit_bias import __version__, config as config_mod, experiments, plots, store
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -29,6 +35,21 @@ ul.notes{font-size:.85em;color:#444}
 """
 
 
+# Marks, once the page has loaded, how many embedded figures decoded: a headless browser's dumped DOM
+# then shows it (tests/test_report_browser.py); a person sees nothing.
+DECODE_JS = """
+window.addEventListener("load", function () {
+  var imgs = document.images, ok = 0;
+  for (var i = 0; i < imgs.length; i++) {
+    imgs[i].setAttribute("data-natural-width", imgs[i].naturalWidth);
+    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;
+  }
+  document.body.setAttribute("data-figures", imgs.length);
+  document.body.setAttribute("data-figures-decoded", ok);
+});
+"""
+
+
 def _fmt(x) -> str:
     if x is None:
         return ""
@@ -38,9 +59,20 @@ def _fmt(x) -> str:
 
 
 def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    alt = html.escape(path.stem.replace("_", " "))
+    return _img_bytes(path.read_bytes(), path.stem.replace("_", " "))
+
+
+def _img_bytes(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode()
+    alt = html.escape(caption)
     return f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption class="muted">{alt}</figcaption></figure>'
+
+
+def _fig_html(fig, caption: str) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plots.close(fig)
+    return _img_bytes(buf.getvalue(), caption)
 
 
 def checks_table(checks: list[dict]) -> str:
@@ -96,18 +128,25 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     return "\n".join(parts)
 
 
-def experiment_section(name: str, root: Path, *, max_other_runs: int = 5) -> tuple[str, list[dict]]:
-    """HTML for one experiment and the checks it shows."""
+def experiment_section(
+    name: str, root: Path, *, max_other_runs: int = 5, in_sweeps: frozenset = frozenset()
+) -> tuple[str, list[dict]]:
+    """HTML for one experiment and the checks it shows (runs that belong to a sweep are summarized
+    in the sweep's section instead)."""
     module = experiments.get(name)
     default = config_mod.to_dict(module.Config())
     default_hash = config_mod.config_hash(name, module.Config())
     found = store.runs(root, name)
+    n_swept = sum(p.name in in_sweeps and p.name != default_hash for p in found)
+    found = [p for p in found if p.name not in in_sweeps or p.name == default_hash]
     parts = [
         f'<h3 id="{name}">{html.escape(getattr(module, "TITLE", name))} <span class="muted">({name})</span></h3>',
         f'<p class="claim">{html.escape(experiments.claim(module))}</p>',
         f'<pre class="doc">{html.escape(experiments.description(module))}</pre>',
     ]
     shown_checks = []
+    if n_swept:
+        parts.append(f'<p class="muted">{n_swept} more runs belong to sweeps: see <a href="#sweeps">Sweeps</a>.</p>')
     if not found:
         parts.append(f'<p class="muted">Not run yet: <code>implicit-bias run {name}</code></p>')
         return "\n".join(parts), shown_checks
@@ -118,6 +157,158 @@ def experiment_section(name: str, root: Path, *, max_other_runs: int = 5) -> tup
         parts.append(_run_section(path, default, heading=heading))
         shown_checks += store.read_checks(path)
     return "\n".join(parts), shown_checks
+
+
+def _as_axis(values) -> tuple[list, bool]:
+    """Sorted distinct values of a grid key, and whether they are numbers (else categories)."""
+    distinct = list(dict.fromkeys(values))
+    try:
+        nums = [float(v) for v in distinct]
+    except (TypeError, ValueError):
+        return sorted(distinct, key=str), False
+    order = np.argsort(nums)
+    return [distinct[i] for i in order], True
+
+
+def _log_scale(values) -> bool:
+    v = np.asarray([float(x) for x in values])
+    return bool(len(v) > 2 and np.all(v > 0) and v.max() / v.min() >= 8)
+
+
+def _aggregate(df, keys: list[str], metrics: list[str]):
+    """Mean, std (over seeds) and counts of each metric per grid point."""
+    grouped = df.groupby(keys, dropna=False, sort=False) if keys else [((), df)]
+    out = []
+    for point, g in grouped:
+        point = point if isinstance(point, tuple) else (point,)
+        row = dict(zip(keys, point))
+        row["n"] = len(g)
+        row["failed"] = int((g["status"] == "failed").sum())
+        for m in metrics:
+            v = g[m].astype(float).to_numpy()
+            v = v[np.isfinite(v)]
+            row[m] = float(v.mean()) if v.size else math.nan
+            row[m + " std"] = float(v.std(ddof=1)) if v.size > 1 else 0.0
+        out.append(row)
+    import pandas as pd
+
+    return pd.DataFrame.from_records(out)
+
+
+def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str):
+    xs, numeric = _as_axis(agg[x])
+    fig, axes = plots.figure(min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.0, height=3.0)
+    groups = agg.groupby(lines, sort=True) if lines else [((), agg)]
+    for j, m in enumerate(metrics):
+        ax = axes.flat[j]
+        for i, (label, g) in enumerate(list(groups)[:8]):
+            g = g.set_index(x).reindex(xs)
+            pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
+            label = label if isinstance(label, tuple) else (label,)
+            name = ", ".join(f"{k}={v}" for k, v in zip(lines, label)) or None
+            ax.errorbar(pos, g[m], yerr=g[m + " std"], marker="o", ms=3, capsize=3,
+                        color=plots.color(i), label=name)  # fmt: skip
+        if numeric and _log_scale(xs):
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, fontsize=7)
+        ax.set(xlabel=x, ylabel=m)
+        ax.set_title(m, fontsize=9)
+        if lines and j == 0:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _heatmap_figure(agg, x: str, y: str, metrics: list[str], title: str):
+    xs, _ = _as_axis(agg[x])
+    ys, _ = _as_axis(agg[y])
+    fig, axes = plots.figure(min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.2, height=3.4)
+    for j, m in enumerate(metrics):
+        ax = axes.flat[j]
+        grid = agg.pivot_table(index=y, columns=x, values=m, aggfunc="mean").reindex(index=ys, columns=xs)
+        values = grid.to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        log = finite.size and finite.min() > 0 and finite.max() / finite.min() > 100
+        norm = matplotlib.colors.LogNorm() if log else None
+        im = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis", norm=norm)
+        ax.set_xticks(range(len(xs)), [f"{v}" for v in xs], rotation=30, fontsize=7)
+        ax.set_yticks(range(len(ys)), [f"{v}" for v in ys], fontsize=7)
+        for (r, c), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+            if np.isfinite(v):
+                ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=6, color="w")
+        ax.set(xlabel=x, ylabel=y)
+        ax.set_title(m, fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _table(frame, columns: list[str], *, limit: int = 60) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = []
+    for _, r in frame.head(limit).iterrows():
+        body.append("<tr>" + "".join(f'<td class="num">{_fmt(r[c])}</td>' for c in columns) + "</tr>")
+    more = f'<p class="muted">… {len(frame) - limit} more rows</p>' if len(frame) > limit else ""
+    return f'<table class="sweep">{"<tr>" + head + "</tr>"}{"".join(body)}</table>{more}'
+
+
+def sweep_section(record: dict, root: Path) -> str:
+    """A sweep: its spec and status, phase diagrams / curves of per-run metrics with error bars over
+    seeds (mean ± standard deviation), and a table per grid point. Built from the store alone."""
+    from implicit_bias import query
+
+    name = record["experiment"]
+    status = record.get("status", "?")
+    n_runs = record.get("n_runs", len(record.get("runs", [])))
+    df = query.sweep_summary(record, root)
+    n_done = len(df)
+    n_failed = int((df["status"] == "failed").sum()) if n_done else 0
+    ok = status == "complete" and n_done == n_runs and not n_failed
+    badge = (
+        f'<span class="badge {"ok" if ok else "bad"}">{html.escape(status)}: {n_done} of {n_runs} '
+        f"runs stored, {n_failed} failed</span>"
+    )
+    spec = {k: record.get(k) for k in ("grid", "seeds", "set")}
+    parts = [
+        f'<h3 id="sweep-{html.escape(record["id"])}">Sweep {html.escape(record["id"])} {badge}</h3>',
+        f'<p class="muted">experiment <a href="#{name}">{name}</a> · '
+        f"<code>{html.escape(json.dumps(spec, default=str))}</code></p>",
+    ]
+    if not n_done:
+        parts.append('<p class="muted">No run of this sweep is stored yet.</p>')
+        return "\n".join(parts)
+    keys = [k for k in record.get("grid", {}) if df[k].nunique(dropna=False) > 1]
+    fixed = [k for k in ("hash", "seed", "status", *record.get("grid", {}))]
+    metrics = [
+        c for c in df.columns if c not in fixed and df[c].dtype.kind in "fiub"
+    ]
+    agg = _aggregate(df, keys, metrics)
+    title = f"{name}: mean ± std over {len(record.get('seeds', []))} seeds"
+    if len(keys) == 2:
+        parts.append(_fig_html(_heatmap_figure(agg, keys[0], keys[1], metrics, title),
+                               f"phase diagram over {keys[0]} × {keys[1]} (mean over seeds)"))  # fmt: skip
+    if keys:
+        parts.append(_fig_html(_curves_figure(agg, keys[0], keys[1:], metrics, title),
+                               f"metrics vs {keys[0]}, error bars: std over seeds"))  # fmt: skip
+    columns = [*keys, "n", "failed"]
+    for m in metrics:
+        agg[m + " (mean ± std)"] = [
+            f"{a:.4g} ± {b:.2g}" if np.isfinite(a) else "" for a, b in zip(agg[m], agg[m + " std"])
+        ]
+        columns.append(m + " (mean ± std)")
+    parts.append(_table(agg, columns))
+    errors = []
+    for h in df.loc[df["status"] == "failed", "hash"].head(10):
+        err = store.read_error(store.run_path(root, name, h)) or {}
+        errors.append(f"<li>{h}: {html.escape(err.get('type', ''))}: {html.escape(err.get('message', ''))}</li>")
+    if errors:
+        parts.append('<p>Failed runs (first 10):</p><ul class="notes">' + "".join(errors) + "</ul>")
+    return "\n".join(parts)
 
 
 SEED_TITLES = {
@@ -136,16 +327,27 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
     by_seed: dict[str, list[str]] = {}
     for name in experiments.names():
         by_seed.setdefault(getattr(experiments.get(name), "SEED", "other"), []).append(name)
+    from implicit_bias import sweep as sweep_mod
+
+    sweeps = sweep_mod.read_sweeps(root)
+    in_sweeps = frozenset(h for r in sweeps for h in r.get("runs", []))
     body, all_checks, toc = [], [], []
     for seed, names in by_seed.items():
         title = SEED_TITLES.get(seed, f"Seed {seed}")
         body.append(f'<h2 id="seed-{seed}">{html.escape(title)}</h2>')
         toc.append(f'<li><a href="#seed-{seed}">{html.escape(title)}</a><ul>')
         for name in names:
-            section, shown = experiment_section(name, root)
+            section, shown = experiment_section(name, root, in_sweeps=in_sweeps)
             body.append(section)
             all_checks += shown
             toc.append(f'<li><a href="#{name}">{name}</a></li>')
+        toc.append("</ul></li>")
+    if sweeps:
+        body.append('<h2 id="sweeps">Sweeps</h2>')
+        toc.append('<li><a href="#sweeps">Sweeps</a><ul>')
+        for record in reversed(sweeps):  # newest first
+            body.append(sweep_section(record, root))
+            toc.append(f'<li><a href="#sweep-{record["id"]}">{record["id"]}</a></li>')
         toc.append("</ul></li>")
     for title, section_html in extra_sections:
         body.append(section_html)
@@ -154,6 +356,20 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
         f'<span class="badge {"bad" if n_fail else "ok"}">{len(all_checks) - n_fail} of '
         f"{len(all_checks)} checks pass</span>"
     )
+    if sweeps:
+        passed = failed = 0
+        for h in in_sweeps:
+            for record in sweeps:
+                path = store.run_path(root, record["experiment"], h)
+                if store.is_done(path):
+                    meta = store.read_config(path)
+                    passed += meta.get("checks_passed") or 0
+                    failed += meta.get("checks_failed") or 0
+                    break
+        summary += (
+            f' <span class="badge {"bad" if failed else "ok"}">sweeps: {len(sweeps)} sweeps, '
+            f"{len(in_sweeps)} runs, {passed} of {passed + failed} checks pass</span>"
+        )
     now = datetime.datetime.now().isoformat(timespec="seconds")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>implicit-bias report</title>
@@ -163,6 +379,7 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
 Every number below was read from the results store; nothing was recomputed.</p>
 <p>{summary}</p><ul class="toc">{"".join(toc)}</ul>
 {"".join(body)}
+<script>{DECODE_JS}</script>
 </body></html>"""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".html.tmp")

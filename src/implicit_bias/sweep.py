@@ -304,10 +304,15 @@ def run_sweep(
                 failed += sum(r["status"] == "failed" for r in results)
                 if on_progress:
                     on_progress(done, len(cfgs), failed)
+    except KeyboardInterrupt:
+        record.update(status="interrupted", finished=time.time())
+        _write_record(path, record)
+        raise
     finally:
         if own_cluster is not None:
             client.close()
             own_cluster.close()
+        store.clean_stale(root)  # folders of writers that died during the sweep (killed workers)
     missing = [h for h in hashes if not store.is_done(store.run_path(root, spec.experiment, h))]
     statuses = [
         store.read_config(store.run_path(root, spec.experiment, h)).get("status")
