@@ -250,7 +250,7 @@ def query(
         str, typer.Argument(help="SQL over the views runs, rows, checks, sweeps, sweep_runs.")
     ],
     root: Root = Path("results"),
-    csv: Annotated[Path | None, typer.Option(help="Write the result as CSV here.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the result as CSV to this file (- for stdout).")] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
 ):
     """Query the results store with DuckDB (read-only)."""
@@ -262,6 +262,9 @@ def query(
         df = query_mod.query(sql, root)
     except duckdb.Error as e:
         raise _usage(f"query failed: {e}") from None
+    if csv is not None and str(csv) == "-":
+        sys.stdout.write(df.to_csv(index=False))
+        return
     if csv is not None:
         df.to_csv(csv, index=False)
     table = Table(show_header=True)
