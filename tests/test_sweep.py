@@ -110,6 +110,11 @@ def test_batches_group_traced_values_and_split_structure():
         assert len({c.depth for c in task}) == 1
     assert max(len(t) for t in tasks) > 1  # α and seeds do share tasks
     assert all(len(t) <= 3 for t in sweep.batches(NAME, cfgs, n_workers=2, max_batch=3))
+    # sized by time: ≥ 1 s of work per task, but never fewer tasks than workers
+    fast = sweep.batches(NAME, cfgs, n_workers=2, seconds_per_run=0.01)  # 40 runs: 0.4 s in all
+    assert sorted(len(t) for t in fast) == [20, 20]  # one task per depth (shapes differ)
+    slow = sweep.batches(NAME, cfgs, n_workers=2, seconds_per_run=0.4)
+    assert max(len(t) for t in slow) == 3  # ceil(1 s / 0.4 s) runs per task
 
 
 # --- running, resuming, querying --------------------------------------------------------------

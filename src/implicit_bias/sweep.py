@@ -138,26 +138,56 @@ def expand(spec: SweepSpec) -> list:
     return cfgs
 
 
+TASK_SECONDS = 1.0  # a task keeps its worker busy at least this long (when there is that much work)
+
+
 def batches(
-    experiment: str, cfgs: list, n_workers: int, max_batch: int | None = None
+    experiment: str,
+    cfgs: list,
+    n_workers: int,
+    max_batch: int | None = None,
+    *,
+    seconds_per_run: float | None = None,
 ) -> list[list]:
-    """Group configs that differ only in the experiment's BATCH_FIELDS, then cut the groups into
-    tasks: at most ``max_batch`` configs each, and about four tasks per worker for load balance."""
+    """Group configs that differ only in the experiment's ``BATCH_FIELDS``, then cut the groups into
+    tasks.
+
+    With an estimate of the time per run (``seconds_per_run``; ``run_sweep`` takes the median of the
+    experiment's stored runs), a task holds enough runs to keep its worker busy for
+    ``TASK_SECONDS``, but no more than an equal share per worker, so every worker gets work. Without
+    one, about four tasks per worker. ``max_batch`` caps the size in every case.
+    """
     module = experiments.get(experiment)
     batch_fields = set(getattr(module, "BATCH_FIELDS", ("seed",)))
     groups: dict = {}
     for cfg in cfgs:
         key = tuple((k, v) for k, v in config_mod.to_dict(cfg).items() if k not in batch_fields)
         groups.setdefault(json.dumps(key, default=str), []).append(cfg)
-    size = max(1, math.ceil(len(cfgs) / (4 * max(1, n_workers))))
-    if max_batch:
-        size = min(size, max_batch)
+    n_workers = max(1, n_workers)
+    if seconds_per_run and seconds_per_run > 0:
+        size = min(math.ceil(TASK_SECONDS / seconds_per_run), math.ceil(len(cfgs) / n_workers))
+    else:
+        size = math.ceil(len(cfgs) / (4 * n_workers))
+    size = max(1, min(size, max_batch) if max_batch else size)
     out = []
     for group in groups.values():
         n = math.ceil(len(group) / size)
         step = math.ceil(len(group) / n)
         out.extend(group[i : i + step] for i in range(0, len(group), step))
     return out
+
+
+def seconds_per_run(root: Path, experiment: str, *, last: int = 200) -> float | None:
+    """Median wall time of the experiment's most recent stored runs (None if it has none)."""
+    times = []
+    for path in store.runs(root, experiment)[-last:]:
+        try:
+            elapsed = store.read_config(path).get("elapsed_s")
+        except (OSError, ValueError):
+            continue
+        if elapsed:
+            times.append(float(elapsed))
+    return float(sorted(times)[len(times) // 2]) if times else None
 
 
 def _run_task(
@@ -275,7 +305,10 @@ def run_sweep(
                     own_cluster = local_cluster(n_workers)
                     client = Client(own_cluster)
             workers = max(1, len(client.scheduler_info().get("workers", {})) or (n_workers or 1))
-            tasks = batches(spec.experiment, todo, workers, max_batch)
+            tasks = batches(
+                spec.experiment, todo, workers, max_batch,
+                seconds_per_run=seconds_per_run(root, spec.experiment),
+            )  # fmt: skip
             futures = {
                 client.submit(
                     _run_task,
