@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import implicit_bias  # noqa: F401  (first: float64 before JAX loads)
-from implicit_bias import config, experiments, runner, sweep
+from implicit_bias import runner, sweep
 
 NAME = "dmf_identical"
 FIXED = {"n_steps": "10000", "n_saves": "20", "tol": "1e-3"}

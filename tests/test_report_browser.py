@@ -44,8 +44,10 @@ def test_report_renders_every_figure_and_every_check(tmp_path, dask_client):
     shown = []
     for name in ("dmf_identical", "dmf_effective_rank"):
         module = experiments.get(name)
-        outcome = runner.execute(name, module.Config(), root=root) if name == "dmf_identical" else (
-            runner.execute(name, experiments.tiny_config(module), root=root)
+        outcome = (
+            runner.execute(name, module.Config(), root=root)
+            if name == "dmf_identical"
+            else (runner.execute(name, experiments.tiny_config(module), root=root))
         )
         shown.append(outcome.path)
     spec = sweep.SweepSpec(

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from implicit_bias import config, experiments, query, store, sweep
+from implicit_bias import config, query, store, sweep
 from implicit_bias.errors import ConfigError
 
 NAME = "dmf_identical"
@@ -130,12 +130,18 @@ def test_sweep_runs_every_config_once_resumes_and_is_queryable(tmp_path, dask_cl
     assert stored(tmp_path) == expected_hashes(spec) == set(record["runs"])
     assert progress[0] == (0, 12, 0) and progress[-1] == (12, 12, 0)
     saved = json.loads((sweep.sweep_dir(tmp_path, spec) / "sweep.json").read_text())
-    assert saved["grid"] == {"alpha": ["0.1", "0.2"], "depth": ["2", "3"]} and saved["seeds"] == [0, 1, 2]
+    assert saved["grid"] == {"alpha": ["0.1", "0.2"], "depth": ["2", "3"]} and saved["seeds"] == [
+        0,
+        1,
+        2,
+    ]
 
     # rerun: everything is found in the store, nothing is recomputed
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / NAME).glob("*/config.json")}
     progress.clear()
-    again = sweep.run_sweep(spec, root=tmp_path, client=dask_client, on_progress=lambda *a: progress.append(a))
+    again = sweep.run_sweep(
+        spec, root=tmp_path, client=dask_client, on_progress=lambda *a: progress.append(a)
+    )
     assert again["status"] == "complete" and progress == [(12, 12, 0)]
     assert mtimes == {p: p.stat().st_mtime_ns for p in (tmp_path / NAME).glob("*/config.json")}
 
@@ -229,7 +235,9 @@ INTERRUPT_ARGS = [
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
-def test_an_interrupted_client_resumes_with_no_duplicate_and_no_missing_run(tmp_path, dask_client, sig):
+def test_an_interrupted_client_resumes_with_no_duplicate_and_no_missing_run(
+    tmp_path, dask_client, sig
+):
     proc = _spawn(_cli(*INTERRUPT_ARGS, root=tmp_path))
     try:
         deadline = time.time() + 120
@@ -237,7 +245,9 @@ def test_an_interrupted_client_resumes_with_no_duplicate_and_no_missing_run(tmp_
             if len(list((tmp_path / NAME).glob("*/config.json"))) >= 2:
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, f"the sweep ended before it could be interrupted:\n{proc.stdout.read()}"
+        assert proc.poll() is None, (
+            f"the sweep ended before it could be interrupted:\n{proc.stdout.read()}"
+        )
         os.kill(proc.pid, sig)
         proc.communicate(timeout=60)
         if sig == signal.SIGINT:

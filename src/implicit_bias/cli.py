@@ -250,7 +250,9 @@ def query(
         str, typer.Argument(help="SQL over the views runs, rows, checks, sweeps, sweep_runs.")
     ],
     root: Root = Path("results"),
-    csv: Annotated[Path | None, typer.Option(help="Write the result as CSV to this file (- for stdout).")] = None,
+    csv: Annotated[
+        Path | None, typer.Option(help="Write the result as CSV to this file (- for stdout).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
 ):
     """Query the results store with DuckDB (read-only)."""

@@ -146,7 +146,9 @@ def experiment_section(
     ]
     shown_checks = []
     if n_swept:
-        parts.append(f'<p class="muted">{n_swept} more runs belong to sweeps: see <a href="#sweeps">Sweeps</a>.</p>')
+        parts.append(
+            f'<p class="muted">{n_swept} more runs belong to sweeps: see <a href="#sweeps">Sweeps</a>.</p>'
+        )
     if not found:
         parts.append(f'<p class="muted">Not run yet: <code>implicit-bias run {name}</code></p>')
         return "\n".join(parts), shown_checks
@@ -197,7 +199,9 @@ def _aggregate(df, keys: list[str], metrics: list[str]):
 
 def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str):
     xs, numeric = _as_axis(agg[x])
-    fig, axes = plots.figure(min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.0, height=3.0)
+    fig, axes = plots.figure(
+        min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.0, height=3.0
+    )
     groups = agg.groupby(lines, sort=True) if lines else [((), agg)]
     for j, m in enumerate(metrics):
         ax = axes.flat[j]
@@ -216,7 +220,7 @@ def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str
         ax.set_title(m, fontsize=9)
         if lines and j == 0:
             ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     return fig
@@ -225,10 +229,14 @@ def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str
 def _heatmap_figure(agg, x: str, y: str, metrics: list[str], title: str):
     xs, _ = _as_axis(agg[x])
     ys, _ = _as_axis(agg[y])
-    fig, axes = plots.figure(min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.2, height=3.4)
+    fig, axes = plots.figure(
+        min(len(metrics), 3), math.ceil(len(metrics) / 3), width=4.2, height=3.4
+    )
     for j, m in enumerate(metrics):
         ax = axes.flat[j]
-        grid = agg.pivot_table(index=y, columns=x, values=m, aggfunc="mean").reindex(index=ys, columns=xs)
+        grid = agg.pivot_table(index=y, columns=x, values=m, aggfunc="mean").reindex(
+            index=ys, columns=xs
+        )
         values = grid.to_numpy(dtype=float)
         finite = values[np.isfinite(values)]
         log = finite.size and finite.min() > 0 and finite.max() / finite.min() > 100
@@ -242,7 +250,7 @@ def _heatmap_figure(agg, x: str, y: str, metrics: list[str], title: str):
         ax.set(xlabel=x, ylabel=y)
         ax.set_title(m, fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     return fig
@@ -252,7 +260,9 @@ def _table(frame, columns: list[str], *, limit: int = 60) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = []
     for _, r in frame.head(limit).iterrows():
-        body.append("<tr>" + "".join(f'<td class="num">{_fmt(r[c])}</td>' for c in columns) + "</tr>")
+        body.append(
+            "<tr>" + "".join(f'<td class="num">{_fmt(r[c])}</td>' for c in columns) + "</tr>"
+        )
     more = f'<p class="muted">… {len(frame) - limit} more rows</p>' if len(frame) > limit else ""
     return f'<table class="sweep">{"<tr>" + head + "</tr>"}{"".join(body)}</table>{more}'
 
@@ -284,9 +294,7 @@ def sweep_section(record: dict, root: Path) -> str:
         return "\n".join(parts)
     keys = [k for k in record.get("grid", {}) if df[k].nunique(dropna=False) > 1]
     fixed = [k for k in ("hash", "seed", "status", *record.get("grid", {}))]
-    metrics = [
-        c for c in df.columns if c not in fixed and df[c].dtype.kind in "fiub"
-    ]
+    metrics = [c for c in df.columns if c not in fixed and df[c].dtype.kind in "fiub"]
     agg = _aggregate(df, keys, metrics)
     title = f"{name}: mean ± std over {len(record.get('seeds', []))} seeds"
     if len(keys) == 2:
@@ -305,7 +313,9 @@ def sweep_section(record: dict, root: Path) -> str:
     errors = []
     for h in df.loc[df["status"] == "failed", "hash"].head(10):
         err = store.read_error(store.run_path(root, name, h)) or {}
-        errors.append(f"<li>{h}: {html.escape(err.get('type', ''))}: {html.escape(err.get('message', ''))}</li>")
+        errors.append(
+            f"<li>{h}: {html.escape(err.get('type', ''))}: {html.escape(err.get('message', ''))}</li>"
+        )
     if errors:
         parts.append('<p>Failed runs (first 10):</p><ul class="notes">' + "".join(errors) + "</ul>")
     return "\n".join(parts)
