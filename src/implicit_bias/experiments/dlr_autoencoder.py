@@ -8,7 +8,7 @@ T_{k+1} and the reconstruction error ½n⁻¹‖X − XW‖² at ½Σ_{i>k}λ_i;
 W(0) = e^{−2δ}UUᵀ every component rises at once on the time scale 1/(ηλ_i), so by the time L = 2 has
 learned one component L = 1 has a trace norm above 2 and no plateaus.
 
-    implicit-bias run dlr_autoencoder                      # ~5 s
+    implicit-bias run dlr_autoencoder                      # ~3 s (2 shared cores)
     implicit-bias run dlr_autoencoder --set delta=15
 """
 

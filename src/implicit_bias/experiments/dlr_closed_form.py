@@ -9,7 +9,7 @@ w ← w(1 + η(σ − λw))² to rounding; the seed's lower bound holds, the see
 (proved in theory.regression.discrete_step_bound) holds. The printed bounds lack the factor σ_i in the
 numerator (they give w_0/σ_i at t = 0).
 
-    implicit-bias run dlr_closed_form                      # ~6 s
+    implicit-bias run dlr_closed_form                      # ~6 s (2 shared cores)
     implicit-bias run dlr_closed_form --set eta=0.1
 """
 

@@ -11,7 +11,7 @@ barely matters: up to ε = 0.8 = 0.8·λ_min (the largest ε keeping D_x + B pos
 times drift by ≤ 5% and the plateau distance to the perturbed data's W^{k,*} rises from 0.021 to 0.069 —
 the staircase does not blur within the admissible range (for this draw of B; see the notes).
 
-    implicit-bias run dlr_robustness                       # ~25 s
+    implicit-bias run dlr_robustness                       # ~16 s (2 shared cores)
     implicit-bias run dlr_robustness --set eps="(0.0, 0.3, 0.6, 0.9)"
 """
 

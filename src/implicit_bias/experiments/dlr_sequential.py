@@ -10,7 +10,7 @@ the δ-independent shift ln(σ_i/λ_i)/(2σ_i); GD's crossing steps lie inside t
 discrete bounds. The one-layer model (L = 1) from the same initial product learns all components at once
 (no plateau at W^{1,*}).
 
-    implicit-bias run dlr_sequential                       # ~8 s
+    implicit-bias run dlr_sequential                       # ~10 s (2 shared cores)
     implicit-bias run dlr_sequential --set delta=20 --set t1_factor=1.2
 """
 
