@@ -173,3 +173,18 @@ def test_bad_input_generators():
         aligned(sigma=[1.0, 1.0, 1.0], lam=[1.0, 0.5], d=3)
     with pytest.raises(ConfigError, match="invertible"):
         spectral_init(np.eye(2), np.eye(2), 1.0, (2, 2, 2), Q=np.zeros((2, 2)))
+
+
+def test_experiments_refuse_bad_configs():
+    import dataclasses
+
+    from implicit_bias.experiments import dlr_closed_form, dlr_sequential
+
+    with pytest.raises(ConfigError, match=r"1/\(2 max σ_i\)"):
+        dlr_sequential.run(dataclasses.replace(dlr_sequential.Config(), eta=0.1))
+    with pytest.raises(ConfigError, match="strictly decreasing"):
+        dlr_sequential.run(dataclasses.replace(dlr_sequential.Config(), sigma=(1.0, 2.0, 3.0, 4.0)))
+    with pytest.raises(ConfigError, match=r"min\(p, d\) = 4"):
+        dlr_closed_form.run(dataclasses.replace(dlr_closed_form.Config(), d=5))
+    with pytest.raises(ConfigError, match="positive integers"):
+        dlr_closed_form.run(dataclasses.replace(dlr_closed_form.Config(), hidden=0))

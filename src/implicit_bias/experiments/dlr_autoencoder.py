@@ -43,10 +43,6 @@ class Config:
     seed: int = 0
 
 
-def _observe(W):
-    return W
-
-
 def run(cfg: Config) -> Result:
     lam = np.asarray(cfg.lam, dtype=float)
     theory.check_discrete_step(cfg.eta, lam)

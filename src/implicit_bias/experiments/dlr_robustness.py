@@ -23,7 +23,12 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dlr_closed_form import components
-from implicit_bias.experiments.dlr_sequential import crossing_time, distances, plateau_times
+from implicit_bias.experiments.dlr_sequential import (
+    _check_decreasing,
+    crossing_time,
+    distances,
+    plateau_times,
+)
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import GradientFlow, fit
 from implicit_bias.problems.regression import aligned
@@ -68,25 +73,25 @@ def _crossings(data, t, Ws, r):
 
 def run(cfg: Config) -> Result:
     sigma, lam = np.asarray(cfg.sigma, dtype=float), np.asarray(cfg.lam, dtype=float)
+    _check_decreasing(sigma)
     p = r = sigma.size
     rows, found, notes = [], [], []
     predicted = {L: np.array([theory.half_time_depth(s, l, cfg.delta, L) for s, l in zip(sigma, lam)]) for L in cfg.depths}
 
     # depth comparison at ε = 0
     data0 = aligned(sigma=sigma, lam=lam, seed=cfg.seed)
+    measured = {}
     for L in cfg.depths:
         t, Ws = _flow(data0, (p,) * (L + 1), cfg.delta, 1.3 * predicted[L].max(), cfg.n_saves)
-        meas = _crossings(data0, t, Ws, r)
+        meas = measured[L] = _crossings(data0, t, Ws, r)
         for i in range(r):
             found.append(checks.close(f"L = {L}, ε = 0: half-crossing of σ={sigma[i]:g} = quadrature", predicted[L][i], meas[i], cfg.tol, rel=True))
         rows += series_rows(predicted[L], meas[:, None], series="transition_depth", depth=L)
         rows += series_rows(t / predicted[L][0], distances(Ws, reduced_rank_path(data0.problem)[0]), series="distance_depth", depth=L)
         ratio = meas / meas[0]
         notes.append(f"L = {L}: T_i/T_1 = {np.array2string(ratio, precision=3)} (σ_1/σ_i = {np.array2string(sigma[0] / sigma, precision=3)})")
-    if len(cfg.depths) > 1:
-        order_ok = all(np.all(np.diff(row.value.to_numpy()) > 0) for _, row in
-                       __import__("pandas").DataFrame([x for x in rows if x["series"] == "transition_depth"]).groupby("depth"))  # fmt: skip
-        found.append(checks.holds("every depth learns in the order of σ_i", order_ok, predicted="increasing T_i", observed=str(order_ok)))
+    order_ok = all(np.all(np.diff(measured[L]) > 0) for L in cfg.depths)
+    found.append(checks.holds("every depth learns in the order of σ_i", order_ok, predicted="increasing T_i", observed=str(order_ok)))
 
     # ε sweep, L = 2
     T_pred = predicted[2] if 2 in predicted else np.array([theory.half_time_depth(s, l, cfg.delta, 2) for s, l in zip(sigma, lam)])

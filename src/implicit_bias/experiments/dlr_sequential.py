@@ -20,6 +20,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
+from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dlr_closed_form import components
 from implicit_bias.models.spectral import deep_linear, spectral_init
@@ -76,12 +77,14 @@ def distances(Ws, W_stack) -> np.ndarray:
     return np.linalg.norm(diff, axis=(2, 3)) / np.linalg.norm(W_stack[-1])
 
 
-def _at(t, values, t_query):
-    return np.array([values[np.argmin(np.abs(t - tq))] for tq in t_query])
+def _check_decreasing(sigma) -> None:
+    if sigma.size < 1 or np.any(np.diff(sigma) >= 0) or sigma.min() <= 0:
+        raise ConfigError(f"sigma (diag D_xy) must be positive and strictly decreasing, got {tuple(sigma)}")
 
 
 def run(cfg: Config) -> Result:
     sigma, lam = np.asarray(cfg.sigma, dtype=float), np.asarray(cfg.lam, dtype=float)
+    _check_decreasing(sigma)
     theory.check_discrete_step(cfg.eta, sigma)
     data = aligned(sigma=sigma, lam=lam, d=cfg.d, seed=cfg.seed)
     p, r = lam.size, sigma.size
