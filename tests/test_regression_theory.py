@@ -142,3 +142,24 @@ def test_staircase_differs_from_reduced_rank_when_the_orders_disagree():
     W1 = reduced_rank_path(d.problem)[0][1]
     S1 = theory.staircase_limit(1, d.U, d.V, sigma, lam)
     assert np.linalg.norm(W1 - S1) > 0.5
+
+
+def test_thin_network_stops_at_the_rank_constrained_solution(data):
+    """Hidden width 1 (a rank constraint): the flow follows the first component and ends at W^{1,*}."""
+    t, Ws = _flow(data, (4, 1, 3), 2.0, t1=20.0, n_saves=20)
+    W1 = reduced_rank_path(data.problem)[0][1]
+    assert np.linalg.norm(Ws[-1] - W1) / np.linalg.norm(W1) < 1e-8
+    cf = theory.W_continuous(t[5], data.U[:, :1], data.V[:, :1], SIGMA[:1], LAM[:1], 2.0)
+    np.testing.assert_allclose(Ws[5], cf, atol=1e-10)
+
+
+def test_gd_on_general_data_reaches_least_squares(rng):
+    """No alignment: L = 2 from a small Gaussian init still converges to W^{r,*} = X⁺Y (p ≤ n, full rank)."""
+    from implicit_bias.problems.regression import general
+
+    P = general(n=30, p=4, d=3, noise=0.2, seed=2)
+    model = deep_linear((4, 5, 3))
+    params0 = tuple(1e-2 * rng.standard_normal(s) for s in ((5, 3), (4, 5)))
+    traj = fit(model, P, GD(eta=0.05, n_steps=20_000, n_saves=2), params0=params0, observe=model)
+    W_ols = reduced_rank_path(P)[0][-1]
+    np.testing.assert_allclose(np.asarray(traj.observed)[-1], W_ols, atol=1e-8)

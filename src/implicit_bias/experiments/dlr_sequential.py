@@ -166,7 +166,7 @@ def run(cfg: Config) -> Result:
 
 
 def plot(rows, cfg: Config):
-    fig, axes = plots.figure(3, 1, width=4.4, height=3.4)
+    fig, axes = plots.figure(4, 1, width=4.2, height=3.4)
     dist = rows[rows.series == "distance"]
     T = np.asarray(cfg.delta) / np.asarray(cfg.sigma)
     for ax, (L, method) in zip(axes[0], [(2, "flow"), (2, "gd"), (1, "flow")]):
@@ -179,4 +179,13 @@ def plot(rows, cfg: Config):
                yscale="log", title=f"L = {L}, {'GD' if method == 'gd' else 'gradient flow'}")  # fmt: skip
         ax.set_ylim(1e-5, 3)
     axes[0, 0].legend(fontsize=7, title="distance to rank k", title_fontsize=7)
+    ax = axes[0, 3]
+    tr = rows[rows.series == "transition"]
+    for j, (method, g) in enumerate(tr.groupby("method")):
+        ax.plot(g.t, g.value, "os"[j], color=plots.color(j), label="GD (η·step)" if method == "gd" else "flow")
+    lim = [0.8 * tr.t.min(), 1.2 * tr.value.max()]
+    ax.plot(lim, lim, color="0.5", lw=0.8, label="measured = T_i")
+    ax.set(xlabel="predicted T_i = δ/σ_i", ylabel="measured half-crossing time", xscale="log", yscale="log",
+           title="transition times")  # fmt: skip
+    ax.legend(fontsize=7)
     return {"staircase": fig}
