@@ -163,3 +163,15 @@ def test_gd_on_general_data_reaches_least_squares(rng):
     traj = fit(model, P, GD(eta=0.05, n_steps=20_000, n_saves=2), params0=params0, observe=model)
     W_ols = reduced_rank_path(P)[0][-1]
     np.testing.assert_allclose(np.asarray(traj.observed)[-1], W_ols, atol=1e-8)
+
+
+def test_rescaled_limit_delta_to_infinity(data):
+    """Seed 004: for 1/σ_k < t < 1/σ_{k+1}, W(δt) → W^{k,*} as δ → ∞ (here via the verified closed form)."""
+    Ws = reduced_rank_path(data.problem)[0]
+    T = 1.0 / SIGMA
+    for k, t in [(1, np.sqrt(T[0] * T[1])), (2, np.sqrt(T[1] * T[2]))]:
+        gaps = [
+            np.linalg.norm(theory.W_continuous(delta * t, data.U, data.V, SIGMA, LAM, delta) - Ws[k])
+            for delta in (5.0, 10.0, 20.0, 40.0)
+        ]
+        assert np.all(np.diff(gaps) < 0) and gaps[-1] < 1e-6 * np.linalg.norm(Ws[-1])
