@@ -48,7 +48,9 @@ def main() -> None:
 
     # flow: horizon from the closed form (bisection on the component errors)
     def cf_dist(t):
-        return np.linalg.norm(theory.w_continuous(t, sigma, lam, args.delta) - limit) / np.linalg.norm(limit)
+        return np.linalg.norm(
+            theory.w_continuous(t, sigma, lam, args.delta) - limit
+        ) / np.linalg.norm(limit)
 
     lo, hi = 0.0, 1.0
     while cf_dist(hi) > TOL:
@@ -78,10 +80,16 @@ def main() -> None:
 
     print(f"p = d = {p}, δ = {args.delta:g}, target ‖W − W^(d,*)‖/‖W^(d,*)‖ ≤ {TOL:g}")
     print(f"{'method':<28}{'horizon':>12}{'grad evals':>12}{'wall (s)':>11}{'final dist':>12}")
-    print(f"{'gradient flow (Tsit5)':<28}{t_star:>12.4g}{flow_evals:>12d}{flow_time:>11.4f}{flow_dist:>12.3g}")
+    print(
+        f"{'gradient flow (Tsit5)':<28}{t_star:>12.4g}{flow_evals:>12d}{flow_time:>11.4f}{flow_dist:>12.3g}"
+    )
     for eta, k_star, gd_time, gd_dist in gd_rows:
-        print(f"{f'GD (η = {eta:.4g})':<28}{k_star:>12d}{k_star:>12d}{gd_time:>11.4f}{gd_dist:>12.3g}")
-        print(f"  ratio GD/flow: evaluations ×{k_star / flow_evals:.3g}, wall time ×{gd_time / flow_time:.3g}")
+        print(
+            f"{f'GD (η = {eta:.4g})':<28}{k_star:>12d}{k_star:>12d}{gd_time:>11.4f}{gd_dist:>12.3g}"
+        )
+        print(
+            f"  ratio GD/flow: evaluations ×{k_star / flow_evals:.3g}, wall time ×{gd_time / flow_time:.3g}"
+        )
     if max([flow_dist] + [r[3] for r in gd_rows]) > 2 * TOL:
         raise SystemExit("a method did not reach the target accuracy")
 

@@ -49,7 +49,9 @@ def test_autoencoder_generator():
     data = autoencoder(lam=[4.0, 2.0, 1.0], n=6, seed=0)
     P = data.problem
     np.testing.assert_array_equal(np.asarray(P.X), np.asarray(P.Y))
-    np.testing.assert_allclose(data.U.T @ np.asarray(P.Sigma_x) @ data.U, np.diag([4.0, 2.0, 1.0]), atol=1e-12)
+    np.testing.assert_allclose(
+        data.U.T @ np.asarray(P.Sigma_x) @ data.U, np.diag([4.0, 2.0, 1.0]), atol=1e-12
+    )
 
 
 def _rrr_by_whitening(X, Y, k):
@@ -99,7 +101,11 @@ def test_reduced_rank_is_optimal_and_minimum_norm_for_rank_deficient_X(rng):
 
 
 def test_seed_to_engine_factor_map(rng):
-    W1, W2, W3 = rng.standard_normal((5, 3)), rng.standard_normal((3, 2)), rng.standard_normal((2, 4))
+    W1, W2, W3 = (
+        rng.standard_normal((5, 3)),
+        rng.standard_normal((3, 2)),
+        rng.standard_normal((2, 4)),
+    )
     model = deep_linear((5, 3, 2, 4))
     params = to_engine((W1, W2, W3))
     assert model.widths == (4, 2, 3, 5)

@@ -65,7 +65,9 @@ def test_gd_is_the_scalar_recursion_and_obeys_the_bounds(data):
     theory.check_discrete_step(eta, SIGMA)
     model = deep_linear((4, 3, 3))
     params0 = spectral_init(data.U, data.V, delta, (4, 3, 3))
-    traj = fit(model, data.problem, GD(eta=eta, n_steps=n, save_every=1), params0=params0, observe=model)
+    traj = fit(
+        model, data.problem, GD(eta=eta, n_steps=n, save_every=1), params0=params0, observe=model
+    )
     w = _components(data, np.asarray(traj.observed))
     w0 = np.exp(-2 * delta)
     ref = theory.w_discrete(w0, SIGMA, LAM[:3], eta, n)
@@ -124,14 +126,18 @@ def test_depth_three_half_time_by_quadrature_matches_the_flow(data):
         t_meas = np.interp(lim / 2, w[k - 1 : k + 1, i], t[k - 1 : k + 1])
         assert abs(t_meas - t_half[i]) <= 2e-3 * t_half[i]
     # L = 2 quadrature agrees with the closed-form half time
-    np.testing.assert_allclose(theory.half_time_depth(4.0, 2.0, 5.0, 2), theory.half_time(4.0, 2.0, 5.0), rtol=1e-9)
+    np.testing.assert_allclose(
+        theory.half_time_depth(4.0, 2.0, 5.0, 2), theory.half_time(4.0, 2.0, 5.0), rtol=1e-9
+    )
 
 
 def test_staircase_limits_are_the_reduced_rank_solutions(data):
     assert theory.orders_agree(SIGMA, LAM)
     Ws, _ = reduced_rank_path(data.problem)
     for k in range(4):
-        np.testing.assert_allclose(theory.staircase_limit(k, data.U, data.V, SIGMA, LAM), Ws[k], atol=1e-12)
+        np.testing.assert_allclose(
+            theory.staircase_limit(k, data.U, data.V, SIGMA, LAM), Ws[k], atol=1e-12
+        )
 
 
 def test_staircase_differs_from_reduced_rank_when_the_orders_disagree():
@@ -171,7 +177,9 @@ def test_rescaled_limit_delta_to_infinity(data):
     T = 1.0 / SIGMA
     for k, t in [(1, np.sqrt(T[0] * T[1])), (2, np.sqrt(T[1] * T[2]))]:
         gaps = [
-            np.linalg.norm(theory.W_continuous(delta * t, data.U, data.V, SIGMA, LAM, delta) - Ws[k])
+            np.linalg.norm(
+                theory.W_continuous(delta * t, data.U, data.V, SIGMA, LAM, delta) - Ws[k]
+            )
             for delta in (5.0, 10.0, 20.0, 40.0)
         ]
         assert np.all(np.diff(gaps) < 0) and gaps[-1] < 1e-6 * np.linalg.norm(Ws[-1])

@@ -62,7 +62,9 @@ def run(cfg: Config) -> Result:
         widths = (p,) * (L + 1)
         model = deep_linear(widths)
         params0 = spectral_init(data.U, data.V, cfg.delta, widths)
-        traj = fit(model, P, GD(eta=cfg.eta, n_steps=n_steps, save_every=1), params0=params0, observe=model)
+        traj = fit(
+            model, P, GD(eta=cfg.eta, n_steps=n_steps, save_every=1), params0=params0, observe=model
+        )
         steps = np.asarray(traj.t)
         Ws = np.asarray(traj.observed)
         trace = np.linalg.svd(Ws, compute_uv=False).sum(axis=1)
@@ -84,8 +86,13 @@ def run(cfg: Config) -> Result:
         f"L = 1: trace norm at step {s1} (where L = 2 sits at rank 1) — no staircase", 2.0, traces[1][s1],
         detail="the one-layer model learns all components at once, on the time scale 1/(ηλ_i)",
     ))  # fmt: skip
-    rows += [{"t": float(Tk), "series": "transition", "i": i, "value": float(Tk), "depth": 2} for i, Tk in enumerate(T)]
-    return Result(rows=rows, checks=found, notes=[f"T_k = δ/(ηλ_k) = {np.array2string(T, precision=4)} steps"])
+    rows += [
+        {"t": float(Tk), "series": "transition", "i": i, "value": float(Tk), "depth": 2}
+        for i, Tk in enumerate(T)
+    ]
+    return Result(
+        rows=rows, checks=found, notes=[f"T_k = δ/(ηλ_k) = {np.array2string(T, precision=4)} steps"]
+    )
 
 
 def plot(rows, cfg: Config):

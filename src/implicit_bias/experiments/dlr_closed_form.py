@@ -88,7 +88,12 @@ def run(cfg: Config) -> Result:
     rows += series_rows(t, components(data.U, data.V, cf, r), series="closed_form", per_index=idx)
     rows += series_rows(t, rel, series="rel_error")
     rows += series_rows(t, rel_swapped, series="rel_error_printed_roles")
-    for name, vals in [("gd", w_gd), ("lower_seed", lo_s), ("upper_seed", hi_s), ("upper_proved", hi_p)]:
+    for name, vals in [
+        ("gd", w_gd),
+        ("lower_seed", lo_s),
+        ("upper_seed", hi_s),
+        ("upper_proved", hi_p),
+    ]:
         rows += series_rows(steps, vals, series=name, per_index=idx)
 
     viol = lambda a, b: float(np.max((a - b) / b))  # noqa: E731  relative amount by which a exceeds b
@@ -123,7 +128,14 @@ def plot(rows, cfg: Config):
     fig, axes = plots.figure(3, 1, width=4.2, height=3.4)
     ax = axes[0, 0]
     for i, g in rows[rows.series == "flow"].groupby("i"):
-        ax.plot(g.t, g.value, color=plots.color(i), lw=2.5, alpha=0.5, label=f"flow, σ={g['sigma'].iloc[0]:g}")
+        ax.plot(
+            g.t,
+            g.value,
+            color=plots.color(i),
+            lw=2.5,
+            alpha=0.5,
+            label=f"flow, σ={g['sigma'].iloc[0]:g}",
+        )
     for i, g in rows[rows.series == "closed_form"].groupby("i"):
         ax.plot(g.t, g.value, color="k", ls=":", lw=1)
     ax.set(xlabel="t", ylabel="$u_i^T W(t) v_i$", title="flow (colour) vs closed form (dotted)")
@@ -142,7 +154,12 @@ def plot(rows, cfg: Config):
         lo = rows[(rows.series == "lower_seed") & (rows.i == i)]
         hi = rows[(rows.series == "upper_proved") & (rows.i == i)]
         ax.fill_between(lo.t, lo.value, hi.value, color=c, alpha=0.2, lw=0)
-    ax.set(xlabel="step", ylabel="$w_i^{(t)}$", yscale="log", title=f"GD (η={cfg.eta:g}) between the bounds")
+    ax.set(
+        xlabel="step",
+        ylabel="$w_i^{(t)}$",
+        yscale="log",
+        title=f"GD (η={cfg.eta:g}) between the bounds",
+    )
     ax.set_xlim(0, float(rows[rows.series == "gd"].t.max()) / 4)
     ax.legend(fontsize=7)
     return {"closed_form": fig}

@@ -50,7 +50,9 @@ class Config:
     depths: tuple[int, ...] = (2, 3, 4)
     n_saves: int = 3000
     tol: float = 2e-3  # measured vs predicted transition times at ε = 0, relative
-    plateau_tol: float = 0.05  # at δ = 6 the plateaus sit ~2e-2 from W^{k,*} (the gap shrinks like e^{−cδ})
+    plateau_tol: float = (
+        0.05  # at δ = 6 the plateaus sit ~2e-2 from W^{k,*} (the gap shrinks like e^{−cδ})
+    )
     blur: float = 0.1  # plateau distance above which we call the staircase blurred
     seed: int = 0
 
@@ -76,7 +78,10 @@ def run(cfg: Config) -> Result:
     _check_decreasing(sigma)
     p = r = sigma.size
     rows, found, notes = [], [], []
-    predicted = {L: np.array([theory.half_time_depth(s, l, cfg.delta, L) for s, l in zip(sigma, lam)]) for L in cfg.depths}
+    predicted = {
+        L: np.array([theory.half_time_depth(s, l, cfg.delta, L) for s, l in zip(sigma, lam)])
+        for L in cfg.depths
+    }
 
     # depth comparison at ε = 0
     data0 = aligned(sigma=sigma, lam=lam, seed=cfg.seed)
@@ -85,16 +90,42 @@ def run(cfg: Config) -> Result:
         t, Ws = _flow(data0, (p,) * (L + 1), cfg.delta, 1.3 * predicted[L].max(), cfg.n_saves)
         meas = measured[L] = _crossings(data0, t, Ws, r)
         for i in range(r):
-            found.append(checks.close(f"L = {L}, ε = 0: half-crossing of σ={sigma[i]:g} = quadrature", predicted[L][i], meas[i], cfg.tol, rel=True))
+            found.append(
+                checks.close(
+                    f"L = {L}, ε = 0: half-crossing of σ={sigma[i]:g} = quadrature",
+                    predicted[L][i],
+                    meas[i],
+                    cfg.tol,
+                    rel=True,
+                )
+            )
         rows += series_rows(predicted[L], meas[:, None], series="transition_depth", depth=L)
-        rows += series_rows(t / predicted[L][0], distances(Ws, reduced_rank_path(data0.problem)[0]), series="distance_depth", depth=L)
+        rows += series_rows(
+            t / predicted[L][0],
+            distances(Ws, reduced_rank_path(data0.problem)[0]),
+            series="distance_depth",
+            depth=L,
+        )
         ratio = meas / meas[0]
-        notes.append(f"L = {L}: T_i/T_1 = {np.array2string(ratio, precision=3)} (σ_1/σ_i = {np.array2string(sigma[0] / sigma, precision=3)})")
+        notes.append(
+            f"L = {L}: T_i/T_1 = {np.array2string(ratio, precision=3)} (σ_1/σ_i = {np.array2string(sigma[0] / sigma, precision=3)})"
+        )
     order_ok = all(np.all(np.diff(measured[L]) > 0) for L in cfg.depths)
-    found.append(checks.holds("every depth learns in the order of σ_i", order_ok, predicted="increasing T_i", observed=str(order_ok)))
+    found.append(
+        checks.holds(
+            "every depth learns in the order of σ_i",
+            order_ok,
+            predicted="increasing T_i",
+            observed=str(order_ok),
+        )
+    )
 
     # ε sweep, L = 2
-    T_pred = predicted[2] if 2 in predicted else np.array([theory.half_time_depth(s, l, cfg.delta, 2) for s, l in zip(sigma, lam)])
+    T_pred = (
+        predicted[2]
+        if 2 in predicted
+        else np.array([theory.half_time_depth(s, l, cfg.delta, 2) for s, l in zip(sigma, lam)])
+    )
     t_plat = plateau_times(theory.transition_times(sigma, delta=cfg.delta))
     blurred_at = None
     for eps in cfg.eps:
@@ -105,13 +136,36 @@ def run(cfg: Config) -> Result:
         dist = distances(Ws, reduced_rank_path(data.problem)[0])
         plat = np.array([dist[np.argmin(np.abs(t - tq)), k] for k, tq in enumerate(t_plat)])
         rows += series_rows(t, dist, series="distance", eps=eps)
-        rows += [{"t": float(eps), "series": "time_deviation", "i": i, "value": float(dev[i]), "eps": eps} for i in range(r)]
-        rows.append({"t": float(eps), "series": "plateau_distance", "i": 0, "value": float(plat.max()), "eps": eps})
+        rows += [
+            {
+                "t": float(eps),
+                "series": "time_deviation",
+                "i": i,
+                "value": float(dev[i]),
+                "eps": eps,
+            }
+            for i in range(r)
+        ]
+        rows.append(
+            {
+                "t": float(eps),
+                "series": "plateau_distance",
+                "i": 0,
+                "value": float(plat.max()),
+                "eps": eps,
+            }
+        )
         if eps == 0:
-            found.append(checks.at_most("ε = 0: largest plateau distance to W^{k,*}", cfg.plateau_tol, plat.max()))
+            found.append(
+                checks.at_most(
+                    "ε = 0: largest plateau distance to W^{k,*}", cfg.plateau_tol, plat.max()
+                )
+            )
         if blurred_at is None and plat.max() > cfg.blur:
             blurred_at = eps
-        notes.append(f"ε = {eps:g}: transition-time deviation {np.array2string(dev, precision=3)}, largest plateau distance {plat.max():.3g}")
+        notes.append(
+            f"ε = {eps:g}: transition-time deviation {np.array2string(dev, precision=3)}, largest plateau distance {plat.max():.3g}"
+        )
     dev_rows = [x for x in rows if x["series"] == "time_deviation" and x["eps"] > 0]
     if dev_rows:
         eps_min = min(x["eps"] for x in dev_rows)

@@ -79,7 +79,9 @@ def distances(Ws, W_stack) -> np.ndarray:
 
 def _check_decreasing(sigma) -> None:
     if sigma.size < 1 or np.any(np.diff(sigma) >= 0) or sigma.min() <= 0:
-        raise ConfigError(f"sigma (diag D_xy) must be positive and strictly decreasing, got {tuple(sigma)}")
+        raise ConfigError(
+            f"sigma (diag D_xy) must be positive and strictly decreasing, got {tuple(sigma)}"
+        )
 
 
 def run(cfg: Config) -> Result:
@@ -112,7 +114,13 @@ def run(cfg: Config) -> Result:
             traj = fit(model, data.problem, solver, params0=params0, observe=model)
             t = np.asarray(traj.t)
         else:
-            traj = fit(model, data.problem, GD(eta=cfg.eta, n_steps=n_steps, save_every=1), params0=params0, observe=model)
+            traj = fit(
+                model,
+                data.problem,
+                GD(eta=cfg.eta, n_steps=n_steps, save_every=1),
+                params0=params0,
+                observe=model,
+            )
             t = np.asarray(traj.t) * cfg.eta  # time = η · step
         Ws = np.asarray(traj.observed)
         dist, w = distances(Ws, W_stack), components(data.U, data.V, Ws, r)
@@ -127,8 +135,16 @@ def run(cfg: Config) -> Result:
             continue
         d_k = np.array([dist[np.argmin(np.abs(t - tq)), k] for k, tq in enumerate(t_plateau)])
         for k, tq in enumerate(t_plateau):
-            found.append(checks.at_most(f"{method}: ‖W(t) − W^{{{k},*}}‖/‖W^{{{r},*}}‖ at t = {tq:.3g}", cfg.plateau_tol, d_k[k]))
-        rows += series_rows(t_plateau, d_k[:, None], series="plateau_distance", depth=L, method=method)
+            found.append(
+                checks.at_most(
+                    f"{method}: ‖W(t) − W^{{{k},*}}‖/‖W^{{{r},*}}‖ at t = {tq:.3g}",
+                    cfg.plateau_tol,
+                    d_k[k],
+                )
+            )
+        rows += series_rows(
+            t_plateau, d_k[:, None], series="plateau_distance", depth=L, method=method
+        )
 
     t, _, w = runs[(2, "flow")]
     t_gd, _, w_gd = runs[(2, "gd")]
@@ -140,20 +156,51 @@ def run(cfg: Config) -> Result:
         t_meas = crossing_time(t, w[:, i], half)
         t_half = float(theory.half_time(sigma[i], lam[i], cfg.delta))
         shift = abs(np.log(sigma[i] / lam[i])) / (2 * sigma[i])
-        found.append(checks.close(f"flow: half-crossing of component σ={sigma[i]:g} = exact half time", t_half, t_meas, 1e-3, rel=True))
+        found.append(
+            checks.close(
+                f"flow: half-crossing of component σ={sigma[i]:g} = exact half time",
+                t_half,
+                t_meas,
+                1e-3,
+                rel=True,
+            )
+        )
         found.append(checks.close(
             f"flow: half-crossing vs T_i = δ/σ_i = {T[i]:.4g}", T[i], t_meas, shift + 1e-3,
             detail="tolerance = the δ-independent shift ln(σ/λ)/(2σ)",
         ))  # fmt: skip
         k_meas = int(np.nonzero(w_gd[:, i] >= half)[0][0])
-        k_lo, k_hi = int(np.nonzero(hi[:, i] >= half)[0][0]), int(np.nonzero(lo[:, i] >= half)[0][0])
+        k_lo, k_hi = (
+            int(np.nonzero(hi[:, i] >= half)[0][0]),
+            int(np.nonzero(lo[:, i] >= half)[0][0]),
+        )
         found.append(checks.holds(
             f"GD: crossing step of σ={sigma[i]:g} inside the discrete-bounds bracket",
             k_lo <= k_meas <= k_hi, predicted=f"[{k_lo}, {k_hi}] (T_i = δ/(ησ_i) = {T[i] / cfg.eta:.4g})",
             observed=str(k_meas),
         ))  # fmt: skip
-        rows.append({"t": T[i], "series": "transition", "i": i, "value": t_meas, "method": "flow", "depth": 2, "sigma": sigma[i]})
-        rows.append({"t": T[i], "series": "transition", "i": i, "value": k_meas * cfg.eta, "method": "gd", "depth": 2, "sigma": sigma[i]})
+        rows.append(
+            {
+                "t": T[i],
+                "series": "transition",
+                "i": i,
+                "value": t_meas,
+                "method": "flow",
+                "depth": 2,
+                "sigma": sigma[i],
+            }
+        )
+        rows.append(
+            {
+                "t": T[i],
+                "series": "transition",
+                "i": i,
+                "value": k_meas * cfg.eta,
+                "method": "gd",
+                "depth": 2,
+                "sigma": sigma[i],
+            }
+        )
 
     t1_, dist1, _ = runs[(1, "flow")]
     d1 = dist1[np.argmin(np.abs(t1_ - t_plateau[1])), 1]
@@ -161,7 +208,9 @@ def run(cfg: Config) -> Result:
         f"L = 1 does not sit at W^{{1,*}}: distance at t = {t_plateau[1]:.3g}", 0.2, d1,
         detail="the one-layer model learns every component on the time scale 1/λ_i, not δ/σ_i",
     ))  # fmt: skip
-    notes = [f"transition times T_i = δ/σ_i = {np.array2string(T, precision=4)}; GD steps δ/(ησ_i) = {np.array2string(T / cfg.eta, precision=4)}"]
+    notes = [
+        f"transition times T_i = δ/σ_i = {np.array2string(T, precision=4)}; GD steps δ/(ησ_i) = {np.array2string(T / cfg.eta, precision=4)}"
+    ]
     return Result(rows=rows, checks=found, notes=notes)
 
 
@@ -182,7 +231,13 @@ def plot(rows, cfg: Config):
     ax = axes[0, 3]
     tr = rows[rows.series == "transition"]
     for j, (method, g) in enumerate(tr.groupby("method")):
-        ax.plot(g.t, g.value, "os"[j], color=plots.color(j), label="GD (η·step)" if method == "gd" else "flow")
+        ax.plot(
+            g.t,
+            g.value,
+            "os"[j],
+            color=plots.color(j),
+            label="GD (η·step)" if method == "gd" else "flow",
+        )
     lim = [0.8 * tr.t.min(), 1.2 * tr.value.max()]
     ax.plot(lim, lim, color="0.5", lw=0.8, label="measured = T_i")
     ax.set(xlabel="predicted T_i = δ/σ_i", ylabel="measured half-crossing time", xscale="log", yscale="log",

@@ -24,7 +24,9 @@ def deep_linear(widths) -> DeepMatrix:
     """
     widths = tuple(int(w) for w in widths)
     if len(widths) < 2 or any(w < 1 for w in widths):
-        raise ConfigError(f"widths must be (p, r_1, …, r_{{L−1}}, d), at least 2 positive integers, got {widths}")
+        raise ConfigError(
+            f"widths must be (p, r_1, …, r_{{L−1}}, d), at least 2 positive integers, got {widths}"
+        )
     return DeepMatrix(depth=len(widths) - 1, widths=widths[::-1], init="gaussian")
 
 
@@ -74,12 +76,16 @@ def spectral_init(U, V, delta, widths, *, Q=None) -> tuple:
         raise ConfigError(f"widths must have at least 2 entries (p, d), got {widths}")
     p, d = widths[0], widths[-1]
     if U.shape != (p, p) or V.shape != (d, d):
-        raise ConfigError(f"U must be {p}×{p} and V {d}×{d} for widths {widths}, got {U.shape}, {V.shape}")
+        raise ConfigError(
+            f"U must be {p}×{p} and V {d}×{d} for widths {widths}, got {U.shape}, {V.shape}"
+        )
     r = min(widths)
     delta = np.asarray(delta, dtype=np.float64)
     delta = np.full(r, float(delta)) if delta.ndim == 0 else delta
     if delta.ndim != 1 or delta.size < r:
-        raise ConfigError(f"delta must be a number or at least min(widths) = {r} numbers, got {delta.shape}")
+        raise ConfigError(
+            f"delta must be a number or at least min(widths) = {r} numbers, got {delta.shape}"
+        )
     delta = delta[:r]
     a = np.exp(-2.0 * delta / L)
     if L == 1:
@@ -87,12 +93,18 @@ def spectral_init(U, V, delta, widths, *, Q=None) -> tuple:
     if Q is None:
         Qs = [np.eye(widths[l]) for l in range(1, L)]
     else:
-        Qs = [np.asarray(Q, dtype=np.float64)] if L == 2 and np.ndim(Q) == 2 else [np.asarray(q) for q in Q]
+        Qs = (
+            [np.asarray(Q, dtype=np.float64)]
+            if L == 2 and np.ndim(Q) == 2
+            else [np.asarray(q) for q in Q]
+        )
     if len(Qs) != L - 1:
         raise ConfigError(f"need {L - 1} matrices Q_l for depth {L}, got {len(Qs)}")
     for l, q in enumerate(Qs, start=1):
         if q.shape != (widths[l], widths[l]) or abs(np.linalg.det(q)) < 1e-12:
-            raise ConfigError(f"Q_{l} must be an invertible {widths[l]}×{widths[l]} matrix, got shape {q.shape}")
+            raise ConfigError(
+                f"Q_{l} must be an invertible {widths[l]}×{widths[l]} matrix, got shape {q.shape}"
+            )
     factors = [U @ _rect_diag(a, (p, widths[1])) @ Qs[0]]
     for l in range(1, L - 1):
         factors.append(np.linalg.inv(Qs[l - 1]) @ _rect_diag(a, (widths[l], widths[l + 1])) @ Qs[l])

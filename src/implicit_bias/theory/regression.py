@@ -80,7 +80,9 @@ def half_time(sigma, lam, delta) -> np.ndarray:
     delta = np.asarray(delta, dtype=np.float64)
     w0 = np.exp(-2.0 * delta)
     if np.any(w0 >= sigma / (2 * lam)):
-        raise ConfigError("half_time needs e^{-2δ} < σ/(2λ): the component must start below half its limit")
+        raise ConfigError(
+            "half_time needs e^{-2δ} < σ/(2λ): the component must start below half its limit"
+        )
     return (2.0 * delta + np.log(sigma / lam - w0)) / (2.0 * sigma)
 
 
@@ -131,8 +133,15 @@ def orders_agree(sigma, lam) -> bool:
     Under the assumption (ε = 0) the fitted values XW_ols have singular values √n σ_i/√λ_i, so W^{k,*}
     keeps the k largest σ_i/√λ_i while the dynamics learns the k largest σ_i first.
     """
-    sigma, lam = np.asarray(sigma, dtype=np.float64), np.asarray(lam, dtype=np.float64)[: np.size(sigma)]
-    return bool(np.array_equal(np.argsort(-sigma, kind="stable"), np.argsort(-sigma / np.sqrt(lam), kind="stable")))
+    sigma, lam = (
+        np.asarray(sigma, dtype=np.float64),
+        np.asarray(lam, dtype=np.float64)[: np.size(sigma)],
+    )
+    return bool(
+        np.array_equal(
+            np.argsort(-sigma, kind="stable"), np.argsort(-sigma / np.sqrt(lam), kind="stable")
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
