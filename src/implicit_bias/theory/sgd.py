@@ -183,6 +183,8 @@ class Observer:
 
     alpha: float
     f: str | Callable = "linear"
+    keep_params: bool = False  # also record the factors (for restarts from checkpoints)
 
     def __call__(self, params) -> dict:
-        return metrics(params, alpha=self.alpha, f=self.f)
+        out = metrics(params, alpha=self.alpha, f=self.f)
+        return out | {"params": tuple(params)} if self.keep_params else out
