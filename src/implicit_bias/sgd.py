@@ -156,9 +156,19 @@ def sgd_step(model, problem, params, idx, eta, lam):
     rows, cols, y = problem.rows, problem.cols, problem.y
     if idx is not None:
         rows, cols, y = rows[idx], cols[idx], y[idx]
-    r = X[rows, cols] - y
-    G = jnp.zeros(X.shape, X.dtype).at[rows, cols].add(r / r.shape[0])
-    g = pullback(G)
+    if idx is None:  # every entry: G = (1/N) Σ r_ij e_i e_jᵀ by one scatter
+        r = X[rows, cols] - y
+        return _update(params, pullback(jnp.zeros(X.shape, X.dtype).at[rows, cols].add(r / r.shape[0])), eta, lam)
+    # G = Σ_k (r_k / b) e_{i_k} e_{j_k}ᵀ from one-hot rows and columns: under vmap on a CPU this
+    # fuses better than a gather/scatter pair (measured ≈1.2× faster at 2×2, 256 seeds)
+    E_i = (rows[:, None] == jnp.arange(X.shape[0])[None, :]).astype(X.dtype)  # (b, a)
+    E_j = (cols[:, None] == jnp.arange(X.shape[1])[None, :]).astype(X.dtype)  # (b, c)
+    r = jnp.sum((E_i @ X) * E_j, axis=1) - y  # (A_θ)_{i_k j_k} − A*_{i_k j_k}
+    G = (E_i * (r / r.shape[0])[:, None]).T @ E_j
+    return _update(params, pullback(G), eta, lam)
+
+
+def _update(params, g, eta, lam):
     decay = 1.0 - 2.0 * eta * lam
     return jax.tree.map(lambda w, gw: decay * w - eta * gw, params, g)
 
