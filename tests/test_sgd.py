@@ -12,7 +12,7 @@ from implicit_bias.errors import ConfigError, DivergenceError
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.optim import GD, fit
 from implicit_bias.problems.completion import from_entries, random_completion
-from implicit_bias.sgd import SGD, entry_indices, regularized_loss, run_seeds, sgd_step
+from implicit_bias.sgd import SGD, regularized_loss, run_seeds, sampled_indices, sgd_step
 from implicit_bias.theory.sgd import Observer
 
 
@@ -54,7 +54,7 @@ def test_one_step_is_the_seed_update(rng, widths):
     eta, lam, seed = 0.03, 0.2, 7
     method = SGD(eta=eta, lam=lam, n_steps=1, save_every=1, seed=seed)
     traj = fit(model, problem, method, params0=params)
-    k = int(entry_indices(jax.random.key(seed), 0, len(entries), 1)[0])
+    k = int(sampled_indices(seed, 1, 1, len(entries))[0, 0])
     i, j = entries[k]
     expected = _seed_update([np.asarray(W) for W in params], X_star, i, j, eta, lam)
     for got, want in zip(traj.final, expected):
@@ -87,15 +87,18 @@ def test_minibatch_step_averages_the_sampled_entries(rng):
 
 
 def test_sampled_entries_are_uniform():
-    # χ² goodness of fit of 20 000 draws over N = 7 entries, at a fixed seed
+    # χ² goodness of fit of 20 000 draws over N = 7 entries, at a fixed seed: the indices SGD uses
     N, T = 7, 20_000
-    idx = jax.vmap(lambda t: entry_indices(jax.random.key(3), t, N, 1)[0])(jnp.arange(T))
-    counts = np.bincount(np.asarray(idx), minlength=N)
+    idx = sampled_indices(3, T, 1000, N)[:, 0]
+    counts = np.bincount(idx, minlength=N)
     assert counts.sum() == T
     assert stats.chisquare(counts).pvalue > 1e-3
-    # mini-batches too, and different steps draw different entries
-    idx_b = jax.vmap(lambda t: entry_indices(jax.random.key(4), t, N, 5))(jnp.arange(4000))
-    assert stats.chisquare(np.bincount(np.asarray(idx_b).ravel(), minlength=N)).pvalue > 1e-3
+    # mini-batches too; and consecutive pairs are uniform over the N² pairs (independent steps)
+    idx_b = sampled_indices(4, 4000, 500, N, 5)
+    assert idx_b.shape == (4000, 5)
+    assert stats.chisquare(np.bincount(idx_b.ravel(), minlength=N)).pvalue > 1e-3
+    pairs = idx[:-1:2] * N + idx[1::2]
+    assert stats.chisquare(np.bincount(pairs, minlength=N * N)).pvalue > 1e-3
     assert len(set(np.asarray(idx[:50]).tolist())) == N
 
 
@@ -124,11 +127,11 @@ def test_schedule_switches_rates_and_is_applied():
     model = DeepMatrix(depth=2, n=2, init="gaussian", alpha=0.5)
     p0 = model.init_params(jax.random.key(0))
     whole = fit(model, problem, m, params0=p0)
-    key = jax.random.key(0)
+    idx = sampled_indices(0, 100, 10, 3)
     p = p0
     for t in range(100):
         eta, lam = m.rates(t)
-        p = sgd_step(model, problem, p, entry_indices(key, t, 3, 1), eta, lam)
+        p = sgd_step(model, problem, p, jnp.asarray(idx[t]), eta, lam)
     for a, b in zip(whole.final, p):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
@@ -154,10 +157,11 @@ def test_divergence_is_reported():
         fit(model, problem, method, jax.random.key(0))
     # the reported step is exact: a plain loop of steps is finite before it and not at it
     p = model.init_params(jax.random.key(0))
-    key, step = jax.random.key(0), info.value.step
+    step = info.value.step
+    idx = sampled_indices(0, 1000, 10, 3)
     for t in range(step):
         assert np.isfinite(float(regularized_loss(model, problem, p, 0.0)))
-        p = sgd_step(model, problem, p, entry_indices(key, t, 3, 1), 1.0, 0.0)
+        p = sgd_step(model, problem, p, jnp.asarray(idx[t]), 1.0, 0.0)
     assert not np.isfinite(float(regularized_loss(model, problem, p, 0.0)))
 
 

@@ -10,9 +10,10 @@ Expected at the defaults (ε = 0.2, L = 3, η = 0.3, λ = 0.03): the approximate
 SGD iterate itself is shrunk by λ (test error ≈ 0.75), but offshoots taken after the jump converge
 to the rank-1 completion (test error ≈ 0.04, the rest is the shrinkage of λ = 1e-4), those taken
 before it to a rank-2 fit (≈ 0.89). Full-batch GD with the same λ from the same start stays at rank 2
-(seed 4; over seeds 0–31, 12 of the 19 starts where GD stays at rank 2 jump under SGD within 2·10⁵ steps).
+(seed 21: SGD jumps at t ≈ 1.06·10⁵; over seeds 0–31, GD stays at rank 2 from 16 starts, and SGD
+jumps to rank 1 from 15 of them within 2·10⁵ steps, 2 of them within the first 500 steps).
 
-    implicit-bias run sgd_2x2                       # ~10 s
+    implicit-bias run sgd_2x2                       # ~5 s
     implicit-bias run sgd_2x2 --set eps=0.3 --set seed=4
 """
 
@@ -33,7 +34,7 @@ SEED = "001"
 ORDER = 1
 TITLE = "SGD + weight decay: one-way jump to rank 1 on the 2×2 completion, with offshoots"
 
-TINY = {"n_steps": 60_000, "save_every": 500, "n_offshoots": 6, "offshoot_steps": 50_000, "seed": 0}
+TINY = {"n_steps": 60_000, "save_every": 500, "n_offshoots": 6, "offshoot_steps": 50_000, "seed": 5}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,7 +54,7 @@ class Config:
     offshoot_steps: int = 100_000
     generalize_tol: float = 0.1  # test error of an offshoot counted as "generalizes"
     fail_min: float = 0.5  # test error above which an offshoot counts as "does not generalize"
-    seed: int = 4
+    seed: int = 21
 
 
 def problem_2x2(eps: float):

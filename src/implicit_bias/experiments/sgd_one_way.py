@@ -11,11 +11,11 @@ whether a run that entered B_1 (ε₁, ε₂, C) ever leaves it (checked at the 
 
 Expected at the defaults (2×2 problem of ``sgd_2x2``, ε = 0.2, L = 3, η₀ = 0.3, λ₀ = 0.03): 205
 rank-2 starts out of 400 inits. Within 6·10⁴ SGD steps the fraction that jumps 2 → 1 rises steeply
-with η and λ: λ = 0.027: 0, 0.005, 0.06 and λ = 0.03: 0.51, 0.96, 1.0 for η = 0.3, 0.35, 0.4 (median
-time to the jump 57 000, 14 500, 5 000 steps at λ = 0.03). Zero up-jumps in 1230 runs; every run that
+with η and λ: λ = 0.027: 0, 0.005, 0.063 and λ = 0.03: 0.51, 0.94, 1.0 for η = 0.3, 0.35, 0.4 (median
+time to the jump 59 000, 12 500, 5 000 steps at λ = 0.03). Zero up-jumps in 1230 runs; every run that
 enters B_1 (ε₁ = 0.1, ε₂ = 0.1, C = 4) stays in; full-batch GD from the same starts never jumps.
 
-    implicit-bias run sgd_one_way                   # ~45 s
+    implicit-bias run sgd_one_way                   # ~25 s
     implicit-bias run sgd_one_way --set n_steps=400000 --set etas=0.1,0.2,0.3
 """
 
