@@ -182,6 +182,9 @@ def test_bad_input():
         from_entries(np.eye(2), [])
     with pytest.raises(ConfigError, match="out of range"):
         from_entries(np.eye(2), [(0, 0), (2, 1)])
+    problem = from_entries(np.eye(2), [(0, 0)])
+    method, p0 = SGD(eta=0.1, n_steps=10), (jnp.eye(2),) * 2
     with pytest.raises(ConfigError, match="one value per seed"):
-        problem = from_entries(np.eye(2), [(0, 0)])
-        run_seeds(DeepMatrix(depth=2, n=2), problem, SGD(eta=0.1, n_steps=10), (jnp.eye(2),) * 2, [0, 1], Observer(alpha=0.1), etas=[0.1])
+        run_seeds(DeepMatrix(depth=2, n=2), problem, method, p0, [0, 1], Observer(0.1), etas=[0.1])
+    with pytest.raises(ConfigError, match=r"run_seeds: η·λ = 0.5 >= 1/2"):
+        run_seeds(DeepMatrix(depth=2, n=2), problem, method, p0, [0], Observer(0.1), lams=[5.0])
