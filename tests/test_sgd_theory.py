@@ -78,3 +78,21 @@ def test_observer_metrics_match_numpy(rng):
     np.testing.assert_allclose(m["A"], A, rtol=1e-13)
     np.testing.assert_allclose(m["s"], np.linalg.svd(A, compute_uv=False), rtol=1e-13)
     np.testing.assert_allclose(m["norm2"], [np.sum(np.asarray(W) ** 2) for W in Ws])
+
+
+def test_sgd_never_leaves_B1_at_step_resolution():
+    # the seed's closedness claim, θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r, checked at every step (not snapshots)
+    from implicit_bias.experiments.sgd_2x2 import problem_2x2
+    from implicit_bias.models.deep_matrix import DeepMatrix
+    from implicit_bias.sgd import SGD, run_seeds
+
+    problem = problem_2x2(0.2)
+    model = DeepMatrix(depth=3, n=2, init="gaussian")
+    start = balanced_init(0.8 * np.asarray(problem.X_star), 3)  # rank 1, balanced: inside B_1
+    obs = th.Observer(alpha=0.05)
+    traj = run_seeds(model, problem, SGD(eta=0.3, lam=0.03, n_steps=4000, save_every=1), start,
+                     np.arange(4), obs)  # fmt: skip
+    m = traj.observed
+    inside = th.in_region(m["balance"], m["rank"], m["norm2"], r=1, eps1=0.1, eps2=0.1, C=4.0)
+    assert inside[:, 0].all() and inside.all()
+    assert not th.leaves_after_entering(inside).any()
