@@ -79,7 +79,8 @@ def test_minibatch_step_averages_the_sampled_entries(rng):
     idx = jnp.asarray([1, 3, 3, 0])
     got = sgd_step(model, problem, params, idx, 0.1, 0.05)
     grads = [
-        jax.grad(lambda p, e=entries[k]: (X_star[e] - model(p)[e]) ** 2)(params) for k in [1, 3, 3, 0]
+        jax.grad(lambda p, e=entries[k]: (X_star[e] - model(p)[e]) ** 2)(params)
+        for k in [1, 3, 3, 0]
     ]
     for l, (g, W) in enumerate(zip(got, params)):
         mean = sum(gr[l] for gr in grads) / 4
@@ -104,11 +105,18 @@ def test_sampled_entries_are_uniform():
 
 @pytest.mark.parametrize("lam", [0.0, 0.1])
 def test_full_batch_is_the_engine_gd(rng, lam):
-    problem = random_completion(0, rng.normal(size=(4, 1)) @ rng.normal(size=(1, 4)), 9, normalize=True)
+    problem = random_completion(
+        0, rng.normal(size=(4, 1)) @ rng.normal(size=(1, 4)), 9, normalize=True
+    )
     model = DeepMatrix(depth=3, n=4, init="gaussian", alpha=0.5)
     p0 = model.init_params(jax.random.key(1))
     gd = fit(model, problem, GD(eta=0.05, n_steps=300, save_every=30, weight_decay=lam), params0=p0)
-    sgd = fit(model, problem, SGD(eta=0.05, lam=lam, n_steps=300, save_every=30, batch_size=None), params0=p0)
+    sgd = fit(
+        model,
+        problem,
+        SGD(eta=0.05, lam=lam, n_steps=300, save_every=30, batch_size=None),
+        params0=p0,
+    )
     np.testing.assert_array_equal(gd.t, sgd.t)
     for a, b in zip(gd.final, sgd.final):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
@@ -119,7 +127,9 @@ def test_full_batch_is_the_engine_gd(rng, lam):
 
 
 def test_schedule_switches_rates_and_is_applied():
-    m = SGD(eta=0.2, lam=0.1, n_steps=100, save_every=10, schedule=((40, 0.05, 0.01), (70, 0.01, 0.0)))
+    m = SGD(
+        eta=0.2, lam=0.1, n_steps=100, save_every=10, schedule=((40, 0.05, 0.01), (70, 0.01, 0.0))
+    )
     rates = [tuple(map(float, m.rates(t))) for t in (0, 39, 40, 69, 70, 99)]
     assert rates == [(0.2, 0.1), (0.2, 0.1), (0.05, 0.01), (0.05, 0.01), (0.01, 0.0), (0.01, 0.0)]
     # a schedule equals running the pieces one after the other (same seed, same global steps)
@@ -144,7 +154,9 @@ def test_seeds_batched_by_vmap_match_single_runs():
     obs = Observer(alpha=0.05)
     batch = run_seeds(model, problem, method, p0, [5, 6, 7], obs, etas=[0.1, 0.05, 0.1])
     for b, (seed, eta) in enumerate([(5, 0.1), (6, 0.05), (7, 0.1)]):
-        one = fit(model, problem, dataclasses.replace(method, seed=seed, eta=eta), params0=p0, observe=obs)
+        one = fit(
+            model, problem, dataclasses.replace(method, seed=seed, eta=eta), params0=p0, observe=obs
+        )
         np.testing.assert_allclose(batch.observed["s"][b], one.observed["s"], rtol=1e-10)
         np.testing.assert_allclose(batch.loss[b], one.loss, rtol=1e-10)
 

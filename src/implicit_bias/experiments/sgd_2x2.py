@@ -72,7 +72,9 @@ def run(cfg: Config) -> Result:
     model = DeepMatrix(depth=cfg.depth, n=2, init="gaussian", alpha=cfg.init_scale)
     p0 = model.init_params(jax.random.key(cfg.seed))
     obs = theory.Observer(alpha=cfg.alpha, keep_params=True)
-    sgd = SGD(eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed)
+    sgd = SGD(
+        eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed
+    )
     traj = fit(model, problem, sgd, params0=p0, observe=obs, label="SGD")
     gd = fit(model, problem, dataclasses.replace(sgd, batch_size=None), params0=p0,
              observe=obs, label="GD")  # fmt: skip
@@ -159,7 +161,9 @@ def plot(rows, cfg: Config):
     ax.plot(te.t, te.value, color="lightskyblue", label="test error (SGD)")
     off = rows[rows.series == "offshoot_test_error"]
     for k, (_, g) in enumerate(off.groupby("start")):
-        ax.plot(g.t, g.value, color="navy", lw=1.0, label="offshoots (smaller η, λ)" if k == 0 else None)
+        ax.plot(
+            g.t, g.value, color="navy", lw=1.0, label="offshoots (smaller η, λ)" if k == 0 else None
+        )
         ax.plot(g.t.iloc[0], g.value.iloc[0], "o", color="navy", ms=3)
     gd = rows[(rows.method == "GD") & (rows.series == "test_error")]
     ax.plot(gd.t, gd.value, color="0.5", ls="--", lw=1.0, label="test error (full-batch GD)")

@@ -65,7 +65,9 @@ def run(cfg: Config) -> Result:
     model = DeepMatrix(depth=cfg.depth, n=cfg.n, init="gaussian", alpha=cfg.init_scale)
     p0 = model.init_params(jax.random.key(cfg.seed))
     obs = theory.Observer(alpha=cfg.alpha)
-    method = SGD(eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed)
+    method = SGD(
+        eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed
+    )
     sgd = run_seeds(model, problem, method, p0, [cfg.seed], obs)
     gd = run_seeds(model, problem, dataclasses.replace(method, batch_size=None), p0, [0, 0], obs,
                    etas=[cfg.eta, cfg.eta], lams=[cfg.lam, 0.0])  # fmt: skip
@@ -86,13 +88,21 @@ def run(cfg: Config) -> Result:
     ups = [j for j in jumps if j["kind"] == "up"]
     t_rank = {k: float(theory.first_time(t, v <= cfg.rank)) for k, v in level.items()}
     found = [
-        checks.holds("SGD with weight decay reaches the true rank", level["SGD, λ"][-1] == cfg.rank,
-                     predicted=f"level {cfg.rank}",
-                     observed=f"level {level['SGD, λ'][0]} → {level['SGD, λ'][-1]}"),  # fmt: skip
-        checks.at_least("distinct down-steps of the rank level under SGD", cfg.min_steps, len(downs)),
+        checks.holds(
+            "SGD with weight decay reaches the true rank",
+            level["SGD, λ"][-1] == cfg.rank,
+            predicted=f"level {cfg.rank}",
+            observed=f"level {level['SGD, λ'][0]} → {level['SGD, λ'][-1]}",
+        ),  # fmt: skip
+        checks.at_least(
+            "distinct down-steps of the rank level under SGD", cfg.min_steps, len(downs)
+        ),
         checks.at_most("up-steps of the rank level under SGD", 0, len(ups)),
-        checks.at_least("GD without weight decay: rank level at the end (stays high)", cfg.n // 2,
-                        level["GD, λ=0"][-1]),  # fmt: skip
+        checks.at_least(
+            "GD without weight decay: rank level at the end (stays high)",
+            cfg.n // 2,
+            level["GD, λ=0"][-1],
+        ),  # fmt: skip
         checks.holds(
             "SGD + weight decay generalizes better than GD without weight decay",
             test["SGD, λ"][-1] < test["GD, λ=0"][-1],

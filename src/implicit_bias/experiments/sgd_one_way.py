@@ -91,7 +91,9 @@ def run(cfg: Config) -> Result:
     lams = np.repeat([l for _, l in grid], S)
     method = SGD(eta=eta0, lam=cfg.lam0, n_steps=cfg.n_steps, save_every=cfg.save_every)
     obs_small = theory.Observer(alpha=cfg.alpha)
-    sgd = run_seeds(model, problem, method, tile, 7 + np.arange(G * S), obs_small, etas=etas, lams=lams)
+    sgd = run_seeds(
+        model, problem, method, tile, 7 + np.arange(G * S), obs_small, etas=etas, lams=lams
+    )
     gd_grid = sorted(set(cfg.lams))
     tile_gd = jax.tree.map(lambda x: np.concatenate([x] * len(gd_grid)), starts)
     gd = run_seeds(model, problem, dataclasses.replace(method, batch_size=None), tile_gd,
@@ -138,8 +140,9 @@ def run(cfg: Config) -> Result:
         checks.at_least("down-jumps 2 → 1 over all SGD runs", 1, int(down.sum())),
         checks.at_most("runs that leave B_1 after entering it (B_1 closed)", 0, int(left.sum())),
         checks.at_least("runs that enter B_1", 1, int(entered.sum())),
-        checks.at_most("rank jumps of full-batch GD from the same starts", 0,
-                       int(gd_down.sum() + gd_up.sum())),  # fmt: skip
+        checks.at_most(
+            "rank jumps of full-batch GD from the same starts", 0, int(gd_down.sum() + gd_up.sum())
+        ),  # fmt: skip
     ]
     frac = np.isfinite(t_first).reshape(len(cfg.etas), len(cfg.lams), S).mean(-1)  # (η, λ)
     found.append(
@@ -147,8 +150,10 @@ def run(cfg: Config) -> Result:
             "more starts jump for larger η (at each λ) and larger λ (at each η)",
             bool(np.all(np.diff(frac, axis=0) >= 0) and np.all(np.diff(frac, axis=1) >= 0)),
             predicted="fraction jumped nondecreasing in η and λ",
-            observed="; ".join(f"λ={l:g}: {np.round(frac[:, k], 3).tolist()} for η={list(cfg.etas)}"
-                               for k, l in enumerate(cfg.lams)),  # fmt: skip
+            observed="; ".join(
+                f"λ={l:g}: {np.round(frac[:, k], 3).tolist()} for η={list(cfg.etas)}"
+                for k, l in enumerate(cfg.lams)
+            ),  # fmt: skip
             detail="the seed proves a positive jump probability; its dependence on η, λ is measured here",
         )
     )

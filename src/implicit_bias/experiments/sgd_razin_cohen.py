@@ -51,7 +51,9 @@ class Config:
 
 def razin_cohen_problem():
     """Observe W₁₂ = 1, W₂₁ = 1, W₂₂ = 0 (0-based (0,1), (1,0), (1,1)); X_star = the min-norm completion."""
-    return from_entries(np.array([[0.0, 1.0], [1.0, 0.0]]), [(0, 1), (1, 0), (1, 1)], normalize=True)
+    return from_entries(
+        np.array([[0.0, 1.0], [1.0, 0.0]]), [(0, 1), (1, 0), (1, 1)], normalize=True
+    )
 
 
 def _spectral(A):
@@ -92,7 +94,9 @@ def run(cfg: Config) -> Result:
     slope = np.polyfit(np.log(t[late]), np.log(np.abs(x[late])), 1)[0]
     fit_start = int(np.argmax(np.asarray(gd.loss) < 1e-2))
     found = [
-        checks.at_least(f"|W₁₁| after {cfg.n_steps} GD steps (grows without bound)", cfg.grow_min, abs(x[-1])),
+        checks.at_least(
+            f"|W₁₁| after {cfg.n_steps} GD steps (grows without bound)", cfg.grow_min, abs(x[-1])
+        ),
         checks.holds(
             "|W₁₁| increases over the last decade of steps",
             bool(np.all(np.diff(np.abs(x[late])) > 0)),
@@ -102,19 +106,38 @@ def run(cfg: Config) -> Result:
         checks.at_least("growth exponent d log|W₁₁| / d log t over the last decade", 0.05, slope),
         checks.at_most("loss on the observed entries at the end", 1e-3, float(gd.loss[-1])),
         checks.at_most("entropy effective rank at the end (→ 1)", 1.0 + 1e-6, erank[-1]),
-        checks.close("nuclear norm = √(W₁₁² + 4) on the fitted completion", np.sqrt(x[-1] ** 2 + 4),
-                     nuc[-1], 0.05, rel=True),  # fmt: skip
-        checks.at_least("nuclear norm / min-norm completion value 2 (not the small-norm solution)",
-                        cfg.grow_min / 2, nuc[-1] / 2),  # fmt: skip
-        checks.at_least("‖θ‖² grows after the fit: ratio end / when loss < 1e-2", 2.0,
-                        norm2[-1] / norm2[fit_start]),  # fmt: skip
-        checks.at_least("SGD (λ = 0): smallest |W₁₁| over seeds at the end", cfg.sgd_grow_min,
-                        float(np.abs(x_sgd[:, -1]).min())),  # fmt: skip
-        checks.at_most("SGD (λ = 0): largest s₂/s₁ over seeds at the end", 1e-6,
-                       float((s_sgd[:, -1, 1] / s_sgd[:, -1, 0]).max())),  # fmt: skip
+        checks.close(
+            "nuclear norm = √(W₁₁² + 4) on the fitted completion",
+            np.sqrt(x[-1] ** 2 + 4),
+            nuc[-1],
+            0.05,
+            rel=True,
+        ),  # fmt: skip
+        checks.at_least(
+            "nuclear norm / min-norm completion value 2 (not the small-norm solution)",
+            cfg.grow_min / 2,
+            nuc[-1] / 2,
+        ),  # fmt: skip
+        checks.at_least(
+            "‖θ‖² grows after the fit: ratio end / when loss < 1e-2",
+            2.0,
+            norm2[-1] / norm2[fit_start],
+        ),  # fmt: skip
+        checks.at_least(
+            "SGD (λ = 0): smallest |W₁₁| over seeds at the end",
+            cfg.sgd_grow_min,
+            float(np.abs(x_sgd[:, -1]).min()),
+        ),  # fmt: skip
+        checks.at_most(
+            "SGD (λ = 0): largest s₂/s₁ over seeds at the end",
+            1e-6,
+            float((s_sgd[:, -1, 1] / s_sgd[:, -1, 0]).max()),
+        ),  # fmt: skip
     ]
-    notes = [f"GD: |W₁₁| ∝ t^{slope:.3f} over the last decade; det(A_θ) > 0 throughout: "
-             f"{bool(np.all(np.linalg.det(A) > 0))}"]
+    notes = [
+        f"GD: |W₁₁| ∝ t^{slope:.3f} over the last decade; det(A_θ) > 0 throughout: "
+        f"{bool(np.all(np.linalg.det(A) > 0))}"
+    ]
     return Result(rows=rows, checks=found, notes=notes)
 
 

@@ -46,7 +46,9 @@ def _f(f) -> Callable:
     if callable(f):
         return f
     if f not in F_ALPHA:
-        raise ConfigError(f"unknown f_alpha {f!r}; choose one of {sorted(F_ALPHA)} or pass a callable")
+        raise ConfigError(
+            f"unknown f_alpha {f!r}; choose one of {sorted(F_ALPHA)} or pass a callable"
+        )
     return F_ALPHA[f]
 
 
@@ -65,9 +67,7 @@ def balancedness(params) -> Float[Array, " Lm1"]:
 def approx_rank(params, alpha: float, f="linear") -> Float[Array, " L"]:
     """Σ_i f_α(s_i(W_ℓᵀW_ℓ)) per layer ℓ (seed 001, condition 2 of B_r); s_i(W_ℓᵀW_ℓ) = s_i(W_ℓ)²."""
     fa = _f(f)
-    return jnp.stack(
-        [jnp.sum(fa(jnp.linalg.svd(W, compute_uv=False) ** 2, alpha)) for W in params]
-    )
+    return jnp.stack([jnp.sum(fa(jnp.linalg.svd(W, compute_uv=False) ** 2, alpha)) for W in params])
 
 
 def norms2(params) -> Float[Array, " L"]:
