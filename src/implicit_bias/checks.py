@@ -26,7 +26,7 @@ class Check:
     detail: str = ""
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for k in ("predicted", "observed", "tolerance"):
             d[k] = _num(d[k])
         d["passed"] = bool(d["passed"])

@@ -127,7 +127,17 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 def to_dict(cfg) -> dict:
     """JSON-ready dict of a config (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return {f.name: _jsonable(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+
+
+def _jsonable(v):
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return to_dict(v)
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
 
 
 def from_dict(cls, d: dict):
