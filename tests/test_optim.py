@@ -151,6 +151,16 @@ def test_log_spaced_snapshots_and_loss_tolerance(key):
     assert int(flow.n_evals) > 0
 
 
+def test_log_spaced_save_times_never_pass_t1(key):
+    # jnp.geomspace(1.1e-3, 11.0, n)[-1] rounds to 11.000000000000002 > t1, which diffrax refuses
+    for t1 in (3.3, 5.5, 11.0):
+        ts = np.asarray(GradientFlow(t1=t1, n_saves=50, spacing="log").save_times())
+        assert ts[-1] == t1 and np.all(ts <= t1) and np.all(np.diff(ts) > 0)
+    model = DeepMatrix(depth=2, n=4, init="gaussian", alpha=0.5)
+    flow = fit(model, _problem(), GradientFlow(t1=11.0, n_saves=7, spacing="log"), key)
+    assert float(flow.t[-1]) == 11.0 and np.isfinite(np.asarray(flow.loss)).all()
+
+
 def test_bad_input_is_refused():
     problem = FullObservation(W_hat=jnp.zeros((3, 3)))
     model = DeepMatrix(depth=2, n=4)

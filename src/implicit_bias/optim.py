@@ -190,7 +190,9 @@ class GradientFlow:
         if self.spacing == "linear":
             return jnp.linspace(0.0, self.t1, self.n_saves + 1)[1:]
         t_first = self.t_first if self.t_first is not None else self.t1 * 1e-4
-        return jnp.geomspace(t_first, self.t1, self.n_saves)
+        ts = jnp.geomspace(t_first, self.t1, self.n_saves)
+        # geomspace can land a rounding error past t1, which diffrax rejects: clip, end exactly at t1
+        return jnp.minimum(ts, self.t1).at[-1].set(self.t1)
 
 
 def _solver(name: str):
