@@ -158,7 +158,8 @@ def product(params) -> Float[Array, "n_out n_in"]:
 
 def identical_init(alpha: float, depth: int, n: int, W0=None) -> tuple[Float[Array, "n n"], ...]:
     """W_j(0) = α W₀ for every layer (seed 000, eq. (5)); W₀ = I by default."""
-    W0 = jnp.eye(n) if W0 is None else jnp.asarray(W0)
+    # NumPy, not jnp: built on the host, with no eager device dispatch per run (it is stacked there)
+    W0 = np.eye(n) if W0 is None else np.asarray(W0, dtype=np.float64)
     if W0.shape != (n, n):
         raise ConfigError(f"W0 must be {n}×{n}, got {W0.shape}")
     return tuple(alpha * W0 for _ in range(depth))
@@ -168,7 +169,7 @@ def perturbed_init(
     alpha: float, beta: float, depth: int, n: int
 ) -> tuple[Float[Array, "n n"], ...]:
     """W_1(0) = (α − β) I and W_j(0) = α I for j ≥ 2 (seed 000, eq. (9))."""
-    eye = jnp.eye(n)
+    eye = np.eye(n)
     return ((alpha - beta) * eye,) + tuple(alpha * eye for _ in range(depth - 1))
 
 
