@@ -89,28 +89,25 @@ def test_step_size_warning_and_divergence_are_recorded(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["status"] == "failed"
 
 
-def test_reproduce_and_report(tmp_path, monkeypatch):
-    # reproduce at tiny size: swap each experiment's defaults for its TINY config
+def test_reproduce_and_report(tmp_path):
+    # --tiny: every experiment at its TINY config; four of them, from three seeds, in two processes
     from implicit_bias import experiments
 
-    for name in experiments.names():
-        module = experiments.get(name)
-        monkeypatch.setattr(module, "Config", _tiny_factory(module))
-    result = invoke("reproduce", "--root", tmp_path, "--fail-on-check")
+    names = ["dmf_identical", "dmf_perturbed", "sgd_2x2", "dlr_autoencoder"]
+    only = [a for n in names for a in ("--only", n)]
+    result = invoke(
+        "reproduce", "--root", tmp_path, "--tiny", "--workers", 2, *only, "--fail-on-check"
+    )
     assert result.exit_code == 0, result.stdout
+    assert result.stdout.count(": done in") == len(names)
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<img") >= len(experiments.names())
+    assert page.count("<img") >= len(names)
     assert 'class="check fail"' not in page and 'class="check pass"' in page
     assert "data:image/png;base64," in page and 'src="http' not in page
+    assert page.count("Not run yet") == len(experiments.names()) - len(names)
+    # in one process, the same configs come from the store
+    again = invoke("reproduce", "--root", tmp_path, "--tiny", "--workers", 1, *only)
+    assert again.exit_code == 0 and again.stdout.count(": cached in") == len(names)
     out = tmp_path / "elsewhere" / "r.html"
     assert invoke("report", "--root", tmp_path, "--out", out).exit_code == 0
     assert out.read_text().count("<img") == page.count("<img")
-
-
-def _tiny_factory(module):
-    import dataclasses
-
-    from implicit_bias import experiments
-
-    tiny = experiments.tiny_config(module)
-    return lambda **kw: dataclasses.replace(tiny, **kw)

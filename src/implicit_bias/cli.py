@@ -131,22 +131,37 @@ def reproduce(
     report_out: Annotated[
         Path | None, typer.Option("--report", help="Report file (default ROOT/report.html).")
     ] = None,
+    tiny: Annotated[
+        bool,
+        typer.Option(help="Each experiment at its TINY config: a smoke run in about a minute."),
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Experiments run side by side in this many processes (default: one per core)."
+        ),
+    ] = None,
 ):
     """Run every experiment at its default size, then write the HTML report."""
     from implicit_bias import experiments, progress, report, runner
 
     names = only or experiments.names()
-    for name in names:
-        experiments.get(name)  # fail fast on a typo
+    modules = {name: experiments.get(name) for name in names}  # fail fast on a typo
+    cfgs = {n: experiments.tiny_config(m) if tiny else m.Config() for n, m in modules.items()}
+    workers = workers or runner.n_cores()
     outcomes = []
     with progress.reporting(console, transient=True) as bar:
         overall = bar.add_task("reproduce", total=len(names))
-        for name in names:
-            bar.update(overall, description=f"reproduce: {name}")
-            outcome = runner.execute(name, root=root, force=force)
-            outcomes.append(outcome)
+        if workers > 1 and len(names) > 1:
+            done = runner.execute_parallel(cfgs, root=root, force=force, n_workers=workers)
+        else:
+            done = ((n, runner.execute(n, cfgs[n], root=root, force=force)) for n in names)
+        by_name = {}
+        for name, outcome in done:
+            by_name[name] = outcome
             _report_outcome(outcome)
             bar.advance(overall)
+        outcomes = [by_name[n] for n in names]
     path = report.build(root, report_out)
     n_checks = sum(len(o.checks) for o in outcomes)
     n_failed = sum(o.n_failed_checks for o in outcomes)

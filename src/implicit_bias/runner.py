@@ -4,6 +4,7 @@ The single code path behind ``implicit-bias run``, ``reproduce`` and every sweep
 """
 
 import dataclasses
+import os
 import time
 import warnings
 from pathlib import Path
@@ -210,3 +211,45 @@ def _save_or_fail(name, module, cfg, path, res, notes, elapsed, plot, force) -> 
         error = {**_error_record(res), "exception": res}
         return _save(name, module, cfg, path, None, error, notes, elapsed, plot=False, force=force)
     return _save(name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force)
+
+
+def n_cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0))
+
+
+def execute_parallel(
+    cfgs: dict,
+    *,
+    root: Path = store.DEFAULT_ROOT,
+    force: bool = False,
+    n_workers: int | None = None,
+    plot: bool = True,
+):
+    """Run several experiments side by side on a local Dask cluster (one single-threaded process
+    per core); yields ``(name, Outcome)`` as each finishes. ``cfgs`` maps a name to its config.
+
+    The experiments whose docstrings state the longest run times start first. Each run is stored
+    atomically by the worker that computed it, so an interrupted call loses nothing finished.
+    Bad input (ConfigError) in any experiment is raised here.
+    """
+    from distributed import Client, as_completed
+
+    from implicit_bias import sweep
+
+    order = sorted(cfgs, key=lambda n: -(experiments.run_time(experiments.get(n)) or 10.0))
+    cluster = sweep.local_cluster(n_workers)
+    client = Client(cluster)
+    try:
+        futures = {
+            client.submit(
+                execute, name, cfgs[name], root=Path(root).resolve(), force=force, plot=plot,
+                priority=len(order) - i, pure=False,
+            ): name
+            for i, name in enumerate(order)
+        }  # fmt: skip
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.close()
+        cluster.close()

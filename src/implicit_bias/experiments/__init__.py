@@ -7,12 +7,14 @@ Each module defines
     plot(rows, cfg) -> dict[str, matplotlib Figure]; never computes, reads rows only
     TINY      overrides that make a config run in seconds (the smoke tests use it)
 and a docstring whose first line is the claim, followed by the expected result, the command and
-the run time at the default size.
+the run time at the default size (``implicit-bias run NAME  # ~N s``: ``reproduce`` starts the
+longest first).
 """
 
 import dataclasses
 import importlib
 import pkgutil
+import re
 
 import numpy as np
 
@@ -51,6 +53,18 @@ def get(name: str):
 def claim(module) -> str:
     """The first line of an experiment's docstring."""
     return (module.__doc__ or "").strip().splitlines()[0]
+
+
+def run_time(module) -> float | None:
+    """The run time at the default size that the docstring states (``implicit-bias run NAME  # ~N s``)."""
+    name = module.__name__.rsplit(".", 1)[-1]
+    found = re.search(
+        rf"implicit-bias run {re.escape(name)}\s*#\s*~\s*([0-9.]+)\s*(s|min)\b",
+        module.__doc__ or "",
+    )
+    if found is None:
+        return None
+    return float(found.group(1)) * (60.0 if found.group(2) == "min" else 1.0)
 
 
 def description(module) -> str:
