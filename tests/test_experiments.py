@@ -19,7 +19,8 @@ def test_registry_lists_every_module_with_its_contract():
         assert module.SEED in {"000", "001", "002", "003", "004"}
         assert experiments.claim(module), f"{name} has no claim line"
         doc = module.__doc__
-        assert "implicit-bias run" in doc and "s" in doc, f"{name}: docstring must give the command"
+        assert f"implicit-bias run {name}" in doc, f"{name}: docstring must give the command"
+        assert experiments.run_time(module), f"{name}: docstring must state `# ~N s` after it"
         cfg = module.Config()
         assert dataclasses.is_dataclass(cfg) and "seed" in {f.name for f in dataclasses.fields(cfg)}
         hash(cfg)  # configs are hashable (frozen, tuples not lists)
