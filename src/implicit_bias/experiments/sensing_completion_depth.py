@@ -44,7 +44,7 @@ SEED = "002"
 ORDER = 4
 TITLE = "Completion: depth ≥ 3 beats the nuclear norm at few observations (Arora et al. 2019)"
 
-TINY = {"n": 12, "ms": (40, 100), "m_init": 60, "n_steps": 6000, "depths": (1, 3),
+TINY = {"n": 12, "ms": (60, 120), "m_init": 60, "n_steps": 6000, "depths": (1, 3),
         "init_scales": (1e-1, 1e-4), "few": 60}  # fmt: skip
 
 

@@ -33,7 +33,7 @@ SEED = "003"
 ORDER = 5
 TITLE = "Low-rank recovery from Gaussian measurements: error vs m per depth, next to nuclear norm"
 
-TINY = {"n": 8, "ms": (12, 40, 64), "few": 40, "n_steps": 4000, "depths": (1, 3)}
+TINY = {"n": 10, "ms": (20, 50, 100), "few": 50, "n_steps": 6000, "depths": (1, 3)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
