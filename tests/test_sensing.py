@@ -158,7 +158,7 @@ def test_commuting_closed_form_matches_the_flow(init):
 def test_vector_corollary_tends_to_min_l1():
     # Theory (seed 002 corollary): x = u⊙u from α1 → argmin{‖x‖₁ : Ax = y, x ≥ 0} as α → 0; the
     # finite-α limit is the dual solution α²e^{Aᵀν} (an exact oracle), and its distance to the
-    # linprog answer shrinks with α (roughly like 1/log(1/α)).
+    # linprog answer shrinks with α (measured: 4e-2, 5e-4, 1.5e-7 at α = 1e-1, 1e-2, 1e-4).
     rng = np.random.default_rng(8)
     n, m = 10, 4
     A = rng.standard_normal((m, n))
@@ -177,7 +177,7 @@ def test_vector_corollary_tends_to_min_l1():
                        GradientFlow(t1=2000.0, n_saves=2, rtol=1e-10, atol=1e-14))  # fmt: skip
             np.testing.assert_allclose(np.asarray(traj.final) ** 2, x_lim, atol=1e-6)
     assert dists[0] > dists[1] > dists[2]
-    assert dists[2] < 0.05
+    assert dists[0] < 0.1 and dists[2] < 1e-5
 
 
 def test_gunasekar_ratios():
