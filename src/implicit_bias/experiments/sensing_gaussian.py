@@ -7,14 +7,14 @@ GD U ← U − η∇_U L (η = 0.1) for d = n from U₀ = αI, α ∈ {10⁻¹, 
 X_NN = argmin{tr X : A(X) = y, X ⪰ 0} (cvxpy/SCS). Gunasekar's conjecture measured as
 ‖X(α)‖_*/‖X_NN‖_* and ‖X(α) − X_NN‖_F/‖X_NN‖_F at the end of training.
 
-Expected at the defaults (10⁴ steps, 2 seeds; means): X_NN = X* (exact recovery, relative error 5e-10).
-With d = n the ratio falls 1.43 → 1.043 → 1.006 → 1.001 and the distance 0.39 → 0.065 → 0.011 → 0.003
-as α goes 10⁻¹ → 10⁻⁴, about linearly in α; the test error follows the distance (α = 0.1 fits the data
-but its test error is 0.37). The training loss of the small-α runs decays slowly at the end (~1e-7
-after 10⁴ steps): the directions outside X*'s range shrink only polynomially. d = 2 recovers X* to
-rounding (test error 2e-15); d = 5 reaches 3e-3 (its three extra columns start at 10⁻³ and shrink slowly).
+Expected at the defaults (5·10³ steps, 2 seeds; means): X_NN = X* (exact recovery, relative error
+5e-10). With d = n the ratio falls 1.43 → 1.043 → 1.006 → 1.001 and the distance 0.39 → 0.066 → 0.012 →
+0.003 as α goes 10⁻¹ → 10⁻⁴, about linearly in α; the test error follows the distance (α = 0.1 fits
+the data but its test error is 0.37). The training loss of the small-α runs decays slowly at the end:
+the directions outside X*'s range shrink only polynomially. d = 2 recovers X* to rounding (test error
+2e-15); d = 5 reaches 4e-3 (its three extra columns start at 10⁻³ and shrink slowly).
 
-    implicit-bias run sensing_gaussian                   # ~25 s
+    implicit-bias run sensing_gaussian                   # ~25 s (~60 s if the other core is busy)
     implicit-bias run sensing_gaussian --set n_seeds=3 --set n_steps=20000
 """
 
@@ -49,7 +49,7 @@ class Config:
     small_d: tuple[int, ...] = (2, 5)
     alpha_small_d: float = 1e-3
     eta: float = 0.1
-    n_steps: int = 10_000
+    n_steps: int = 5_000
     n_saves: int = 50
     n_seeds: int = 2
     max_distance: float = 0.02  # ‖X(α) − X_NN‖/‖X_NN‖ at the smallest α
