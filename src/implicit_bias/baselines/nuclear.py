@@ -1,0 +1,123 @@
+"""Convex baselines for sensing and completion: min ‖X‖_*, min ‖X‖_F and min ‖x‖₁ subject to the data.
+
+    X_NN  = argmin ‖X‖_*  s.t. A(X) = y            (over all X, or over X ⪰ 0 where ‖X‖_* = tr X)
+    X_F   = argmin ‖X‖_F  s.t. A(X) = y            = reshape(pinv(A) y)
+    x_ℓ1  = argmin ‖x‖₁   s.t. Ax = y (, x ≥ 0)    (a linear program; scipy's HiGHS)
+
+cvxpy with ``solver="SCS"`` named explicitly (FINDINGS.md: Clarabel is 15–1000× slower here). Every
+result carries the solver status and the constraint residual ‖A(X) − y‖ / ‖y‖; a failed status, or an
+"inaccurate" one with a residual above ``max_residual``, raises ``SolverError``. NumPy in, NumPy out.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from implicit_bias.errors import ConfigError, SolverError
+
+
+@dataclasses.dataclass(frozen=True)
+class Solution:
+    X: np.ndarray
+    status: str
+    residual: float  # ‖A(X) − y‖ / ‖y‖
+    value: float  # the objective at X
+
+
+def _operator(problem_or_A, y=None):
+    """(A as an m × (a·b) matrix, y, shape) from a sensing/completion problem or from (A, y)."""
+    if y is not None:
+        A = np.asarray(problem_or_A, dtype=np.float64)
+        if A.ndim != 3:
+            raise ConfigError(f"A must have shape (m, a, b), got {A.shape}")
+        return A.reshape(A.shape[0], -1), np.asarray(y, dtype=np.float64), A.shape[1:]
+    p = problem_or_A
+    if hasattr(p, "A"):
+        A = np.asarray(p.A)
+        return A.reshape(A.shape[0], -1), np.asarray(p.y), A.shape[1:]
+    shape = tuple(p.shape)  # completion: rows of the identity
+    flat = np.asarray(p.rows) * shape[1] + np.asarray(p.cols)
+    M = np.zeros((flat.size, shape[0] * shape[1]))
+    M[np.arange(flat.size), flat] = 1.0
+    return M, np.asarray(p.y), shape
+
+
+def _residual(M, y, X) -> float:
+    return float(np.linalg.norm(M @ X.ravel() - y) / max(np.linalg.norm(y), 1e-300))
+
+
+def min_nuclear_norm(
+    problem_or_A,
+    y=None,
+    *,
+    psd: bool = False,
+    solver: str = "SCS",
+    eps: float = 1e-9,
+    max_iters: int = 200_000,
+    max_residual: float = 1e-6,
+) -> Solution:
+    """argmin ‖X‖_* s.t. A(X) = y (``psd``: over symmetric X ⪰ 0, where ‖X‖_* = tr X)."""
+    import cvxpy as cp
+
+    M, y, shape = _operator(problem_or_A, y)
+    if psd and shape[0] != shape[1]:
+        raise ConfigError(f"a PSD program needs a square matrix, got shape {shape}")
+    if psd:
+        X = cp.Variable(shape, PSD=True)
+        objective = cp.trace(X)
+    else:
+        X = cp.Variable(shape)
+        objective = cp.normNuc(X)
+    constraints = [M @ cp.vec(X, order="C") == y]
+    prob = cp.Problem(cp.Minimize(objective), constraints)
+    kwargs = {"eps_abs": eps, "eps_rel": eps, "max_iters": max_iters} if solver == "SCS" else {}
+    try:
+        prob.solve(solver=solver, **kwargs)
+    except cp.error.SolverError as e:
+        raise SolverError(f"{solver} failed on the nuclear-norm program: {e}") from None
+    return _checked(prob.status, X.value, M, y, max_residual, "nuclear-norm", solver, psd=psd)
+
+
+def _checked(status, X, M, y, max_residual, name, solver, *, psd=False) -> Solution:
+    if status not in ("optimal", "optimal_inaccurate") or X is None:
+        raise SolverError(f"{solver} did not solve the {name} program: status {status!r}")
+    X = np.asarray(X, dtype=np.float64)
+    if psd:
+        X = (X + X.T) / 2
+    res = _residual(M, y, X)
+    if res > max_residual:
+        raise SolverError(
+            f"{solver} returned status {status!r} for the {name} program but the constraint residual "
+            f"‖A(X) − y‖/‖y‖ = {res:.3g} exceeds {max_residual:g}"
+        )
+    value = float(np.trace(X)) if psd else float(np.linalg.svd(X, compute_uv=False).sum())
+    return Solution(X=X, status=status, residual=res, value=value)
+
+
+def min_frobenius(problem_or_A, y=None) -> Solution:
+    """argmin ‖X‖_F s.t. A(X) = y: the pseudo-inverse solution (also GD's limit from 0 at depth 1)."""
+    M, y, shape = _operator(problem_or_A, y)
+    X = (np.linalg.pinv(M) @ y).reshape(shape)
+    return Solution(X=X, status="pinv", residual=_residual(M, y, X), value=float(np.linalg.norm(X)))
+
+
+def min_l1(A, y, *, nonneg: bool = True, max_residual: float = 1e-8) -> Solution:
+    """argmin ‖x‖₁ s.t. Ax = y (and x ≥ 0 with ``nonneg``) by ``linprog(method="highs")``.
+
+    Without the sign constraint, x = x⁺ − x⁻ with x^± ≥ 0 (the standard split).
+    """
+    from scipy.optimize import linprog
+
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = A.shape[1]
+    A_eq = A if nonneg else np.hstack([A, -A])
+    c = np.ones(A_eq.shape[1])
+    res = linprog(c, A_eq=A_eq, b_eq=y, bounds=(0, None), method="highs")
+    if res.status != 0:
+        raise SolverError(f"HiGHS did not solve the ℓ1 program: {res.message}")
+    x = res.x if nonneg else res.x[:n] - res.x[n:]
+    r = float(np.linalg.norm(A @ x - y) / max(np.linalg.norm(y), 1e-300))
+    if r > max_residual:
+        raise SolverError(f"HiGHS ℓ1 solution has constraint residual {r:.3g} > {max_residual:g}")
+    return Solution(X=x, status="optimal", residual=r, value=float(np.abs(x).sum()))

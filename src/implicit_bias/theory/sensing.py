@@ -1,0 +1,117 @@
+"""Predictions of seed 002 (Gunasekar et al. 2017) for sensing with X = UUᵀ, and Gunasekar's ratios.
+
+Scaling. Our loss is L = ½‖A(X) − y‖² and U̇ = −∇_U L = −2A*(r)U, so Ẋ = −2(A*(r)X + XA*(r)).
+
+* Commuting measurements (A_iA_j = A_jA_i): X_t = e^{A*(s_t)} X₀ e^{A*(s_t)} with s_t = −2∫₀ᵗ r_τ dτ
+  (seed 002, with its U̇ = −A*(r)U: s_t = −∫₀ᵗ r). One slide of the seed prints
+  "X_t = e^{A*(s_t)} X₀ A*(s_t)" — the second exponential is missing (a typo; the other slides and
+  the m = 1 derivation have it). ``commuting_s`` integrates the m-dimensional ODE ṡ = −2 r(X(s))
+  with SciPy (independent of the diffrax flow on U it is compared with).
+* Least squares by GD from 0 stays in span{a_i} and converges to the minimum-ℓ2 solution pinv(A) y.
+* The vector corollary: x = u ⊙ u from u₀ = α1 on ½‖Ax − y‖²: u_t = α e^{−2Aᵀ∫r}, so x_t = α² e^{Aᵀν}
+  with ν = −4∫r. If the flow interpolates, its limit is the unique x = α² e^{Aᵀν} with Ax = y, i.e.
+  argmin Σ_i x_i log(x_i/α²) − x_i s.t. Ax = y (``vector_flow_limit`` solves the smooth dual). As α → 0
+  it tends to argmin {‖x‖₁ : Ax = y, x ≥ 0} (the seed's corollary).
+* Gunasekar's conjecture as numbers: ‖X_∞(α)‖_* / ‖X_NN‖_* and ‖X_∞(α) − X_NN‖_F / ‖X_NN‖_F → 1, 0.
+"""
+
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.optimize import minimize
+
+
+def adjoint(A: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """A*(s) = Σ_i s_i A_i."""
+    return np.einsum("k,kij->ij", s, A)
+
+
+def sym_expm(S: np.ndarray) -> np.ndarray:
+    """e^S for symmetric S (eigendecomposition)."""
+    lam, Q = np.linalg.eigh((S + S.T) / 2)
+    return (Q * np.exp(lam)) @ Q.T
+
+
+def commuting_closed_form(A: np.ndarray, s: np.ndarray, X0: np.ndarray) -> np.ndarray:
+    """X = e^{A*(s)} X₀ e^{A*(s)}."""
+    E = sym_expm(adjoint(A, s))
+    return E @ X0 @ E
+
+
+def commutator_norm(A: np.ndarray) -> float:
+    """max_{i,j} ‖A_iA_j − A_jA_i‖_F (0 for commuting measurements)."""
+    C = np.einsum("iab,jbc->ijac", A, A)
+    return float(np.abs(C - np.swapaxes(C, 0, 1)).max(initial=0.0))
+
+
+def commuting_s(A, y, X0, ts, *, rtol=1e-12, atol=1e-14) -> np.ndarray:
+    """s_t at the times ``ts`` (shape (len(ts), m)) from ṡ = −2(A(X(s)) − y), X(s) = e^{A*(s)}X₀e^{A*(s)}.
+
+    Valid for commuting A_i; DOP853 at tight tolerances.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    # work in the common eigenbasis: A_i = V diag(D_i) Vᵀ
+    weights = np.random.default_rng(0).standard_normal(A.shape[0])  # generic: distinct eigenvalues
+    _, V = np.linalg.eigh(adjoint(A, weights))
+    D = np.einsum("ai,kab,bi->ki", V, A, V)  # D[k] = diag(Vᵀ A_k V)
+    Z0 = V.T @ X0 @ V
+
+    def rhs(t, s):
+        e = np.exp(D.T @ s)  # diagonal of e^{A*(s)} in the basis V
+        Z = e[:, None] * Z0 * e[None, :]
+        return -2.0 * (np.einsum("ki,ii->k", D, Z) - y)
+
+    ts = np.asarray(ts, dtype=np.float64)
+    sol = solve_ivp(
+        rhs, (0.0, float(ts[-1])), np.zeros(A.shape[0]), method="DOP853", t_eval=ts,
+        rtol=rtol, atol=atol,
+    )  # fmt: skip
+    if not sol.success:
+        raise RuntimeError(f"solve_ivp failed: {sol.message}")
+    return sol.y.T
+
+
+def min_l2(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """argmin ‖x‖₂ s.t. Ax = y: GD's limit from 0 on least squares (seed 002)."""
+    return np.linalg.pinv(np.asarray(A)) @ np.asarray(y)
+
+
+def vector_flow_limit(A: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    """The limit of gradient flow on x = u ⊙ u from u₀ = α1: x = α² e^{Aᵀν} with Ax = y.
+
+    ν minimises the dual Φ(ν) = α² Σ_i e^{(Aᵀν)_i} − yᵀν (strictly convex when A has full row rank);
+    Newton-type trust region with the exact Hessian A diag(x) Aᵀ. Works in log-space via
+    c = log α² to keep e^{(Aᵀν)_i + c} finite for tiny α.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    c = 2.0 * np.log(alpha)
+
+    def x_of(nu):
+        return np.exp(np.minimum(A.T @ nu + c, 700.0))
+
+    def f(nu):
+        return x_of(nu).sum() - y @ nu
+
+    def g(nu):
+        return A @ x_of(nu) - y
+
+    def h(nu):
+        return (A * x_of(nu)[None, :]) @ A.T
+
+    res = minimize(
+        f, np.zeros(A.shape[0]), jac=g, hess=h, method="trust-exact",
+        options={"gtol": 1e-13 * max(1.0, np.linalg.norm(y)), "maxiter": 10_000},
+    )  # fmt: skip
+    return x_of(res.x)
+
+
+def nuclear_ratio(X: np.ndarray, X_nn: np.ndarray) -> float:
+    """‖X‖_* / ‖X_NN‖_*."""
+    nuc = lambda M: np.linalg.svd(M, compute_uv=False).sum()  # noqa: E731
+    return float(nuc(X) / nuc(X_nn))
+
+
+def relative_distance(X: np.ndarray, X_ref: np.ndarray) -> float:
+    """‖X − X_ref‖_F / ‖X_ref‖_F."""
+    return float(np.linalg.norm(X - X_ref) / np.linalg.norm(X_ref))
