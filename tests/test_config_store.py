@@ -98,3 +98,15 @@ def test_interrupted_writes_leave_nothing_half_written(tmp_path):
     assert store.clean_stale(tmp_path) == 1
     assert not dead.exists()
     assert isinstance(Path(store.DEFAULT_ROOT), Path)
+
+
+def test_rows_keep_columns_that_first_appear_in_later_rows(tmp_path):
+    path = tmp_path / "e" / "keys"
+    rows = [
+        {"t": 0.0, "series": "a", "value": 1.0},
+        {"t": 1.0, "series": "b", "value": 2.0, "m": 7},
+    ]
+    store.write_run(path, config={"status": "ok"}, rows=rows, checks=[])
+    frame = store.read_rows(path)
+    assert list(frame.columns) == ["t", "series", "value", "m"]
+    assert frame.m.isna().iloc[0] and frame.m.iloc[1] == 7

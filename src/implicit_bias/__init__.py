@@ -38,13 +38,20 @@ _PUBLIC = {
     "fit_batch": "implicit_bias.optim",
     "GD": "implicit_bias.optim",
     "GradientFlow": "implicit_bias.optim",
+    "SGD": "implicit_bias.sgd",
     "Trajectory": "implicit_bias.optim",
     # problems
     "FullObservation": "implicit_bias.problems.full",
     "symmetric_with_spectrum": "implicit_bias.problems.full",
     "random_target": "implicit_bias.problems.full",
+    "MatrixCompletion": "implicit_bias.problems.completion",
+    "MatrixSensing": "implicit_bias.problems.sensing",
+    "random_sensing": "implicit_bias.problems.sensing",
+    "Regression": "implicit_bias.problems.regression",
     # models
     "DeepMatrix": "implicit_bias.models.deep_matrix",
+    "SymmetricFactor": "implicit_bias.models.symmetric",
+    "ProductFlow": "implicit_bias.models.product_flow",
     # errors
     "ConfigError": "implicit_bias.errors",
     "DivergenceError": "implicit_bias.errors",

@@ -94,7 +94,10 @@ def _write_rows(path: Path, rows) -> None:
     elif isinstance(rows, pa.Table):
         table = rows
     else:
-        table = pa.Table.from_pylist(list(rows))
+        rows = list(rows)
+        # from_pylist takes its schema from the first row: a key first seen later would be dropped
+        keys = dict.fromkeys(k for r in rows for k in r)
+        table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in rows])
     pq.write_table(table, path)
 
 

@@ -150,7 +150,7 @@ def run(cfg: Config) -> Result:
         ),
         f"test error d<n: { {d: round(float(v), 5) for d, v in test_small.items()} }",
     ]
-    return Result(rows=_same_keys(rows), checks=found, notes=notes)
+    return Result(rows=rows, checks=found, notes=notes)
 
 
 def _curves(traj, b, problem):
@@ -161,12 +161,6 @@ def _curves(traj, b, problem):
     pred = np.einsum("kij,sij->sk", A_test, X)
     test = np.linalg.norm(pred - y_test[None, :], axis=1) / np.linalg.norm(y_test)
     return t, np.asarray(traj.loss[b]), test
-
-
-def _same_keys(rows: list[dict]) -> list[dict]:
-    """Every row with every column (None where absent): the store infers its schema from row 0."""
-    keys = dict.fromkeys(k for r in rows for k in r)
-    return [{k: r.get(k) for k in keys} for r in rows]
 
 
 def plot(rows, cfg: Config):

@@ -141,13 +141,7 @@ def run(cfg: Config) -> Result:
         f"final losses: {[f'{v:.1e}' for v in final_loss]}",
         f"log v at the end above its value at the first snapshot: {sum(rises)}/{len(rises)} runs",
     ]
-    return Result(rows=_same_keys(rows), checks=found, notes=notes)
-
-
-def _same_keys(rows: list[dict]) -> list[dict]:
-    """Every row with every column (None where absent): the store infers its schema from row 0."""
-    keys = dict.fromkeys(k for r in rows for k in r)
-    return [{k: r.get(k) for k in keys} for r in rows]
+    return Result(rows=rows, checks=found, notes=notes)
 
 
 def plot(rows, cfg: Config):
