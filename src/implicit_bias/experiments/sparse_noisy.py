@@ -8,12 +8,12 @@ discrepancy principle); BPDN solves min ‖z‖₁ s.t. ‖Az − y‖₂ ≤ δ
 (Ax̂ = y) is shown for contrast. Errors ‖x̂ − x‖₂/‖x‖₂, averaged over ``n_seeds`` problems.
 
 Expected at the defaults (n = 60, m = 30, s = 3, α = 1e-5, δ = 0.01 … 0.3): both errors grow about
-linearly in δ (log-log slopes ≈ 0.86 for the flow, 1.00 for BPDN); the early-stopped flow is about
-twice as accurate as BPDN (0.0021 vs 0.0027 at δ = 0.01, 0.040 vs 0.082 at δ = 0.3); the interpolating
-flow is ~3.7× worse than the early-stopped one (0.15 at δ = 0.3). With α = 1e-3 the α-bias dominates
+linearly in δ (log-log slopes ≈ 0.96 for the flow, 1.00 for BPDN); the early-stopped flow is about
+twice as accurate as BPDN (0.0021 vs 0.0034 at δ = 0.01, 0.055 vs 0.10 at δ = 0.3); the interpolating
+flow is ~3× worse than the early-stopped one (0.16 at δ = 0.3). With α = 1e-3 the α-bias dominates
 at δ = 0.003 (early-stopped error 0.0028 vs BPDN 0.0008): small noise needs small α.
 
-    implicit-bias run sparse_noisy                     # ~20 s (2 shared cores)
+    implicit-bias run sparse_noisy                     # ~40 s (2 shared cores)
     implicit-bias run sparse_noisy --set n_seeds=20
 """
 
