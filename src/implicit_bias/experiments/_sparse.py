@@ -50,8 +50,7 @@ def observer(model):
     return model
 
 
-@ft.partial(jax.jit, static_argnames=("observe", "n_saves", "max_steps"))
-def _stiff(model, problem, params0, tol, t1, rtol, atol, *, observe, n_saves, max_steps):
+def _stiff_impl(model, problem, params0, tol, t1, rtol, atol, *, observe, n_saves, max_steps):
     def vf(t, p, args):
         return jax.tree.map(jnp.negative, descent_direction(model, problem, p))
 
@@ -80,6 +79,34 @@ def _stiff(model, problem, params0, tol, t1, rtol, atol, *, observe, n_saves, ma
         jnp.where(sol.result == diffrax.RESULTS.event_occurred, STOPPED_AT_TOL, SOLVER_FAILED),
     )
     return t, loss, observed, final, sol.stats["num_steps"], status
+
+
+_stiff = jax.jit(_stiff_impl, static_argnames=("observe", "n_saves", "max_steps"))
+
+
+@ft.partial(jax.jit, static_argnames=("observe", "n_saves", "max_steps"))
+def _stiff_batch(model, problems, params0, tols, t1, rtol, atol, *, observe, n_saves, max_steps):
+    fn = ft.partial(_stiff_impl, observe=observe, n_saves=n_saves, max_steps=max_steps)
+    return jax.vmap(fn, in_axes=(None, 0, None, 0, None, None, None))(
+        model, problems, params0, tols, t1, rtol, atol
+    )
+
+
+def stiff_batch(model, problems, params0=None, *, rel_tol=1e-8, t1=1e12, rtol=1e-6, atol=1e-12,
+                max_steps=100_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """The stiff flow for many problems of one shape in one vmap: (x̃ at the end, status, steps).
+
+    Status 2 (``SOLVER_FAILED``) marks members that ran out of ``max_steps``; nothing raises.
+    """
+    params0 = model.init_params() if params0 is None else params0
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *problems)
+    tols = jnp.asarray([loss_tol(p, rel_tol) for p in problems])
+    _, _, _, final, steps, status = _stiff_batch(
+        model, stacked, params0, tols, t1, rtol, atol,
+        observe=observer(model), n_saves=2, max_steps=max_steps,
+    )  # fmt: skip
+    x = np.asarray(jax.vmap(model)(final))
+    return x, np.asarray(status), np.asarray(steps)
 
 
 def stiff_flow(model, problem, params0=None, *, rel_tol=1e-12, t1=1e12, n_saves=60, rtol=1e-8,
