@@ -34,7 +34,7 @@ SEED = "003"
 ORDER = 3
 TITLE = "Bregman limit: flow vs cvxpy minimizer (N = 2, 3; uniform and general starts)"
 
-TINY = {"n": 16, "m": 8, "s": 2}
+TINY = {"depths": (3,)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -12,8 +12,10 @@ Deviation from the issue (n = 200, ≥ 20 seeds per cell): the default is n = 30
 grid, to fit in a minute on 2 shared cores; the full size is one ``--set`` away (tens of minutes).
 
 Expected at the defaults: the three success maps agree cell by cell up to sampling noise
-(mean |p_flow − p_BP| ≲ 0.1 for N = 2 and N = 3), success ≈ 1 at small s/m and large m/n, ≈ 0 in the
-opposite corner, with the transition where basis pursuit has it.
+(mean |p_flow − p_BP| = 0.047 for N = 2 and 0.016 for N = 3; check ≤ 0.15), success 1 at small s/m
+and large m/n, 0 in the opposite corner, with the transition where basis pursuit has it. 89 of the 128
+flow runs stop at ``max_steps`` rather than at ``loss_tol`` (the stiff tail; see ``_sparse.py``);
+their iterates are already within 1e-2 of x wherever basis pursuit succeeds.
 
     implicit-bias run sparse_phase                      # ~60 s (2 shared cores)
     implicit-bias run sparse_phase --set n=200 --set n_seeds=20
@@ -34,7 +36,7 @@ SEED = "003"
 ORDER = 4
 TITLE = "Phase transition (Donoho–Tanner): gradient flow N = 2, 3 vs basis pursuit"
 
-TINY = {"n": 20, "deltas": (0.3, 0.8), "rhos": (0.1, 0.5), "n_seeds": 2}
+TINY = {"n": 20, "deltas": (0.3, 0.9), "rhos": (0.1, 0.8), "n_seeds": 2, "agree": 0.5}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

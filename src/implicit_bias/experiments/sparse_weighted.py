@@ -37,7 +37,7 @@ SEED = "003"
 ORDER = 5
 TITLE = "General initialization: which weighted ℓ1 the flow minimizes"
 
-TINY = {"n": 20, "m": 8, "s": 3, "n_problems": 2}
+TINY = {"depths": (3,), "alphas": (1e-3,), "n_problems": 2}
 
 KINDS = {2: ("uniform", "log"), 3: ("uniform", "seed", "product")}
 PREDICTED = {2: "log", 3: "product"}

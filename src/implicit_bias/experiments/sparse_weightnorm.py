@@ -35,7 +35,7 @@ SEED = "003"
 ORDER = 6
 TITLE = "Weight normalization: large initialization, magnified implicit regularization"
 
-TINY = {"n": 20, "m": 10, "s": 2, "eta_rs": (1.0, 0.1)}
+TINY = {"eta_rs": (0.1,)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
