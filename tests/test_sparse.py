@@ -28,7 +28,9 @@ def test_invariant_separates_flow_gd_and_random(signed_data):
     """Invariant test: N = 2 signed flow keeps arcsinh(x̂/(2α²)) in rowspace(A); GD and a random x don't."""
     d, a = signed_data, 0.1
     model = Hadamard(depth=2, n=30, alpha=a, signed=True)
-    _, x_flow = engine_limit(model, d.problem, engine_flow(d.problem, rel_tol=1e-14, rtol=1e-10, atol=1e-14))
+    _, x_flow = engine_limit(
+        model, d.problem, engine_flow(d.problem, rel_tol=1e-14, rtol=1e-10, atol=1e-14)
+    )
     _, x_gd = engine_limit(model, d.problem, GD(eta=0.2, n_steps=5000, n_saves=5))
     flow = theory.invariant_residual(d.A, x_flow, a)
     gd = theory.invariant_residual(d.A, x_gd, a)
@@ -110,9 +112,13 @@ def test_weight_normalization_precondition_and_bound():
 
     g, dd = gradient(wn, d.problem, p0), descent_direction(wn, d.problem, p0)
     assert float(dd[0]) == pytest.approx(0.1 * float(g[0])) and np.allclose(dd[1], g[1])
-    assert theory.magnification(2.0, 2.2, 0.1) == pytest.approx(2 / 2.2 * np.exp((2.2**2 - 4) / 0.1))
+    assert theory.magnification(2.0, 2.2, 0.1) == pytest.approx(
+        2 / 2.2 * np.exp((2.2**2 - 4) / 0.1)
+    )
     eps = [theory.epsilon_weightnorm(0.5, 0.01, 6.0, 3, rho) for rho in (1.0, 10.0, 1e3)]
-    assert eps[0] == pytest.approx(theory.epsilon(0.5, 0.01, 6.0, 3)) and eps[0] > eps[1] > eps[2] > 0
+    assert (
+        eps[0] == pytest.approx(theory.epsilon(0.5, 0.01, 6.0, 3)) and eps[0] > eps[1] > eps[2] > 0
+    )
     assert theory.c_N(2) == 1 and theory.c_N(4) == pytest.approx(4.0)
 
 

@@ -81,7 +81,9 @@ def run(cfg: Config) -> Result:
                         f"N={N}, general start: the seed's g(z) = 2‖z‖₁ − NΣz^(2/N)x̃(0)^(1−2/N) misses "
                         "the flow limit (≥ 100× tol)", 100 * cfg.tol, d))  # fmt: skip
                 else:
-                    found.append(checks.at_most(f"N={N}, uniform start: the seed's g agrees", cfg.tol, d))
+                    found.append(
+                        checks.at_most(f"N={N}, uniform start: the seed's g agrees", cfg.tol, d)
+                    )
             bp = l1.basis_pursuit(data.A, data.y, nonneg=True)
             notes.append(f"N={N}, {start}: ‖x_flow − ℓ1 minimizer‖_∞ = {np.abs(x_inf - bp).max():.3g} "
                          f"(α = {cfg.alpha:g} is not small: the Bregman term matters)")  # fmt: skip

@@ -54,7 +54,9 @@ def run(cfg: Config) -> Result:
     table = {k: np.zeros((len(cfg.noises), cfg.n_seeds)) for k in ("early", "bpdn", "interp")}
     for j, delta in enumerate(cfg.noises):
         for k in range(cfg.n_seeds):
-            data = make_sparse(m=cfg.m, n=cfg.n, s=cfg.s, signed=True, noise=delta, seed=cfg.seed + k)
+            data = make_sparse(
+                m=cfg.m, n=cfg.n, s=cfg.s, signed=True, noise=delta, seed=cfg.seed + k
+            )
             xn = np.linalg.norm(data.x)
             method = engine_flow(data.problem, rtol=1e-8)
             method = GradientFlow(**{**_fields(method), "loss_tol": 0.5 * delta**2})

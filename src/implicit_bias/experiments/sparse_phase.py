@@ -61,7 +61,11 @@ def run(cfg: Config) -> Result:
     unconverged = 0
     for i, delta in enumerate(cfg.deltas):
         m = max(1, round(delta * cfg.n))
-        cells = [(j, max(1, round(rho * m)), k) for j, rho in enumerate(cfg.rhos) for k in range(cfg.n_seeds)]
+        cells = [
+            (j, max(1, round(rho * m)), k)
+            for j, rho in enumerate(cfg.rhos)
+            for k in range(cfg.n_seeds)
+        ]
         datas = [make_sparse(m=m, n=cfg.n, s=s, signed=True, seed=cfg.seed + 1000 * j + k)
                  for j, s, k in cells]  # fmt: skip
         errs = {}
@@ -83,14 +87,31 @@ def run(cfg: Config) -> Result:
     for name, grid in p.items():
         for i, delta in enumerate(cfg.deltas):
             for j, rho in enumerate(cfg.rhos):
-                rows.append({"t": float(delta), "series": name, "rho": float(rho), "value": float(grid[i, j])})
+                rows.append(
+                    {
+                        "t": float(delta),
+                        "series": name,
+                        "rho": float(rho),
+                        "value": float(grid[i, j]),
+                    }
+                )
     for N in cfg.depths:
         diff = float(np.mean(np.abs(p[str(N)] - p["bp"])))
         found.append(checks.at_most(f"N={N}: mean |p_flow − p_BP| over cells", cfg.agree, diff))
         notes.append(f"N={N}: success map\n{np.array2string(p[str(N)], precision=2)}")
-    notes.append(f"basis pursuit: success map (rows m/n, columns s/m)\n{np.array2string(p['bp'], precision=2)}")
-    found.append(checks.at_least("BP succeeds in the easy corner (largest m/n, smallest s/m)", 0.99, p["bp"][-1, 0]))
-    found.append(checks.at_most("BP fails in the hard corner (smallest m/n, largest s/m)", 0.2, p["bp"][0, -1]))
+    notes.append(
+        f"basis pursuit: success map (rows m/n, columns s/m)\n{np.array2string(p['bp'], precision=2)}"
+    )
+    found.append(
+        checks.at_least(
+            "BP succeeds in the easy corner (largest m/n, smallest s/m)", 0.99, p["bp"][-1, 0]
+        )
+    )
+    found.append(
+        checks.at_most(
+            "BP fails in the hard corner (smallest m/n, largest s/m)", 0.2, p["bp"][0, -1]
+        )
+    )
     notes.append(f"flow runs that hit max_steps before loss_tol: {unconverged}")
     return Result(rows=rows, checks=found, notes=notes)
 

@@ -65,14 +65,18 @@ def run(cfg: Config) -> Result:
             bounds.append(eps)
             rows.append({"t": float(alpha), "series": "ratio", "value": 1 + gap, "depth": N,
                          "bound": 1 + eps, "residual": res, "n_evals": int(traj.n_evals)})  # fmt: skip
-            found.append(checks.at_most(f"N={N}, α={alpha:g}: Ax̃_∞ = y (relative residual)", 1e-5, res))
+            found.append(
+                checks.at_most(f"N={N}, α={alpha:g}: Ax̃_∞ = y (relative residual)", 1e-5, res)
+            )
             if np.isfinite(eps):
                 found.append(checks.at_most(f"N={N}, α={alpha:g}: (‖x̃_∞‖₁ − Q)/Q ≤ ε", eps, gap))
             if alpha == path_alpha:
                 t = np.asarray(traj.t)
                 rows += series_rows(t, np.asarray(traj.observed), series=f"path_N{N}", depth=N,
                                     per_index={"true": data.x})  # fmt: skip
-            notes.append(f"N={N} α={alpha:g}: gap {gap:.3g}, ε {eps:.3g}, {int(traj.n_evals)} evals")
+            notes.append(
+                f"N={N} α={alpha:g}: gap {gap:.3g}, ε {eps:.3g}, {int(traj.n_evals)} evals"
+            )
         found.append(checks.at_most(f"N={N}: gap at the smallest α", 1e-2, gaps[-1]))
         found.append(
             checks.holds(f"N={N}: the gap shrinks as α decreases", bool(np.all(np.diff(gaps) <= 1e-6)),

@@ -73,7 +73,9 @@ def run(cfg: Config) -> Result:
             rows.append({"t": float(alpha), "series": "ratio", "value": 1 + gap, "depth": N,
                          "bound": 1 + eps, "residual": res, "l1_error": err, "cs_rhs_rho0": cs_rhs,
                          "n_evals": int(traj.n_evals)})  # fmt: skip
-            found.append(checks.at_most(f"N={N}, α={alpha:g}: Ax̂_∞ = y (relative residual)", 1e-5, res))
+            found.append(
+                checks.at_most(f"N={N}, α={alpha:g}: Ax̂_∞ = y (relative residual)", 1e-5, res)
+            )
             if np.isfinite(eps):
                 found.append(checks.at_most(f"N={N}, α={alpha:g}: (‖x̂_∞‖₁ − Q)/Q ≤ ε", eps, gap))
                 rho_needed = max(0.0, (err - cs_rhs) / (err + cs_rhs))
@@ -106,7 +108,9 @@ def _invariant(cfg, data, rows, notes):
     traj_gd, x_gd = engine_limit(model, data.problem, gd)
     inv_flow = theory.invariant_residual(data.A, x_flow, a)
     inv_gd = theory.invariant_residual(data.A, x_gd, a)
-    inv_rand = theory.invariant_residual(data.A, np.random.default_rng(cfg.seed).standard_normal(cfg.n), a)
+    inv_rand = theory.invariant_residual(
+        data.A, np.random.default_rng(cfg.seed).standard_normal(cfg.n), a
+    )
     for name, v in [("flow", inv_flow), ("GD", inv_gd), ("random", inv_rand)]:
         rows.append({"t": 0.0, "series": "invariant", "value": v, "method": name})
     notes.append(f"invariant residuals: flow {inv_flow:.3g} ({int(traj.n_evals)} evals), GD(η={cfg.eta:g}) "
@@ -140,7 +144,11 @@ def plot(rows, cfg: Config):
     ax.legend(fontsize=7)
     ax = axes[0, -1]
     inv = rows[rows.series == "invariant"]
-    ax.bar(inv["method"], inv["value"].clip(lower=1e-16), color=[plots.color(k) for k in range(len(inv))])
+    ax.bar(
+        inv["method"],
+        inv["value"].clip(lower=1e-16),
+        color=[plots.color(k) for k in range(len(inv))],
+    )
     ax.set(yscale="log", ylabel="relative distance from rowspace(A)",
            title=f"arcsinh(x̂/2α²), N=2, α={cfg.invariant_alpha:g}")  # fmt: skip
     return {"signed": fig}

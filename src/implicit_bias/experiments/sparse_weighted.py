@@ -89,7 +89,9 @@ def run(cfg: Config) -> Result:
                 predicted="log weights help", observed=f"median {np.median(dist[pred]):.3g} vs "
                 f"{np.median(dist['uniform']):.3g}"))  # fmt: skip
         for kind in KINDS[N]:
-            notes.append(f"N={N} α={alpha:g}, h={kind}: distances {np.array2string(np.asarray(dist[kind]), precision=3)}")
+            notes.append(
+                f"N={N} α={alpha:g}, h={kind}: distances {np.array2string(np.asarray(dist[kind]), precision=3)}"
+            )
             if kind != pred:
                 found.append(checks.holds(
                     f"N={N}: h = {kind} is never closer than h = {pred}",
@@ -104,7 +106,9 @@ def plot(rows, cfg: Config):
         ax = axes[0, j]
         sub = rows[rows.depth == N]
         for k, (kind, g) in enumerate(sub.groupby("weights")):
-            ax.semilogy(g.t, g.value.clip(lower=1e-12), "o-", color=plots.color(k), label=f"h = {kind}")
+            ax.semilogy(
+                g.t, g.value.clip(lower=1e-12), "o-", color=plots.color(k), label=f"h = {kind}"
+            )
         ax.axhline(cfg.tol, color="0.5", lw=0.8)
         ax.set(xlabel="problem", ylabel="max|x_flow − z_h| / max|x_flow|", title=f"N={N}")
         ax.legend(fontsize=7)

@@ -65,10 +65,16 @@ def run(cfg: Config) -> Result:
     b1, bmin = theory.betas(np.asarray(plain(plain.init_params())))
     eps_plain = theory.epsilon(b1, bmin, Q, N)
     gap_plain = theory.l1_gap(x_plain, Q)
-    rows.append({"t": 0.0, "series": "plain", "value": gap_plain, "bound": eps_plain, "eta_r": np.nan})
+    rows.append(
+        {"t": 0.0, "series": "plain", "value": gap_plain, "bound": eps_plain, "eta_r": np.nan}
+    )
     found.append(checks.at_most("plain flow: gap ≤ its ε bound", eps_plain + cfg.slack, gap_plain))
-    found.append(checks.at_least("plain flow at r₀ ~ 1 misses the ℓ1 minimum (gap ≥ 1e-2)", 1e-2, gap_plain))
-    found.append(checks.at_most("hypothesis c_N β₁ < Q (ratio c_N β₁/Q)", 1.0, theory.c_N(N) * b1 / Q))
+    found.append(
+        checks.at_least("plain flow at r₀ ~ 1 misses the ℓ1 minimum (gap ≥ 1e-2)", 1e-2, gap_plain)
+    )
+    found.append(
+        checks.at_most("hypothesis c_N β₁ < Q (ratio c_N β₁/Q)", 1.0, theory.c_N(N) * b1 / Q)
+    )
     notes.append(f"Q = {Q:.6g}; β₁ = {b1:.4g}, β_min = {bmin:.4g}, c_N = {theory.c_N(N):.4g}")
     notes.append(f"plain flow: gap {gap_plain:.3g}, ε {eps_plain:.3g}, {int(traj.n_evals)} steps")
 
@@ -88,10 +94,16 @@ def run(cfg: Config) -> Result:
         notes.append(f"η_r = {eta_r:g}: gap {gap:.3g}, bound {bound:.3g}, r_∞ = {r_inf:.4g}, "
                      f"log10 ρ = {log_rho / np.log(10):.3g}, residual {res:.2g}, stopped at t = {t_end:.3g}, "
                      f"{int(traj.n_evals)} steps")  # fmt: skip
-        found.append(checks.at_most(f"η_r = {eta_r:g}: converged, Ax̃_∞ = y (relative residual)", 1e-5, res))
+        found.append(
+            checks.at_most(f"η_r = {eta_r:g}: converged, Ax̃_∞ = y (relative residual)", 1e-5, res)
+        )
         found.append(checks.at_most(f"η_r = {eta_r:g}: gap ≤ ε(ρ^−N β₁, ρ^−N β_min) (+ slack)",
                                     bound + cfg.slack, gap))  # fmt: skip
-        found.append(checks.at_most(f"η_r = {eta_r:g}: normalized gap below the plain flow's", gap_plain, gap))
+        found.append(
+            checks.at_most(
+                f"η_r = {eta_r:g}: normalized gap below the plain flow's", gap_plain, gap
+            )
+        )
     return Result(rows=rows, checks=found, notes=notes)
 
 
@@ -100,7 +112,9 @@ def plot(rows, cfg: Config):
     ax = axes[0, 0]
     norm = rows[rows.series == "normalized"].sort_values("t")
     ax.loglog(norm.t, norm.value.clip(lower=1e-12), "o-", label="normalized flow: gap")
-    ax.loglog(norm.t, norm["bound"].clip(lower=1e-60), "s--", label="bound ε(ρ^{-N}β₁, ρ^{-N}β_min)")
+    ax.loglog(
+        norm.t, norm["bound"].clip(lower=1e-60), "s--", label="bound ε(ρ^{-N}β₁, ρ^{-N}β_min)"
+    )
     plain = rows[rows.series == "plain"]
     ax.axhline(float(plain.value.iloc[0]), color="k", lw=1, label="plain flow: gap")
     ax.axhline(float(plain["bound"].iloc[0]), color="k", ls=":", lw=1, label="plain flow: ε")
