@@ -36,7 +36,14 @@ SEED = "003"
 ORDER = 4
 TITLE = "Phase transition (Donoho–Tanner): gradient flow N = 2, 3 vs basis pursuit"
 
-TINY = {"n": 20, "deltas": (0.3, 0.9), "rhos": (0.1, 0.8), "n_seeds": 2, "agree": 0.5}
+TINY = {
+    "n": 20,
+    "deltas": (0.3, 0.9),
+    "rhos": (0.1, 0.8),
+    "n_seeds": 2,
+    "agree": 0.5,
+    "max_steps": 5000,
+}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
