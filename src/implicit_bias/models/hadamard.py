@@ -5,12 +5,11 @@
     signed     x̂ = ⊙_k u^{(k)} − ⊙_k v^{(k)}          (params (2, N, n))
                x̂ = u^{⊙N} − v^{⊙N}                     (params (2, 1, n))
 
-With identical initialization of the N factors the factors stay equal under gradient flow, and the
-flow of the distinct model is the flow of the identical one (seed 003, "Simplification for identical
-initialization"); but the gradient of w ↦ L(w^{⊙N}) is N times that of one factor, so the two flows run
-at different speeds only through that factor N: the identical model's flow at time t equals the
-distinct model's at time t (both give ẇ = −N… no: the distinct one gives ẇ^{(k)} = −w^{N−1} ⊙ g, the
-identical one ẇ = −N w^{N−1} ⊙ g, i.e. the same path with time scaled by N). The limits agree.
+With identical initialization the N factors stay equal under gradient flow and x̃ = w^{⊙N} (seed 003,
+"Simplification for identical initialization"). Note the time scale: each distinct factor moves by
+ẇ^{(k)} = −w^{N−1} ⊙ g, while the reduced model's w moves by ẇ = −N w^{N−1} ⊙ g (g = Aᵀ(Ax̃ − y)); the
+paths agree up to t ↦ Nt and the limits agree (tests hold the gradients to this factor N). Everything
+else here, and the seed's theorems, use the reduced model's flow.
 
 ``WeightNormalized`` is w = r v/‖v‖, x̃ = w^{⊙N}, with the two-time-scale flow ṙ = −η_r ∂_r L̃,
 v̇ = −∇_v L̃, r(0) = r₀, v(0) = 1/√n (Chou, Rauhut & Ward 2023), through the engine's ``precondition``.
