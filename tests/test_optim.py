@@ -161,6 +161,26 @@ def test_log_spaced_save_times_never_pass_t1(key):
     assert float(flow.t[-1]) == 11.0 and np.isfinite(np.asarray(flow.loss)).all()
 
 
+def test_implicit_solver_agrees_and_batched_loss_tolerances_are_per_run(key):
+    problem = _problem()
+    model = DeepMatrix(depth=2, n=4, init="gaussian", alpha=0.5)
+    flows = {
+        s: fit(
+            model, problem, GradientFlow(t1=3.0, n_saves=5, rtol=1e-10, atol=1e-12, solver=s), key
+        )
+        for s in ("tsit5", "kvaerno5")
+    }
+    np.testing.assert_allclose(flows["kvaerno5"].loss, flows["tsit5"].loss, rtol=1e-7, atol=1e-12)
+    tols = [1e-2, 1e-6]
+    methods = [GradientFlow(t1=1e4, n_saves=20, spacing="log", loss_tol=t) for t in tols]
+    batch = fit_batch(model, problem, methods, keys=[key, key], reduce=False)
+    ends = [float(batch.t[i][np.isfinite(batch.t[i])][-1]) for i in range(2)]
+    assert list(np.asarray(batch.status)) == [3, 3] and ends[0] < ends[1]
+    for i, tol in enumerate(tols):  # each stopped at its own tolerance, not before
+        last = np.asarray(batch.loss[i])[np.isfinite(np.asarray(batch.loss[i]))]
+        assert last[-2] >= tol
+
+
 def test_bad_input_is_refused():
     problem = FullObservation(W_hat=jnp.zeros((3, 3)))
     model = DeepMatrix(depth=2, n=4)

@@ -48,10 +48,14 @@ _PUBLIC = {
     "MatrixSensing": "implicit_bias.problems.sensing",
     "random_sensing": "implicit_bias.problems.sensing",
     "Regression": "implicit_bias.problems.regression",
+    "Linear": "implicit_bias.problems.linear",
+    "make_sparse": "implicit_bias.problems.linear",
     # models
     "DeepMatrix": "implicit_bias.models.deep_matrix",
     "SymmetricFactor": "implicit_bias.models.symmetric",
     "ProductFlow": "implicit_bias.models.product_flow",
+    "Hadamard": "implicit_bias.models.hadamard",
+    "WeightNormalized": "implicit_bias.models.hadamard",
     # errors
     "ConfigError": "implicit_bias.errors",
     "DivergenceError": "implicit_bias.errors",
