@@ -292,3 +292,22 @@ def test_two_sweeps_into_one_store_at_once(tmp_path):
     assert {records[spec_a.id]["status"], records[spec_b.id]["status"]} == {"complete"}
     counts = query.query("SELECT count(*) AS n FROM sweep_runs GROUP BY sweep_id", tmp_path)
     assert counts["n"].tolist() == [12, 12]
+
+
+def test_sweep_figures_accept_a_grid_key_named_like_a_count_column():
+    # the aggregate's own columns must not shadow a grid key (sparse_phase sweeps over n)
+    from implicit_bias import report
+
+    df = pd.DataFrame(
+        {
+            "n": [20, 20, 30, 30],
+            "seed": [0, 1, 0, 1],
+            "status": ["ok"] * 4,
+            "err": [1.0, 3.0, 2.0, 4.0],
+        }
+    )
+    agg = report._aggregate(df, ["n"], ["err"])
+    assert agg["n"].tolist() == [20, 30] and agg["err"].tolist() == [2.0, 3.0]
+    assert agg[report.RUNS_COL].tolist() == [2, 2]
+    fig = report._curves_figure(agg, "n", [], ["err"], "t")
+    assert fig.axes[0].lines or fig.axes[0].containers

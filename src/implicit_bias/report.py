@@ -177,6 +177,9 @@ def _log_scale(values) -> bool:
     return bool(len(v) > 2 and np.all(v > 0) and v.max() / v.min() >= 8)
 
 
+RUNS_COL, FAILED_COL = "runs stored", "runs failed"
+
+
 def _aggregate(df, keys: list[str], metrics: list[str]):
     """Mean, std (over seeds) and counts of each metric per grid point."""
     grouped = df.groupby(keys, dropna=False, sort=False) if keys else [((), df)]
@@ -184,8 +187,9 @@ def _aggregate(df, keys: list[str], metrics: list[str]):
     for point, g in grouped:
         point = point if isinstance(point, tuple) else (point,)
         row = dict(zip(keys, point))
-        row["n"] = len(g)
-        row["failed"] = int((g["status"] == "failed").sum())
+        # column names that no config key can take (a grid key may well be called "n")
+        row[RUNS_COL] = len(g)
+        row[FAILED_COL] = int((g["status"] == "failed").sum())
         for m in metrics:
             v = g[m].astype(float).to_numpy()
             v = v[np.isfinite(v)]
@@ -303,7 +307,7 @@ def sweep_section(record: dict, root: Path) -> str:
     if keys:
         parts.append(_fig_html(_curves_figure(agg, keys[0], keys[1:], metrics, title),
                                f"metrics vs {keys[0]}, error bars: std over seeds"))  # fmt: skip
-    columns = [*keys, "n", "failed"]
+    columns = [*keys, RUNS_COL, FAILED_COL]
     for m in metrics:
         agg[m + " (mean ± std)"] = [
             f"{a:.4g} ± {b:.2g}" if np.isfinite(a) else "" for a, b in zip(agg[m], agg[m + " std"])

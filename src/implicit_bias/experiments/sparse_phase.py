@@ -19,6 +19,7 @@ their iterates are already within 1e-2 of x wherever basis pursuit succeeds.
 
     implicit-bias run sparse_phase                      # ~60 s (2 shared cores)
     implicit-bias run sparse_phase --set n=200 --set n_seeds=20
+    implicit-bias sweep sweeps/sparse_phase_seeds.toml   # n = 20, 30, 40 × 5 seeds on Dask
 """
 
 import dataclasses
@@ -73,7 +74,8 @@ def run(cfg: Config) -> Result:
             for j, rho in enumerate(cfg.rhos)
             for k in range(cfg.n_seeds)
         ]
-        datas = [make_sparse(m=m, n=cfg.n, s=s, signed=True, seed=cfg.seed + 1000 * j + k)
+        # problem k of cell (·, j); distinct across config seeds, so sweeps over seeds pool them
+        datas = [make_sparse(m=m, n=cfg.n, s=s, signed=True, seed=10**6 * cfg.seed + 1000 * j + k)
                  for j, s, k in cells]  # fmt: skip
         errs = {}
         errs["bp"] = [_err(l1.basis_pursuit(d.A, d.y), d.x) for d in datas]
@@ -121,6 +123,19 @@ def run(cfg: Config) -> Result:
     )
     notes.append(f"flow runs that hit max_steps before loss_tol: {unconverged}")
     return Result(rows=rows, checks=found, notes=notes)
+
+
+def summary(rows, cfg: Config) -> dict[str, float]:
+    """Per-run numbers for sweeps (e.g. ``sweeps/sparse_phase_seeds.toml``, which pools seeds):
+    how far each flow's success map is from basis pursuit's, and the mean success of each."""
+    maps = {
+        name: g.sort_values(["t", "rho"]).value.to_numpy() for name, g in rows.groupby("series")
+    }
+    out = {"BP: mean success": float(np.mean(maps["bp"]))}
+    for N in cfg.depths:
+        out[f"N={N}: mean |p_flow − p_BP|"] = float(np.mean(np.abs(maps[str(N)] - maps["bp"])))
+        out[f"N={N}: mean success"] = float(np.mean(maps[str(N)]))
+    return out
 
 
 def _err(z, x) -> float:
