@@ -10,9 +10,13 @@ larger) and a random vector (O(1)). The corollary ‖x̂_∞ − x‖₁ ≤ (1+
 with both sides (ρ, the null-space constant of A, is not computable; the right side is shown at ρ = 0,
 its smallest value, and the ρ that the observed error would need).
 
-Expected at the defaults (n = 40, m = 20, s = 3): the gap lies below ε for every α with β₁ < Q and is
-< 1e-2 at the smallest α; x̂_∞ recovers x (basis pursuit does too); invariant residual ~1e-10 for the
-flow, ~1e-2..1e-1 for GD at η = 0.2, ~0.8 for a random vector.
+Expected at the defaults (n = 40, m = 20, s = 3): the gap lies below ε for every α with β₁ < Q and
+shrinks as α decreases: like α^N roughly (N = 3: 1e-2 at α = 0.1, 5e-7 at 0.003; N = 2: 0.2 → 2.5e-3).
+Where ε at the smallest α is below 1e-2 (N = 3, 4), the gap is < 1e-2 and x̂_∞ recovers x to 1e-2
+(basis pursuit does too). For N = 2, ε = 0.5 there: over seeds 0–4 the gap at α = 0.003 is 1.5e-3 …
+1.8e-2 and ‖x̂_∞ − x‖₁ is 0.015 … 0.46 — the N = 2 bias towards ℓ1 is slow, and a fixed 1% claim for
+it would be luck, so it is reported in the notes, not checked. Invariant residual ~1e-10 for the flow,
+~1e-2..1e-1 for GD at η = 0.2, ~0.8 for a random vector.
 
     implicit-bias run sparse_signed                    # ~30 s (2 shared cores)
     implicit-bias run sparse_signed --set n=100 --set m=50 --set s=5
@@ -84,10 +88,19 @@ def run(cfg: Config) -> Result:
             if alpha == path_alpha:
                 rows += series_rows(np.asarray(traj.t), np.asarray(traj.observed),
                                     series=f"path_N{N}", depth=N, per_index={"true": data.x})  # fmt: skip
-        found.append(checks.at_most(f"N={N}: gap at the smallest α", 1e-2, gaps[-1]))
-        found.append(checks.at_most(
-            f"N={N}: ‖x̂_∞ − x‖₁/‖x‖₁ at the smallest α (recovery)", 1e-2,
-            rows_err(rows, N, cfg.alphas[-1]) / np.abs(data.x).sum()))  # fmt: skip
+        order = np.argsort(cfg.alphas)[::-1]  # α decreasing
+        g = np.asarray(gaps)[order]
+        found.append(checks.holds(
+            f"N={N}: the gap shrinks as α decreases", bool(np.all(np.diff(g) <= 1e-8)),
+            predicted="non-increasing", observed=", ".join(f"{x:.3g}" for x in g)))  # fmt: skip
+        rel_err = rows_err(rows, N, cfg.alphas[order[-1]]) / np.abs(data.x).sum()
+        if eps < 1e-2:  # ε at the smallest α: the theorem itself puts the limit within 1% of Q
+            found.append(checks.at_most(f"N={N}: gap at the smallest α", 1e-2, gaps[order[-1]]))
+            found.append(checks.at_most(
+                f"N={N}: ‖x̂_∞ − x‖₁/‖x‖₁ at the smallest α (recovery)", 1e-2, rel_err))  # fmt: skip
+        else:
+            notes.append(f"N={N}: at the smallest α, ε = {eps:.3g} (the theorem allows that gap), "
+                         f"observed gap {gaps[order[-1]]:.3g}, ‖x̂_∞ − x‖₁/‖x‖₁ = {rel_err:.3g}")  # fmt: skip
     found += _invariant(cfg, data, rows, notes)
     notes.append(f"Q = {Q:.6g}, ‖x‖₁ = {np.abs(data.x).sum():.6g}")
     return Result(rows=rows, checks=found, notes=notes)
