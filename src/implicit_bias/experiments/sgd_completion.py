@@ -7,7 +7,9 @@ with the same λ, and full-batch GD without weight decay. The rank level (smalle
 max_ℓ Σ_i f_α(s_i(W_ℓᵀW_ℓ)) ≤ r + ε₂, f_α(x) = min(x/α, 1)) is recorded every ``save_every`` steps.
 
 Expected at the defaults (η = 0.01, λ = 1e-3, 4·10⁵ steps): under SGD the level falls 18 → 2 in 13 distinct
-down-steps and never rises; test error 0.093 (the rest is the λ-shrinkage). Full-batch GD with the same
+down-steps and never rises once the layers are balanced (B_r also asks ‖W_{ℓ+1}ᵀW_{ℓ+1} − W_ℓW_ℓᵀ‖_F² ≤ ε₁;
+the Gaussian start has ≈ 30, weight decay brings it below ε₁ = 1 by t ≈ 6·10⁴; at seed 2 the level rises
+17 → 18 once at t = 10⁴, during the unbalanced fitting phase, which the seed's closedness does not cover); test error 0.093 (the rest is the λ-shrinkage). Full-batch GD with the same
 λ does the same at this step size (level 2 at the same snapshot, test error 0.092): here the decay of
 the unused directions is deterministic, and the SGD-only jumps are the 2×2 experiments' subject.
 Without weight decay GD stays at level 18 (directions no observed entry pulls on never decay) and its
@@ -49,6 +51,7 @@ class Config:
     save_every: int = 10_000
     alpha: float = 0.1
     eps2: float = 0.1
+    eps1: float = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
     min_steps: int = 5  # distinct down-steps of the level required under SGD
     seed: int = 0
 
@@ -85,7 +88,12 @@ def run(cfg: Config) -> Result:
     t = np.asarray(sgd.t[0])
     jumps = theory.detect_jumps(t, level["SGD, λ"])
     downs = [j for j in jumps if j["kind"] == "down"]
-    ups = [j for j in jumps if j["kind"] == "up"]
+    # B_r also asks for balancedness ≤ ε₁: the Gaussian start is far from it (‖W₂ᵀW₂ − W₁W₁ᵀ‖² ≈ 30);
+    # weight decay balances the layers, and only from then on does the closedness of B_r apply
+    balance = np.asarray(sgd.observed["balance"][0]).max(axis=-1)
+    t_balanced = float(theory.first_time(t, balance <= cfg.eps1))
+    ups = [j for j in jumps if j["kind"] == "up" and j["t"] >= t_balanced]
+    ups_before = [j for j in jumps if j["kind"] == "up" and j["t"] < t_balanced]
     t_rank = {k: float(theory.first_time(t, v <= cfg.rank)) for k, v in level.items()}
     found = [
         checks.holds(
@@ -97,7 +105,11 @@ def run(cfg: Config) -> Result:
         checks.at_least(
             "distinct down-steps of the rank level under SGD", cfg.min_steps, len(downs)
         ),
-        checks.at_most("up-steps of the rank level under SGD", 0, len(ups)),
+        checks.at_most(
+            f"up-steps of the rank level under SGD once balanced (≤ ε₁ = {cfg.eps1:g}, t ≥ {t_balanced:g})",
+            0,
+            len(ups),
+        ),
         checks.at_least(
             "GD without weight decay: rank level at the end (stays high)",
             cfg.n // 2,
@@ -113,6 +125,8 @@ def run(cfg: Config) -> Result:
     notes = [
         f"SGD rank steps: {[(j['t'], j['from'], j['to']) for j in jumps]}",
         f"first step at level ≤ {cfg.rank}: {t_rank}",
+        f"balancedness ≤ ε₁ = {cfg.eps1:g} from t = {t_balanced:g}; up-steps before that (outside B_r, "
+        f"where the seed's closedness does not apply): {[(j['t'], j['from'], j['to']) for j in ups_before]}",
         f"final test errors: { {k: round(float(v[-1]), 4) for k, v in test.items()} }",
         f"final rank levels: { {k: int(v[-1]) for k, v in level.items()} }",
     ]
