@@ -114,6 +114,22 @@ def test_solver_failure_is_an_error():
         nuclear.min_l1(np.ones((1, 3)), np.array([-1.0]))  # x ≥ 0 cannot sum to −1
 
 
+def test_nuclear_norm_falls_back_to_clarabel_when_scs_is_inaccurate():
+    # Oracle: Gaussian sensing with m = 40 recovers the rank-1 PSD X* exactly. SCS stopped after 20
+    # iterations is inaccurate; the default fallback re-solves with Clarabel and says so.
+    p = _problem(seed=2, n=6, rank=1, m=40)
+    sol = nuclear.min_nuclear_norm(p, psd=True, max_iters=20)
+    assert sol.status == "optimal (SCS→CLARABEL)" and sol.residual < 1e-6
+    np.testing.assert_allclose(sol.X, p.X_star, atol=1e-5)
+    with pytest.raises(SolverError, match="SCS"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Solution may be inaccurate")  # cvxpy's, without fallback
+        nuclear.min_nuclear_norm(p, psd=True, max_iters=20, fallback=None)
+    # an infeasible program fails with both solvers, and the error names both
+    A = np.stack([np.eye(3), np.eye(3)])
+    with pytest.raises(SolverError, match="fallback also failed"):
+        nuclear.min_nuclear_norm(A, np.array([1.0, 2.0]))
+
+
 def test_depth_one_gd_from_zero_is_min_frobenius():
     # Oracle (seed 002, least squares): GD from 0 stays in span{A_i}, so its limit is pinv(A) y.
     p = _problem(seed=4, n=5, rank=1, m=12, ensemble="general", psd=False)

@@ -5,11 +5,16 @@
     x_ℓ1  = argmin ‖x‖₁   s.t. Ax = y (, x ≥ 0)    (a linear program; scipy's HiGHS)
 
 cvxpy with ``solver="SCS"`` named explicitly (FINDINGS.md: Clarabel is 15–1000× slower here). Every
-result carries the solver status and the constraint residual ‖A(X) − y‖ / ‖y‖; a failed status, or an
-"inaccurate" one with a residual above ``max_residual``, raises ``SolverError``. NumPy in, NumPy out.
+result carries the solver status and the constraint residual ‖A(X) − y‖ / ‖y‖. SCS is first-order: on a
+few small programs it stops at "optimal_inaccurate" or leaves a residual above ``max_residual``. Then
+(``fallback="CLARABEL"``, the default) the program is solved again by cvxpy's interior-point Clarabel,
+accurate and cheap at small n, and ``Solution.status`` names the solver that produced X, e.g.
+``"optimal (SCS→CLARABEL)"``. A program that neither solves accurately, or SCS alone with
+``fallback=None``, raises ``SolverError``. NumPy in, NumPy out.
 """
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -55,8 +60,15 @@ def min_nuclear_norm(
     eps: float = 1e-9,
     max_iters: int = 200_000,
     max_residual: float = 1e-6,
+    fallback: str | None = "CLARABEL",
 ) -> Solution:
-    """argmin ‖X‖_* s.t. A(X) = y (``psd``: over symmetric X ⪰ 0, where ‖X‖_* = tr X)."""
+    """argmin ‖X‖_* s.t. A(X) = y (``psd``: over symmetric X ⪰ 0, where ‖X‖_* = tr X).
+
+    ``solver`` is tried first; when it fails, stops at a status other than "optimal" (SCS's
+    "optimal_inaccurate": its stopping tolerances were not met) or leaves a residual above
+    ``max_residual``, the program is solved again with ``fallback`` (None: raise instead). The
+    returned status then reads e.g. ``"optimal (SCS→CLARABEL)"``.
+    """
     import cvxpy as cp
 
     M, y, shape = _operator(problem_or_A, y)
@@ -70,12 +82,32 @@ def min_nuclear_norm(
         objective = cp.normNuc(X)
     constraints = [M @ cp.vec(X, order="C") == y]
     prob = cp.Problem(cp.Minimize(objective), constraints)
-    kwargs = {"eps_abs": eps, "eps_rel": eps, "max_iters": max_iters} if solver == "SCS" else {}
+
+    def attempt(name):
+        kwargs = {"eps_abs": eps, "eps_rel": eps, "max_iters": max_iters} if name == "SCS" else {}
+        try:
+            with warnings.catch_warnings():
+                if fallback is not None:  # handled here: we re-solve instead
+                    warnings.filterwarnings("ignore", "Solution may be inaccurate", UserWarning)
+                prob.solve(solver=name, **kwargs)
+        except cp.error.SolverError as e:
+            raise SolverError(f"{name} failed on the nuclear-norm program: {e}") from None
+        return _checked(prob.status, X.value, M, y, max_residual, "nuclear-norm", name, psd=psd)
+
     try:
-        prob.solve(solver=solver, **kwargs)
-    except cp.error.SolverError as e:
-        raise SolverError(f"{solver} failed on the nuclear-norm program: {e}") from None
-    return _checked(prob.status, X.value, M, y, max_residual, "nuclear-norm", solver, psd=psd)
+        sol = attempt(solver)
+        if sol.status == "optimal" or fallback is None:
+            return sol
+        first = f"{solver} returned status {sol.status!r}"
+    except SolverError as e:
+        if fallback is None:
+            raise
+        first = str(e)
+    try:
+        sol = attempt(fallback)
+    except SolverError as e:
+        raise SolverError(f"{first}; the fallback also failed: {e}") from None
+    return dataclasses.replace(sol, status=f"{sol.status} ({solver}→{fallback})")
 
 
 def _checked(status, X, M, y, max_residual, name, solver, *, psd=False) -> Solution:

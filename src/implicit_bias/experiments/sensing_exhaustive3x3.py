@@ -4,7 +4,9 @@ Seed 002 (Gunasekar et al. 2017), "Exhaustive search: all PSD matrix completion 
 m = 4". Every set of 4 of the 6 entries of a symmetric 3×3 matrix (diagonal and upper triangle; 15
 sets), each with ``n_truths`` random rank-1 PSD ground truths X* = uuᵀ/‖uuᵀ‖_F, u ~ N(0, I): gradient
 flow on X = UUᵀ (U ∈ R^{3×3}) from U₀ = αI, all problems in one vmap, against the PSD nuclear-norm
-minimizer X_NN = argmin{tr X : X_ij = X*_ij observed, X ⪰ 0} (cvxpy/SCS). A problem is "within 1e-3"
+minimizer X_NN = argmin{tr X : X_ij = X*_ij observed, X ⪰ 0} (cvxpy/SCS; on the few programs where SCS
+stops "optimal_inaccurate", e.g. 1 of 150 at seed 1 with residual 5e-6, ``min_nuclear_norm`` re-solves
+with Clarabel and the notes count them). A problem is "within 1e-3"
 when |tr X(t1) / tr X_NN − 1| ≤ 1e-3 (the trace is what the conjecture says is minimized; X_NN itself
 need not be unique, e.g. when the whole diagonal is observed). Runs whose training loss is still above
 1e-12 at t1 are reported as not converged.
@@ -115,8 +117,17 @@ def run(cfg: Config) -> Result:
             predicted=f"fraction(α={small:g}) ≥ fraction(α={large:g})",
             observed=f"{frac[small]:.3f} vs {frac[large]:.3f}",
         ),
-        checks.at_most("SCS residual, max over problems", 1e-6, max(x.residual for x in X_nn)),
+        checks.at_most(
+            "X_NN residual (SCS, Clarabel fallback), max over problems",
+            1e-6,
+            max(x.residual for x in X_nn),
+        ),
     ]
+    fallback = [b for b, x in enumerate(X_nn) if x.status != "optimal"]
+    notes.append(
+        f"X_NN: {len(X_nn) - len(fallback)} programs solved by SCS, {len(fallback)} re-solved: "
+        + ("; ".join(f"{sets[b]}: {X_nn[b].status}" for b in fallback) or "none")
+    )
     return Result(rows=rows, checks=found, notes=notes)
 
 
