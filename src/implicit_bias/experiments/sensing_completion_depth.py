@@ -2,28 +2,45 @@
 
 Arora, Cohen, Hu & Luo (2019), in seed 002's completion setting, at a reduced size so that it runs in
 seconds: n = 30 (not 100), rank 2 (not 5), X* = GHᵀ with Gaussian factors and ‖X*‖_F = n (entries of
-order 1), m ∈ {150, 200, 250, 400} observed entries (17%–44% of the matrix; Arora et al. observe
+order 1), m ∈ {150, 200, 250, 600} observed entries (17%–67% of the matrix; Arora et al. observe
 10%–50%). GD on W = W_N ⋯ W_1 (30×30 factors) for depths 1–4 from an orthogonal init W_j(0) = s^{1/N} Q_j
 (end-to-end scale s = 1e-4 at every depth; depth 1 from 0, where GD gives the minimum-Frobenius fit),
 η = (0.5, 0.02, 0.008, 0.005) by depth, against X_NN = argmin{‖X‖_* : X_ij = X*_ij observed} (SCS).
 Test error: ‖X − X*‖_F / ‖X*‖_F over the unobserved entries. A second sweep varies the init scale s at
 depth 3 and m = ``m_init``.
 
+A GD run is *converged* when its final training loss is ≤ ``loss_rtol`` (10⁻⁶) × its initial loss.
+Unconverged runs are reported (a note, "(not converged)" in the checks' evidence) and excluded from
+the comparisons, and a check asks that at least half of the depth ≥ 3 runs converge. Why: from a small
+init, deep GD learns the matrix one rank at a time (Li, Luo & Lyu 2021, greedy low-rank learning) and
+on some instances a rank-2 stage stalls on a plateau (loss ≈ 0.45, top singular value drifting to
+2× X*'s) and then leaves it for a rank-3 interpolant that fits the data but not X* (seed 2: depth 4 at
+m = 250 ends at test error 1.99, depth 3 at s = 10⁻⁶ at 2.6; their losses are still 10⁻³ after 2·10⁴
+steps, 10⁴× those of the runs that find X*; halving η changes nothing, so it is not the step size).
+The papers' claims, depth ≥ 3 beats the nuclear norm at few observations and a smaller init gives a
+smaller error, are about runs that reach a solution; the checks state them for converged runs.
+
+The nuclear norm is checked at m = 600, not 400: at n = 30, rank 2 its recovery threshold is broad
+(SCS and Clarabel agree to 4 digits, residuals ≤ 1e-8, so this is the program, not the solver): X_NN = X*
+at m = 400 on 5 of seeds 0–9 (seed 1: test error 0.26, ‖X_NN‖_* = 41.1 < ‖X*‖_* = 42.0, so X* is not
+the minimizer), at 500 on 9 of 10, at 600 on 29 of seeds 0–29 (seed 18: 0.03).
+
 Expected at the defaults (test error on the unobserved entries):
 
-    m        150    200     250     400
-    X_NN     0.69   0.31    0.21    1e-8
+    m        150    200     250     600
+    X_NN     0.69   0.31    0.21    4e-7
     depth 1  1      1       1       1      (the unobserved entries stay 0: exactly 1)
-    depth 2  0.83   0.23    0.12    0.01
-    depth 3  0.98   2.4e-3  3.2e-4  8.6e-5
-    depth 4  2.9    3.0e-3  8.0e-5  4.3e-5
+    depth 2  0.83   0.23    0.12    1.8e-3
+    depth 3  0.98*  2.4e-3  3.2e-4  3.9e-5
+    depth 4  2.9*   3.0e-3  8.0e-5  3.0e-5      (* not converged in 2·10⁴ steps)
 
 so depth ≥ 3 beats the nuclear norm at 200 and 250 observations (100× and 700×) and X_NN wins only once
-it recovers exactly (400); at 150 nothing recovers. The deep solutions' effective rank is X*'s (1.70)
+it recovers exactly (600); at 150 nothing recovers. Seeds 1–3 at m = 250: X_NN 0.29, 0.27, 0.46;
+depth 3 4.7e-4, 3.0e-4, 2.7e-3; depth 4 1.3e-4, 1.99 (not converged), 1.6e-4. The deep solutions' effective rank is X*'s (1.70)
 from m = 200 on. At depth 3, m = 250 the error is proportional to the init scale s (0.25, 0.03, 3e-4,
 2e-6 for s = 10⁻¹, 10⁻², 10⁻⁴, 10⁻⁶), not limited by the 2·10⁴ steps.
 
-    implicit-bias run sensing_completion_depth                 # ~25 s
+    implicit-bias run sensing_completion_depth                 # ~30 s
     implicit-bias run sensing_completion_depth --set n=40 --set "ms=(300,400,600)"
 """
 
@@ -44,15 +61,16 @@ SEED = "002"
 ORDER = 4
 TITLE = "Completion: depth ≥ 3 beats the nuclear norm at few observations (Arora et al. 2019)"
 
+# 6000 steps only: converged there means loss ≤ 1e-4 × initial
 TINY = {"n": 12, "ms": (60, 120), "m_init": 60, "n_steps": 6000, "depths": (1, 3),
-        "init_scales": (1e-1, 1e-4), "few": 60}  # fmt: skip
+        "init_scales": (1e-1, 1e-4), "few": 60, "loss_rtol": 1e-4}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     n: int = 30
     rank: int = 2
-    ms: tuple[int, ...] = (150, 200, 250, 400)
+    ms: tuple[int, ...] = (150, 200, 250, 600)
     depths: tuple[int, ...] = (1, 2, 3, 4)
     etas: tuple[float, ...] = (0.5, 0.02, 0.008, 0.005)  # by depth 1, 2, 3, 4
     init_scale: float = 1e-4  # end-to-end: W_j(0) = init_scale^{1/N} Q_j
@@ -61,6 +79,7 @@ class Config:
     init_scales: tuple[float, ...] = (1e-1, 1e-2, 1e-4, 1e-6)
     few: int = 250  # the "few observations" m at which depth ≥ 3 must beat the nuclear norm
     scs_eps: float = 1e-6
+    loss_rtol: float = 1e-6  # converged: final training loss ≤ loss_rtol × initial loss
     seed: int = 0
 
 
@@ -77,7 +96,7 @@ def _model(cfg: Config, depth: int, scale: float) -> DeepMatrix:
 
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
-    rows, err, eff = [], {}, {}
+    rows, err, eff, conv = [], {}, {}, {}
     for m in cfg.ms:
         problem = make_problem(cfg, m)
         X_nn = nuclear.min_nuclear_norm(problem, eps=cfg.scs_eps, max_residual=1e-4).X
@@ -90,6 +109,7 @@ def run(cfg: Config) -> Result:
                        key, observe=product, label=f"GD depth {N}, m={m}")  # fmt: skip
             W = np.asarray(traj.observed[-1])
             err[(N, m)] = float(problem.test_error(W))
+            conv[(N, m)] = bool(traj.loss[-1] <= cfg.loss_rtol * traj.loss[0])
             eff[(N, m)] = float(metrics.effective_rank(W))
             rows += series_rows(traj.t, traj.loss, series="train_loss", depth=N, m=m)
         for name in ["nuclear", *cfg.depths]:
@@ -104,10 +124,17 @@ def run(cfg: Config) -> Result:
     init_err = [
         float(problem.test_error(np.asarray(traj.observed[b][-1]))) for b in range(len(models))
     ]
+    init_conv = [
+        bool(traj.loss[b][-1] <= cfg.loss_rtol * traj.loss[b][0]) for b in range(len(models))
+    ]
     rows += series_rows(np.asarray(cfg.init_scales), init_err, series="init_scale_error", depth=3)
+    conv_err = [(s, e) for s, e, c in zip(cfg.init_scales, init_err, init_conv) if c]
 
     eff_star = float(metrics.effective_rank(problem.X_star))
     deep = [N for N in cfg.depths if N >= 3]
+    deep_runs = [(N, m) for N in deep for m in cfg.ms]
+    n_conv = sum(conv[k] for k in deep_runs)
+    beats = [N for N in deep if conv[(N, cfg.few)]]  # unconverged runs are excluded, not counted
     found = [
         checks.close(
             "depth 1 (GD from 0 = min-Frobenius): test error on unobserved entries",
@@ -117,26 +144,42 @@ def run(cfg: Config) -> Result:
         )
         if 1 in cfg.depths
         else None,  # fmt: skip
-        *[
-            checks.holds(
-                f"depth {N} beats the nuclear norm at m = {cfg.few} (test error ≤ ½ of X_NN's)",
-                err[(N, cfg.few)] <= 0.5 * err[("nuclear", cfg.few)],
-                predicted="depth-N error ≤ 0.5 × nuclear-norm error",
-                observed=f"{err[(N, cfg.few)]:.3g} vs {err[('nuclear', cfg.few)]:.3g}",
+        checks.at_least(
+            f"depth ≥ 3 GD runs converged (loss ≤ {cfg.loss_rtol:g} × initial in {cfg.n_steps} steps)",
+            0.5,
+            n_conv / max(1, len(deep_runs)),
+            detail="fraction of (depth ≥ 3, m) runs; the others are excluded from the comparisons",
+        )
+        if deep_runs
+        else None,
+        checks.holds(
+            f"converged depth ≥ 3 beats the nuclear norm at m = {cfg.few} (test error ≤ ½ of X_NN's)",
+            bool(beats)
+            and all(err[(N, cfg.few)] <= 0.5 * err[("nuclear", cfg.few)] for N in beats),
+            predicted="depth-N error ≤ 0.5 × nuclear-norm error for every converged depth N ≥ 3",
+            observed="; ".join(
+                f"depth {N}: {err[(N, cfg.few)]:.3g}"
+                + ("" if conv[(N, cfg.few)] else " (not converged)")
+                for N in deep
             )
-            for N in deep
-        ],
+            + f" vs X_NN {err[('nuclear', cfg.few)]:.3g}",
+        )
+        if deep
+        else None,
         checks.at_most(
             f"nuclear norm recovers at m = {max(cfg.ms)}", 1e-2, err[("nuclear", max(cfg.ms))]
         ),
         checks.holds(
-            "depth 3: smaller init scale, smaller test error",
-            init_err[-1] < init_err[0],
-            predicted=f"error(s={cfg.init_scales[-1]:g}) < error(s={cfg.init_scales[0]:g})",
-            observed=", ".join(f"{s:g}: {e:.3g}" for s, e in zip(cfg.init_scales, init_err)),
+            "depth 3, converged runs: smaller init scale, smaller test error",
+            len(conv_err) >= 2 and conv_err[-1][1] < conv_err[0][1],
+            predicted="error(smallest converged s) < error(largest converged s)",
+            observed=", ".join(
+                f"{s:g}: {e:.3g}" + ("" if c else " (not converged)")
+                for s, e, c in zip(cfg.init_scales, init_err, init_conv)
+            ),
         ),
     ]
-    if 3 in cfg.depths:
+    if 3 in cfg.depths and conv[(3, cfg.few)]:
         found.append(checks.close(f"effective rank at depth 3, m = {cfg.few}, vs X*'s", eff_star,
                                   eff[(3, cfg.few)], 0.05))  # fmt: skip
     notes = [
@@ -151,6 +194,8 @@ def run(cfg: Config) -> Result:
             for m in cfg.ms
         ),
         f"X* effective rank {eff_star:.3f}",
+        "not converged (excluded from the checks): "
+        + (", ".join(f"depth {N} m={m}" for (N, m) in deep_runs if not conv[(N, m)]) or "none"),
     ]
     return Result(rows=rows, checks=[c for c in found if c is not None], notes=notes)
 
