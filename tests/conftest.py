@@ -43,3 +43,23 @@ def dask_client():
     yield client
     client.close()
     cluster.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the mutation score: claims failed by at least one deliberate defect / all claims."""
+    try:
+        from mutation import SCORE
+    except ImportError:
+        return
+    if not SCORE:
+        return
+    total = sum(len(c) for c, _ in SCORE.values())
+    killed = sum(len(k & c) for c, k in SCORE.values())
+    terminalreporter.write_sep("-", "mutation score")
+    for name, (c, k) in sorted(SCORE.items()):
+        terminalreporter.write_line(f"{name:28s} {len(k & c):3d}/{len(c):3d} claims failed by a mutant")
+    pct = 100.0 * killed / total if total else 100.0
+    terminalreporter.write_line(
+        f"mutation score: {killed}/{total} claims have a failing mutant ({pct:.1f}%) "
+        f"over {len(SCORE)} experiments"
+    )

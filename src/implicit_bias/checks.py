@@ -1,7 +1,27 @@
-"""Theory checks: one record per claim a run tests, ``{name, predicted, observed, tolerance, passed}``."""
+"""Theory checks: one record per statement a run tests.
+
+Every check has a ``kind``:
+
+    claim       a statement of a seed (or of the paper it cites); ``source`` names it
+                ("seed 000, Thm 2.2"). Only claims count as evidence for a theorem.
+    hypothesis  a precondition of a theorem (step size under bound (8), β/(c−1) < α, ηλ < ½, …).
+    sanity      the machinery worked (solver status, data constructed as intended).
+
+A claim names the hypotheses it relies on in ``requires``; when one of them fails, the claim is
+reported as *outside the theorem* (its own verdict is kept, but it confirms nothing). A claim about a
+limit (X_∞, x̂_∞, W^(∞)) records the training ``loss`` it was evaluated at and the ``loss_tol`` below
+which the run counts as converged; above it the claim is *unconverged*: shown, never compared.
+``basis`` says where the tolerance comes from (a theorem's bound, an O(η) or O(hᵖ) discretization
+error, a solver tolerance, a confidence bound) — never from the observed data.
+
+``status(check)`` is one of "pass", "fail", "unconverged", "outside" (after ``resolve``).
+"""
 
 import dataclasses
 import math
+
+KINDS = ("claim", "hypothesis", "sanity")
+STATUSES = ("pass", "fail", "unconverged", "outside")
 
 
 def _num(x):
@@ -16,7 +36,11 @@ def _num(x):
 
 @dataclasses.dataclass(frozen=True)
 class Check:
-    """A claim, what theory predicts, what the run observed, the tolerance, and whether it passed."""
+    """A statement, what theory predicts, what the run observed, the tolerance, and the verdict.
+
+    ``passed`` is the comparison's own verdict; ``status`` (set by ``resolve``) adds whether the
+    claim was evaluated inside its theorem's hypotheses and at a converged run.
+    """
 
     name: str
     predicted: float | str | None
@@ -24,12 +48,34 @@ class Check:
     tolerance: float | str | None
     passed: bool
     detail: str = ""
+    kind: str = "claim"
+    source: str = ""
+    basis: str = ""
+    loss: float | None = None
+    loss_tol: float | None = None
+    requires: tuple[str, ...] = ()
+    status: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"check {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
+        object.__setattr__(self, "requires", tuple(self.requires))
+        if not self.status:
+            object.__setattr__(self, "status", _own_status(self))
+
+    @property
+    def converged(self) -> bool | None:
+        """None when the check is not about a limit; else whether loss ≤ loss_tol."""
+        if self.loss is None or self.loss_tol is None:
+            return None
+        return bool(math.isfinite(float(self.loss)) and float(self.loss) <= float(self.loss_tol))
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for k in ("predicted", "observed", "tolerance"):
+        for k in ("predicted", "observed", "tolerance", "loss", "loss_tol"):
             d[k] = _num(d[k])
         d["passed"] = bool(d["passed"])
+        d["requires"] = list(self.requires)
         return d
 
     @classmethod
@@ -38,28 +84,150 @@ class Check:
         return cls(**{k: v for k, v in d.items() if k in fields})
 
 
-def close(name, predicted, observed, tol, *, rel: bool = False, detail: str = "") -> Check:
+def _own_status(c: Check) -> str:
+    if c.kind == "claim" and c.converged is False:
+        return "unconverged"
+    return "pass" if c.passed else "fail"
+
+
+def resolve(found: list[Check]) -> list[Check]:
+    """Set each claim's status from its hypotheses: a claim whose ``requires`` names a hypothesis
+    that failed (or that is missing from ``found``) is "outside" its theorem."""
+    hyps = {c.name: c for c in found if c.kind == "hypothesis"}
+    out = []
+    for c in found:
+        status = _own_status(c)
+        if c.kind == "claim" and status != "unconverged":
+            missing = [h for h in c.requires if h not in hyps]
+            if missing:
+                raise ValueError(f"claim {c.name!r} requires unknown hypotheses {missing}")
+            if any(not hyps[h].passed for h in c.requires):
+                status = "outside"
+        out.append(dataclasses.replace(c, status=status))
+    return out
+
+
+def counts(found: list[dict | Check]) -> dict[str, int]:
+    """Counts by kind and status: claims_passed/claims_total count only claims evaluated inside
+    their theorem at a converged run; outside and unconverged claims are counted apart."""
+    ds = [c.to_dict() if isinstance(c, Check) else c for c in found]
+
+    def status(d):
+        return d.get("status") or ("pass" if d.get("passed") else "fail")
+
+    def kind(d):
+        return d.get("kind") or "claim"
+
+    claims = [d for d in ds if kind(d) == "claim"]
+    inside = [d for d in claims if status(d) in ("pass", "fail")]
+    hyps = [d for d in ds if kind(d) == "hypothesis"]
+    sanity = [d for d in ds if kind(d) == "sanity"]
+    return {
+        "claims_passed": sum(status(d) == "pass" for d in inside),
+        "claims_total": len(inside),
+        "claims_outside": sum(status(d) == "outside" for d in claims),
+        "claims_unconverged": sum(status(d) == "unconverged" for d in claims),
+        "hypotheses_met": sum(bool(d.get("passed")) for d in hyps),
+        "hypotheses_total": len(hyps),
+        "sanity_passed": sum(bool(d.get("passed")) for d in sanity),
+        "sanity_total": len(sanity),
+    }
+
+
+def failures(found: list[dict | Check]) -> int:
+    """What makes a run's checks fail: claims that fail inside their theorem, unconverged claims,
+    and failed sanity checks (an unmet hypothesis is information, not a failure)."""
+    n = counts(found)
+    return (
+        n["claims_total"] - n["claims_passed"]
+        + n["claims_unconverged"]
+        + n["sanity_total"] - n["sanity_passed"]
+    )  # fmt: skip
+
+
+def summary_line(found: list[dict | Check]) -> str:
+    """"claims 96/101 · hypotheses met 30/34 · sanity 40/40" (+ outside / unconverged counts)."""
+    n = counts(found)
+    line = (
+        f"claims {n['claims_passed']}/{n['claims_total']} · "
+        f"hypotheses met {n['hypotheses_met']}/{n['hypotheses_total']} · "
+        f"sanity {n['sanity_passed']}/{n['sanity_total']}"
+    )
+    extra = []
+    if n["claims_outside"]:
+        extra.append(f"{n['claims_outside']} outside the theorem")
+    if n["claims_unconverged"]:
+        extra.append(f"{n['claims_unconverged']} unconverged")
+    return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# constructors. Keyword arguments shared by all: kind, source, basis, detail, loss, loss_tol,
+# requires (see the module docstring).
+
+
+def _make(name, predicted, observed, tolerance, passed, **kw) -> Check:
+    return Check(name, predicted, observed, tolerance, bool(passed), **kw)
+
+
+def close(name, predicted, observed, tol, *, rel: bool = False, **kw) -> Check:
     """|observed − predicted| ≤ tol (relative to |predicted| with ``rel``)."""
     predicted, observed = float(predicted), float(observed)
     err = abs(observed - predicted)
     scale = abs(predicted) if rel else 1.0
     passed = math.isfinite(err) and err <= tol * scale
     kind = "relative" if rel else "absolute"
-    return Check(name, predicted, observed, f"{tol:g} ({kind})", passed, detail)
+    return _make(name, predicted, observed, f"{tol:g} ({kind})", passed, **kw)
 
 
-def at_most(name, bound, observed, *, detail: str = "") -> Check:
+def at_most(name, bound, observed, **kw) -> Check:
     """observed ≤ bound (an upper bound from a theorem, or a tolerance on an error)."""
     observed = float(observed)
-    return Check(name, f"≤ {float(bound):.6g}", observed, None, observed <= bound, detail)
+    passed = math.isfinite(observed) and observed <= bound
+    return _make(name, f"≤ {float(bound):.6g}", observed, None, passed, **kw)
 
 
-def at_least(name, bound, observed, *, detail: str = "") -> Check:
+def at_least(name, bound, observed, **kw) -> Check:
     """observed ≥ bound."""
     observed = float(observed)
-    return Check(name, f"≥ {float(bound):.6g}", observed, None, observed >= bound, detail)
+    passed = math.isfinite(observed) and observed >= bound
+    return _make(name, f"≥ {float(bound):.6g}", observed, None, passed, **kw)
 
 
-def holds(name, passed: bool, *, predicted: str, observed: str, detail: str = "") -> Check:
+def holds(name, passed: bool, *, predicted: str, observed: str, **kw) -> Check:
     """A qualitative claim (an ordering, a monotonicity) with its evidence in words."""
-    return Check(name, predicted, observed, None, bool(passed), detail)
+    return _make(name, predicted, observed, None, passed, **kw)
+
+
+def hypothesis(name, passed: bool, *, predicted: str, observed, **kw) -> Check:
+    """A theorem's precondition, e.g. ``hypothesis("η below bound (8)", eta <= b, predicted=f"≤ {b}",
+    observed=eta, source="seed 000, Thm 2.2")``."""
+    return _make(name, predicted, observed, None, passed, kind="hypothesis", **kw)
+
+
+def sanity(name, passed: bool, *, predicted: str, observed, **kw) -> Check:
+    """The machinery worked (a solver's status, a construction's property)."""
+    return _make(name, predicted, observed, None, passed, kind="sanity", **kw)
+
+
+def binomial_lower(successes: int, trials: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper–Pearson lower confidence bound on a success rate: the p with
+    P(Bin(trials, p) ≥ successes) = 1 − confidence (0 when successes = 0)."""
+    from scipy.stats import beta
+
+    if trials <= 0:
+        raise ValueError("binomial_lower needs at least one trial")
+    if successes <= 0:
+        return 0.0
+    return float(beta.ppf(1.0 - confidence, successes, trials - successes + 1))
+
+
+def binomial_upper(successes: int, trials: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper–Pearson upper confidence bound on a success rate."""
+    from scipy.stats import beta
+
+    if trials <= 0:
+        raise ValueError("binomial_upper needs at least one trial")
+    if successes >= trials:
+        return 1.0
+    return float(beta.ppf(confidence, successes + 1, trials - successes))

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from implicit_bias import __version__, config as config_mod, experiments, progress, store
+from implicit_bias import (
+    __version__,
+    checks as checks_mod,
+    config as config_mod,
+    experiments,
+    progress,
+    store,
+)
 from implicit_bias.errors import ConfigError, DivergenceError, SolverError, StepSizeWarning
 
 
@@ -27,7 +34,7 @@ class Outcome:
 
     @property
     def n_failed_checks(self) -> int:
-        return sum(not c["passed"] for c in self.checks)
+        return checks_mod.failures(self.checks)
 
 
 def _rows_frame(rows) -> pd.DataFrame:
@@ -71,7 +78,7 @@ def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force
     figures, checks = {}, []
     if result is not None:
         rows = result.rows
-        checks = [c.to_dict() for c in result.checks]
+        checks = [c.to_dict() for c in checks_mod.resolve(result.checks)]
         notes = notes + list(result.notes)
         if plot:
             figures = module.plot(_rows_frame(rows), cfg)
@@ -90,7 +97,8 @@ def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force
         "elapsed_s": elapsed,
         "status": "ok" if error is None else "failed",
         "checks_passed": sum(c["passed"] for c in checks),
-        "checks_failed": sum(not c["passed"] for c in checks),
+        "checks_failed": checks_mod.failures(checks),
+        **checks_mod.counts(checks),
         "notes": notes,
     }
     try:

@@ -1,0 +1,106 @@
+"""Mutation testing for theory claims: every claim of every experiment must be failed by a defect.
+
+Each test module of a seed declares, per experiment, a list of ``Mutant``s: a deliberate defect
+(a monkeypatch of the experiment module's namespace, e.g. the initialization scale ×10, the run
+truncated to a tenth of its steps, the prediction computed for the wrong depth, the ℓ2 baseline in
+place of the ℓ1 one) and the claims it must make fail. ``check_mutants(name, mutants)`` runs the
+experiment at its TINY config cleanly (every claim must pass there) and once per mutant, asserts each
+mutant fails its ``kills`` (status "fail": not "unconverged", not "outside the theorem"), and asserts
+that every claim of the clean run is failed by at least one mutant. The killed/total counts are
+recorded and printed as the mutation score at the end of the test session (see conftest.py).
+
+Write a defect as a function of (monkeypatch, module)::
+
+    def init_x10(mp, module):
+        real = module.DeepMatrix
+        mp.setattr(module, "DeepMatrix", lambda **kw: real(**{**kw, "alpha": 10 * kw["alpha"]}))
+
+    MUTANTS = {"dmf_identical": [Mutant("α ×10 in the simulation", init_x10, kills=("→ VΛ₊Vᵀ",))]}
+"""
+
+import dataclasses
+import functools
+import re
+from collections.abc import Callable
+
+import pytest
+
+from implicit_bias import checks as checks_mod, experiments
+
+# experiment name -> (claims of the clean run, claims killed by some mutant)
+SCORE: dict[str, tuple[set[str], set[str]]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Mutant:
+    """A defect and the claims (regular expressions searched in the claim names) it must fail."""
+
+    name: str
+    apply: Callable  # (pytest.MonkeyPatch, experiment module) -> None
+    kills: tuple[str, ...]
+    config: dict = dataclasses.field(default_factory=dict)  # extra overrides for this mutant only
+
+
+@functools.cache
+def clean_result(name: str):
+    """The experiment's Result at its TINY config (cached for the session; the smoke test shares it)."""
+    module = experiments.get(name)
+    return module.run(experiments.tiny_config(module))
+
+
+def run_mutant(name: str, mutant: Mutant):
+    """The experiment's resolved checks at TINY (+ the mutant's overrides) with the defect applied."""
+    from implicit_bias.config import apply_overrides
+
+    module = experiments.get(name)
+    cfg = apply_overrides(experiments.tiny_config(module), mutant.config)
+    with pytest.MonkeyPatch.context() as mp:
+        mutant.apply(mp, module)
+        try:
+            result = module.run(cfg)
+        except Exception as e:  # a defect that crashes the run is not a detection by a claim
+            raise AssertionError(f"{name}: mutant {mutant.name!r} crashed the run: {e!r}") from e
+    return checks_mod.resolve(result.checks)
+
+
+def _claims(found) -> list:
+    return [c for c in found if c.kind == "claim"]
+
+
+def check_mutants(name: str, mutants: list[Mutant]) -> None:
+    clean = checks_mod.resolve(clean_result(name).checks)
+    claims = {c.name for c in _claims(clean)}
+    not_passing = [f"{c.name} ({c.status})" for c in _claims(clean) if c.status != "pass"]
+    assert not not_passing, f"{name}: claims must pass cleanly at TINY: {not_passing}"
+    killed: set[str] = set()
+    problems = []
+    for mutant in mutants:
+        found = run_mutant(name, mutant)
+        failed = {c.name for c in _claims(found) if c.status == "fail"}
+        killed |= failed & claims
+        for pattern in mutant.kills:
+            hit = [n for n in claims if re.search(pattern, n)]
+            if not hit:
+                problems.append(f"mutant {mutant.name!r}: no claim matches {pattern!r}")
+            elif not any(n in failed for n in hit):
+                problems.append(f"mutant {mutant.name!r} did not fail {hit}")
+    SCORE[name] = (claims, killed)
+    survivors = sorted(claims - killed)
+    if survivors:
+        problems.append(f"claims that no mutant fails: {survivors}")
+    assert not problems, f"{name}: " + "; ".join(problems)
+
+
+def scale_kwarg(module_attr: str, key: str, factor: float):
+    """A defect: the module's constructor ``module_attr`` gets ``key`` multiplied by ``factor``."""
+
+    def apply(mp, module):
+        real = getattr(module, module_attr)
+
+        def patched(*args, **kw):
+            kw[key] = factor * kw[key]
+            return real(*args, **kw)
+
+        mp.setattr(module, module_attr, patched)
+
+    return apply
