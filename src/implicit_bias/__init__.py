@@ -40,7 +40,15 @@ _PUBLIC = {
     "GradientFlow": "implicit_bias.optim",
     "SGD": "implicit_bias.optim",
     "Trajectory": "implicit_bias.optim",
-    # problems
+    # problems: guessable constructors (problems/make.py), then the classes
+    "full": "implicit_bias.problems.make",
+    "completion": "implicit_bias.problems.make",
+    "sensing": "implicit_bias.problems.make",
+    "sparse": "implicit_bias.problems.make",
+    "regression": "implicit_bias.problems.make",
+    "linear": "implicit_bias.problems.make",
+    "from_entries": "implicit_bias.problems.make",
+    "from_matrices": "implicit_bias.problems.make",
     "FullObservation": "implicit_bias.problems.full",
     "symmetric_with_spectrum": "implicit_bias.problems.full",
     "random_target": "implicit_bias.problems.full",
@@ -56,12 +64,20 @@ _PUBLIC = {
     "ProductFlow": "implicit_bias.models.product_flow",
     "Hadamard": "implicit_bias.models.hadamard",
     "WeightNormalized": "implicit_bias.models.hadamard",
+    "product": "implicit_bias.models.deep_matrix",
+    "deep_linear": "implicit_bias.models.spectral",
+    "spectral_init": "implicit_bias.models.spectral",
     # errors
     "ConfigError": "implicit_bias.errors",
     "DivergenceError": "implicit_bias.errors",
     "StepSizeWarning": "implicit_bias.errors",
 }
-_SUBMODULES = {"metrics", "theory", "problems", "models", "optim", "experiments", "store", "errors"}
+# every module and subpackage of implicit_bias is an attribute, imported on first use
+_SUBMODULES = {
+    p.stem if p.suffix == ".py" else p.name
+    for p in __import__("pathlib").Path(__file__).parent.iterdir()
+    if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+}
 
 __all__ = sorted(_PUBLIC) + sorted(_SUBMODULES)
 

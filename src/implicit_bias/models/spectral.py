@@ -8,6 +8,8 @@ W_j ∈ R^{n_j×n_{j−1}}. The map is a reversal, no transposes:
 
 so that the engine's product W_L^e ⋯ W_1^e equals the seed's W_1 ⋯ W_L ∈ R^{p×d}, which is what
 ``problems.regression.Regression`` takes. ``to_engine`` / ``from_engine`` convert factor lists.
+This module is the one place where the seed's order appears: ``deep_linear`` and ``spectral_init``
+return the engine's order W = W_N ⋯ W_1, params (W_1, …, W_N), like every deep model (docs/engine.md).
 """
 
 import numpy as np

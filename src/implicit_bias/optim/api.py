@@ -17,11 +17,69 @@ from implicit_bias.optim.objective import identity
 from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
 
 
+def _describe(tree) -> str:
+    """'a tuple of 3 arrays shaped (4, 4), (4, 4), (4, 4)' for a pytree of arrays (or shape structs)."""
+    if hasattr(tree, "shape") and hasattr(tree, "dtype"):
+        return f"an array of shape {tuple(tree.shape)}"
+    leaves = jax.tree.leaves(tree)
+    shapes = ", ".join(str(tuple(x.shape)) for x in leaves[:6]) + (", …" if len(leaves) > 6 else "")
+    kind = type(tree).__name__
+    return f"a {kind} of {len(leaves)} arrays shaped {shapes}"
+
+
+def _plain(tree) -> bool:
+    if isinstance(tree, tuple):
+        return all(_plain(x) for x in tree)
+    if isinstance(tree, dict):
+        return all(_plain(x) for x in tree.values())
+    return hasattr(tree, "shape") and hasattr(tree, "dtype")
+
+
+def _expected(model):
+    """The pytree of shapes ``model.init_params`` returns, or None if it cannot be traced."""
+    init = getattr(model, "init_params", None)
+    if init is None:
+        return None
+    try:
+        return jax.eval_shape(init, jax.random.key(0))
+    except Exception:  # an init that cannot be traced: nothing to compare with
+        return None
+
+
+def conform_params(model, params0):
+    """``params0`` in the container the model's ``init_params`` builds (any sequence of factors
+    becomes the tuple (W_1, …, W_N) that DeepMatrix expects); a ConfigError names the expected
+    structure when it cannot be."""
+    if _plain(params0):  # arrays and tuples/dicts of arrays are used as they are
+        return params0
+    expected = _expected(model)
+    if expected is None:
+        return params0
+    want = jax.tree.structure(expected)
+    if jax.tree.structure(params0) == want:
+        return params0
+    if isinstance(expected, tuple) and not hasattr(params0, "dtype") and not isinstance(params0, dict):
+        try:
+            candidate = tuple(params0)
+        except TypeError:
+            candidate = None
+        if candidate is not None and jax.tree.structure(candidate) == want:
+            return candidate
+    raise ConfigError(
+        f"params0 does not have the structure {type(model).__name__} expects: it wants "
+        f"{_describe(expected)} (as model.init_params returns), got {_describe(params0)}"
+    )
+
+
 def _check_shapes(model, problem, params0) -> None:
     try:
         out = jax.eval_shape(model, params0)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"the initial parameters do not fit the model: {e}") from None
+        expected = _expected(model)
+        want = f" ({type(model).__name__} wants {_describe(expected)})" if expected is not None else ""
+        raise ConfigError(
+            f"the initial parameters do not fit the model{want}: {str(e).splitlines()[0]}"
+        ) from None
     shape = getattr(problem, "shape", None)
     if shape is not None and tuple(out.shape) != tuple(shape):
         raise ConfigError(
@@ -55,6 +113,7 @@ def fit(
         raise ConfigError(f"on_divergence must be 'raise' or 'return', got {on_divergence!r}")
     if params0 is None:
         params0 = model.init_params(key)
+    params0 = conform_params(model, params0)
     _check_shapes(model, problem, params0)
     observe = observe or identity
     label = label or type(method).__name__

@@ -52,6 +52,68 @@ class Trajectory:
         one = jax.tree.map(lambda x: x[i], self)
         return truncate(one)
 
+    def to_frame(self, *, max_columns: int = 64):
+        """One pandas row per snapshot: ``t``, ``loss`` and the observed values.
+
+        Each observed leaf with at most ``max_columns`` numbers per snapshot is spread over columns
+        named after its path and index (``observed``, ``observed[0, 1]``, ``observed[2][0, 0]``, …);
+        a larger leaf is one column holding an array per row. A batched trajectory gets a ``member``
+        column (one block of rows per member, padding after a divergence dropped).
+        """
+        import pandas as pd
+
+        if np.ndim(self.t) == 2:
+            frames = []
+            for i in range(np.shape(self.t)[0]):
+                frame = self.member(i).to_frame(max_columns=max_columns)
+                frames.append(frame.assign(member=i))
+            return pd.concat(frames, ignore_index=True)
+        columns = {"t": np.asarray(self.t), "loss": np.asarray(self.loss)}
+        n = columns["t"].shape[0]
+        for path, leaf in jax.tree_util.tree_flatten_with_path(self.observed)[0]:
+            name = "observed" + jax.tree_util.keystr(path)
+            values = np.asarray(leaf)
+            per_row = values[0].size if values.ndim > 0 and values.shape[0] else 0
+            if values.ndim == 1:
+                columns[name] = values
+            elif per_row <= max_columns:
+                for index in np.ndindex(values.shape[1:]):
+                    columns[f"{name}[{', '.join(map(str, index))}]"] = values[(slice(None),) + index]
+            else:
+                columns[name] = list(values)
+        columns = {k: v for k, v in columns.items() if len(v) == n}
+        return pd.DataFrame(columns)
+
+    def plot(self, *, title: str | None = None):
+        """The standard figure: the loss over t (log scale) and, when the observed value is one
+        matrix or vector per snapshot, its singular values (or entries) over t. Returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        if np.ndim(self.t) == 2:
+            raise ValueError("plot one member of a batched trajectory: traj.member(i).plot()")
+        t, loss = np.asarray(self.t), np.asarray(self.loss)
+        leaves = jax.tree.leaves(self.observed)
+        obs = np.asarray(leaves[0]) if len(leaves) == 1 else None
+        panels = 2 if obs is not None and obs.ndim in (2, 3) else 1
+        fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
+        ax = axes[0, 0]
+        positive = loss > 0
+        ax.semilogy(t[positive], loss[positive]) if positive.any() else ax.plot(t, loss)
+        ax.set(xlabel="step" if self.method in ("GD", "SGD") else "time t", ylabel="loss",
+               title=f"{self.method} ({self.path})")  # fmt: skip
+        if panels == 2:
+            ax = axes[0, 1]
+            if obs.ndim == 3:
+                ax.plot(t, np.linalg.svd(obs, compute_uv=False))
+                ax.set(xlabel=axes[0, 0].get_xlabel(), ylabel="singular values of the observed matrix")
+            else:
+                ax.plot(t, obs)
+                ax.set(xlabel=axes[0, 0].get_xlabel(), ylabel="observed entries")
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        return fig
+
     def divergence_error(self) -> "DivergenceError | None":
         """For an unbatched trajectory: the DivergenceError describing it, or None if it did not diverge."""
         if int(self.status) != DIVERGED:
