@@ -59,7 +59,7 @@ def print_checks(checks: list[dict], title: str = "checks") -> None:
 
     table = Table(title=title, show_lines=False)
     for col in ("check", "kind", "predicted", "observed", "tolerance", "status", "source · basis"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col == "kind", min_width=11 if col == "status" else None)
     fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
     for c in map(checks_mod.normalize, checks):
         label = checks_mod.label(c)
