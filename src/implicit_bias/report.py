@@ -39,6 +39,9 @@ tr.unconverged td.verdict{color:#9a5b00;font-weight:700} tr.unconverged{backgrou
 tr.outside td.verdict{color:#6b3fa0;font-weight:600;font-style:italic}
 tr.outside{background:repeating-linear-gradient(135deg,#faf7fd,#faf7fd 6px,#f3eefa 6px,#f3eefa 12px)}
 tr.not-met td.verdict{color:#9a5b00} td.kind{font-size:.85em;color:#555}
+table.checks td:first-child{min-width:14em;width:26%} table.checks td.verdict{min-width:7em}
+table.checks td.num{white-space:normal;max-width:14em;overflow-wrap:anywhere}
+table.checks td:nth-child(7){min-width:7em}
 tr[data-kind=hypothesis] td:first-child,tr[data-kind=sanity] td:first-child{color:#555}
 .st{display:inline-block;margin:0 .3em .1em 0;white-space:nowrap}
 .st.pass{color:#13722b} .st.fail,.st.missing{color:#b00020;font-weight:700}
