@@ -7,9 +7,9 @@ hypothesis a claim ``requires`` is among the run's checks."""
 import re
 
 import pytest
-from mutation import clean_result
 
 from implicit_bias import checks, experiments
+from mutation import clean_result
 
 NAMES = experiments.names()
 SEED_SOURCE = re.compile(r"\bseed 00[0-4]\b")
@@ -31,9 +31,17 @@ def test_every_check_keeps_the_contract(name):
         if c.kind not in checks.KINDS:
             problems.append(f"{c.name!r}: kind {c.kind!r}")
         if c.kind == "claim" and not SEED_SOURCE.search(c.source or ""):
-            problems.append(f"claim {c.name!r}: source {c.source!r} names no seed (e.g. 'seed 000, Thm 2.2')")
-        if c.kind in ("claim", "hypothesis") and _compares_a_number(c) and not (c.basis or "").strip():
-            problems.append(f"{c.kind} {c.name!r}: compares with a tolerance or bound but has no basis")
+            problems.append(
+                f"claim {c.name!r}: source {c.source!r} names no seed (e.g. 'seed 000, Thm 2.2')"
+            )
+        if (
+            c.kind in ("claim", "hypothesis")
+            and _compares_a_number(c)
+            and not (c.basis or "").strip()
+        ):
+            problems.append(
+                f"{c.kind} {c.name!r}: compares with a tolerance or bound but has no basis"
+            )
         if c.loss is not None and c.loss_tol is None:
             problems.append(f"{c.name!r}: records the loss {c.loss} but no loss_tol")
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)

@@ -2,7 +2,6 @@
 stored before checks had a kind (they read as claims). Built on hand-written stores: no simulation,
 so these run in about a second."""
 
-import json
 import re
 
 from implicit_bias import checks, config as config_mod, experiments, query, report, store
@@ -81,9 +80,7 @@ def _store_run(root, cfg, found, *, old_format=False):
     else:
         record.update(checks.counts(dicts))
     rows = [{"t": 0.0, "series": "loss", "i": 0, "value": 1.0}]
-    return store.write_run(
-        store.run_path(root, NAME, h), config=record, rows=rows, checks=dicts
-    )
+    return store.write_run(store.run_path(root, NAME, h), config=record, rows=rows, checks=dicts)
 
 
 def _cross_seed_store(root):
@@ -129,10 +126,13 @@ def test_report_shows_counts_statuses_and_pass_rates_across_seeds(tmp_path):
     _cross_seed_store(tmp_path)
     page = report.build(tmp_path).read_text()
     # header: counts over every shown run (3 seeds + the old run)
-    assert "claims 3/7 · hypotheses met 3/6 · sanity 3/3 (3 outside the theorem, 3 unconverged)" in page
+    assert (
+        "claims 3/7 · hypotheses met 3/6 · sanity 3/3 (3 outside the theorem, 3 unconverged)"
+        in page
+    )
     assert "across seeds: 0 of 4 claims pass at every seed" in page
     # one run shown in full, the others summarized by seed
-    assert page.count("<h4 class=\"cross-seed\">Across 3 seeds (0, 1, 2)") == 1
+    assert page.count('<h4 class="cross-seed">Across 3 seeds (0, 1, 2)') == 1
     assert page.count('<table class="checks">') == 2  # seed 0 of the group + the old-format run
     rate = re.search(r"<tr class=\"rate fail\"><td>eigenvalue λ=10 → 10</td>"
                      r"<td>seed 000, Thm 2.2</td><td class=\"num verdict\">2/3</td>", page)  # fmt: skip
@@ -144,4 +144,3 @@ def test_report_shows_counts_statuses_and_pass_rates_across_seeds(tmp_path):
     assert '<tr class="check not-met" data-kind="hypothesis">' in page
     assert "outside the theorem" in page and "at loss 0.001 (converged ≤ 1e-08)" in page
     assert "O(η) discretization" in page and "requires: β/(c−1) &lt; α" in page
-

@@ -31,7 +31,9 @@ def test_reproduce_tiny_at_two_seeds_shows_pass_rates(tmp_path):
     # two cheap experiments (~10 s in one process on a quiet 2-core machine)
     names = ["dmf_identical", "dlr_autoencoder"]
     only = [a for n in names for a in ("--only", n)]
-    result = invoke("reproduce", "--root", tmp_path, "--tiny", "--seeds", "0,1", "--workers", 1, *only)
+    result = invoke(
+        "reproduce", "--root", tmp_path, "--tiny", "--seeds", "0,1", "--workers", 1, *only
+    )
     assert result.exit_code == 0, result.stdout
     out = " ".join(result.stdout.split())
     for name in names:

@@ -6,10 +6,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from mutation import clean_result
-
 from implicit_bias import checks, experiments
 from implicit_bias.checks import Check
+from mutation import clean_result
 
 NAMES = experiments.names()
 
@@ -38,7 +37,9 @@ def test_experiment_runs_at_tiny_size(name):
     assert result.checks and all(isinstance(c, Check) for c in result.checks)
     found = checks.resolve(result.checks)
     # TINY keeps every claim inside its theorem and converged: each claim's status is "pass"
-    not_passing = [f"{c.name} ({c.status})" for c in found if c.kind == "claim" and c.status != "pass"]
+    not_passing = [
+        f"{c.name} ({c.status})" for c in found if c.kind == "claim" and c.status != "pass"
+    ]
     assert not not_passing, f"claims not passing at the tiny config: {not_passing}"
     broken = [c.name for c in found if c.kind == "sanity" and not c.passed]
     assert not broken, f"sanity checks failed at the tiny config: {broken}"

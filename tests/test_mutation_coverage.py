@@ -5,9 +5,8 @@ skipped: a missing module or entry fails here, naming the experiments without mu
 import importlib
 from pathlib import Path
 
-from mutation import Mutant
-
 from implicit_bias import experiments
+from mutation import Mutant
 
 HERE = Path(__file__).parent
 
@@ -24,7 +23,9 @@ def _mutant_modules() -> dict[str, dict]:
 
 def test_every_experiment_has_mutants():
     modules = _mutant_modules()
-    problems = [f"{f} defines no MUTANTS dict" for f, m in modules.items() if not isinstance(m, dict)]
+    problems = [
+        f"{f} defines no MUTANTS dict" for f, m in modules.items() if not isinstance(m, dict)
+    ]
     covered = {}
     for f, mutants in modules.items():
         for name, listed in (mutants or {}).items():

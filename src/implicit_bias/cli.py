@@ -59,7 +59,9 @@ def print_checks(checks: list[dict], title: str = "checks") -> None:
 
     table = Table(title=title, show_lines=False)
     for col in ("check", "kind", "predicted", "observed", "tolerance", "status", "source · basis"):
-        table.add_column(col, overflow="fold", no_wrap=col == "kind", min_width=11 if col == "status" else None)
+        table.add_column(
+            col, overflow="fold", no_wrap=col == "kind", min_width=11 if col == "status" else None
+        )
     fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
     for c in map(checks_mod.normalize, checks):
         label = checks_mod.label(c)
@@ -69,7 +71,9 @@ def print_checks(checks: list[dict], title: str = "checks") -> None:
             if c["loss_tol"] is not None:
                 status += f" (converged ≤ {fmt(float(c['loss_tol']))})"
             status += "[/dim]"
-        where = "\n".join(x for x in (c["source"], f"[dim]{c['basis']}[/dim]" if c["basis"] else "") if x)
+        where = "\n".join(
+            x for x in (c["source"], f"[dim]{c['basis']}[/dim]" if c["basis"] else "") if x
+        )
         table.add_row(
             c["name"],
             c["kind"],
@@ -127,7 +131,7 @@ def run(
     ] = None,
     root: Root = Path("results"),
     force: Annotated[bool, typer.Option(help="Recompute even if this config is stored.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails.")] = False,
     strict: Annotated[
         bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
     ] = False,
@@ -158,7 +162,7 @@ def reproduce(
     root: Root = Path("results"),
     only: Annotated[list[str], typer.Option(help="Run only these experiments.")] = [],  # noqa: B006
     force: Annotated[bool, typer.Option(help="Recompute stored runs.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails.")] = False,
     report_out: Annotated[
         Path | None, typer.Option("--report", help="Report file (default ROOT/report.html).")
     ] = None,
@@ -180,7 +184,7 @@ def reproduce(
         ),
     ] = None,
 ):
-    """Run every experiment at its default size, then write the HTML report."""
+    """Run every experiment at its default size (at each of --seeds), then write the HTML report."""
     from implicit_bias import checks as checks_mod, config, experiments, progress, report, runner
     from implicit_bias.sweep import parse_seeds
 

@@ -95,7 +95,8 @@ def _fig_html(fig, caption: str) -> str:
 
 
 def _css_class(label: str) -> str:
-    return {"FAIL": "fail", "outside the theorem": "outside", "not met": "not-met"}.get(label, label)
+    names = {"FAIL": "fail", "outside the theorem": "outside", "not met": "not-met"}
+    return names.get(label, label)
 
 
 def checks_table(checks: list[dict]) -> str:
@@ -285,9 +286,7 @@ def _seed_groups(found: list[Path]) -> list[dict]:
         if seed is None:
             continue
         sets.setdefault(json.dumps(cfg, sort_keys=True, default=str), {})[seed] = path
-    return [
-        dict(sorted(g.items(), key=lambda kv: kv[0])) for g in sets.values() if len(g) > 1
-    ]
+    return [dict(sorted(g.items(), key=lambda kv: kv[0])) for g in sets.values() if len(g) > 1]
 
 
 def _as_axis(values) -> tuple[list, bool]:
@@ -480,9 +479,7 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
         body.append(f'<h2 id="seed-{seed}">{html.escape(title)}</h2>')
         toc.append(f'<li><a href="#seed-{seed}">{html.escape(title)}</a><ul>')
         for name in names:
-            section, shown = experiment_section(
-                name, root, in_sweeps=in_sweeps, rates_out=rates
-            )
+            section, shown = experiment_section(name, root, in_sweeps=in_sweeps, rates_out=rates)
             body.append(section)
             all_checks += shown
             toc.append(f'<li><a href="#{name}">{name}</a></li>')

@@ -38,7 +38,7 @@ class Outcome:
 
     @property
     def summary(self) -> str:
-        """"claims P/T · hypotheses met H/HT · sanity S/ST" (+ outside / unconverged counts)."""
+        """The counts by kind: claims P/T · hypotheses met H/HT · sanity S/ST (+ outside, unconverged)."""
         return checks_mod.summary_line(self.checks)
 
 
