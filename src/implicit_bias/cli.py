@@ -131,7 +131,10 @@ def run(
     ] = None,
     root: Root = Path("results"),
     force: Annotated[bool, typer.Option(help="Recompute even if this config is stored.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails.")] = False,
+    fail_on_check: Annotated[
+        bool,
+        typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails."),
+    ] = False,
     strict: Annotated[
         bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
     ] = False,
@@ -162,7 +165,10 @@ def reproduce(
     root: Root = Path("results"),
     only: Annotated[list[str], typer.Option(help="Run only these experiments.")] = [],  # noqa: B006
     force: Annotated[bool, typer.Option(help="Recompute stored runs.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails.")] = False,
+    fail_on_check: Annotated[
+        bool,
+        typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails."),
+    ] = False,
     report_out: Annotated[
         Path | None, typer.Option("--report", help="Report file (default ROOT/report.html).")
     ] = None,
