@@ -18,6 +18,23 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--runslow", action="store_true", default=False,
+        help="also run the tests marked slow (e.g. reproduce at seeds 0-4, ~20 min on 2 cores)",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` are skipped (and say so) unless ``--runslow`` is given."""
+    if config.getoption("--runslow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def key():
     return jax.random.key(0)

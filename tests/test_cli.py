@@ -100,6 +100,12 @@ def test_reproduce_and_report(tmp_path):
     )
     assert result.exit_code == 0, result.stdout
     assert result.stdout.count(": done in") == len(names)
+    out = " ".join(result.stdout.split())  # counts by kind per run and in total
+    assert (
+        len(re.findall(r"claims \d+/\d+ · hypotheses met \d+/\d+ · sanity \d+/\d+", out))
+        == len(names) + 1
+    )
+    assert re.search(r"4 experiments: claims (\d+)/\1 ", out), out
     page = (tmp_path / "report.html").read_text()
     assert page.count("<img") >= len(names)
     assert 'class="check fail"' not in page and 'class="check pass"' in page

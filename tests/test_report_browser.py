@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from implicit_bias import experiments, report, runner, store, sweep
+from implicit_bias import checks as checks_mod, experiments, report, runner, store, sweep
 
 pytestmark = pytest.mark.browser
 
@@ -71,12 +71,14 @@ def test_report_renders_every_figure_and_every_check(tmp_path, dask_client):
     widths = [int(w) for w in re.findall(r'data-natural-width="(\d+)"', dom)]
     assert len(widths) == n_figures and min(widths) > 0
 
-    checks = [c for p in shown for c in store.read_checks(p)]
-    rows = re.findall(r'<tr class="check (pass|fail)"><td>(.*?)(?:<div|</td>)', dom)
+    checks = [checks_mod.normalize(c) for p in shown for c in store.read_checks(p)]
+    rows = re.findall(r'<tr class="check ([\w-]+)" data-kind="(\w+)"><td>(.*?)(?:<div|</td>)', dom)
     assert len(rows) == len(checks)
-    names = {html_unescape(n) for _, n in rows}
+    names = {html_unescape(n) for _, _, n in rows}
     assert {c["name"] for c in checks} <= names
-    assert [v for v, _ in rows].count("pass") == sum(c["passed"] for c in checks)
+    assert sorted((s, k) for s, k, _ in rows) == sorted(
+        (report._css_class(checks_mod.label(c)), c["kind"]) for c in checks
+    )
     assert spec.id in dom and "8 of 8 runs stored" in dom
 
     shot = tmp_path / "report.png"

@@ -107,16 +107,67 @@ def resolve(found: list[Check]) -> list[Check]:
     return out
 
 
+def normalize(d: dict) -> dict:
+    """A stored check as a dict with every field: runs stored before checks had a kind and a status
+    read as claims whose status is their own verdict (no source, basis or loss recorded)."""
+    out = dict(d)
+    out.setdefault("detail", "")
+    out["kind"] = out.get("kind") or "claim"
+    out["source"] = out.get("source") or ""
+    out["basis"] = out.get("basis") or ""
+    out.setdefault("loss", None)
+    out.setdefault("loss_tol", None)
+    out["requires"] = list(out.get("requires") or ())
+    out["passed"] = bool(out.get("passed"))
+    if not out.get("status"):
+        converged = None
+        if out["loss"] is not None and out["loss_tol"] is not None:
+            loss = float(out["loss"])
+            converged = math.isfinite(loss) and loss <= float(out["loss_tol"])
+        if out["kind"] == "claim" and converged is False:
+            out["status"] = "unconverged"
+        else:
+            out["status"] = "pass" if out["passed"] else "fail"
+    return out
+
+
+LABELS = {
+    ("claim", "pass"): "pass",
+    ("claim", "fail"): "FAIL",
+    ("claim", "unconverged"): "unconverged",
+    ("claim", "outside"): "outside the theorem",
+    ("hypothesis", "pass"): "met",
+    ("hypothesis", "fail"): "not met",
+    ("sanity", "pass"): "pass",
+    ("sanity", "fail"): "FAIL",
+}
+
+
+def label(d: dict | Check) -> str:
+    """How a check's status reads in the CLI and the report: pass, FAIL, unconverged, outside the
+    theorem (claims); met, not met (hypotheses: an unmet one is information, not a failure)."""
+    d = normalize(d.to_dict() if isinstance(d, Check) else d)
+    return LABELS.get((d["kind"], d["status"]), d["status"])
+
+
+def is_failure(d: dict | Check) -> bool:
+    """Whether this check counts against its run (see ``failures``)."""
+    d = normalize(d.to_dict() if isinstance(d, Check) else d)
+    if d["kind"] == "claim":
+        return d["status"] in ("fail", "unconverged")
+    return d["kind"] == "sanity" and not d["passed"]
+
+
 def counts(found: list[dict | Check]) -> dict[str, int]:
     """Counts by kind and status: claims_passed/claims_total count only claims evaluated inside
     their theorem at a converged run; outside and unconverged claims are counted apart."""
-    ds = [c.to_dict() if isinstance(c, Check) else c for c in found]
+    ds = [normalize(c.to_dict() if isinstance(c, Check) else c) for c in found]
 
     def status(d):
-        return d.get("status") or ("pass" if d.get("passed") else "fail")
+        return d["status"]
 
     def kind(d):
-        return d.get("kind") or "claim"
+        return d["kind"]
 
     claims = [d for d in ds if kind(d) == "claim"]
     inside = [d for d in claims if status(d) in ("pass", "fail")]
@@ -159,6 +210,29 @@ def summary_line(found: list[dict | Check]) -> str:
     if n["claims_unconverged"]:
         extra.append(f"{n['claims_unconverged']} unconverged")
     return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+def pass_rates(by_seed: dict) -> list[dict]:
+    """Each claim's pass rate across seeds: ``by_seed`` maps a seed to that run's checks (dicts or
+    Checks). One record per claim name, in the order first seen: name, source, passed (status
+    "pass"), n (seeds run), and statuses {seed: status, or "missing" where that run lacks the claim}.
+    """
+    rates: dict[str, dict] = {}
+    per_seed = {}
+    for seed, found in by_seed.items():
+        ds = [normalize(c.to_dict() if isinstance(c, Check) else c) for c in found]
+        per_seed[seed] = {d["name"]: d for d in ds if d["kind"] == "claim"}
+        for name, d in per_seed[seed].items():
+            rates.setdefault(name, {"name": name, "source": d["source"]})
+    for r in rates.values():
+        statuses = {
+            seed: (claims[r["name"]]["status"] if r["name"] in claims else "missing")
+            for seed, claims in per_seed.items()
+        }
+        r.update(
+            passed=sum(s == "pass" for s in statuses.values()), n=len(statuses), statuses=statuses
+        )
+    return list(rates.values())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -42,30 +42,61 @@ def _friendly_errors(fn):
     return wrapper
 
 
+STATUS_STYLE = {
+    "pass": "[green]pass[/green]",
+    "FAIL": "[bold red]FAIL[/bold red]",
+    "unconverged": "[bold yellow]unconverged[/bold yellow]",
+    "outside the theorem": "[magenta]outside the theorem[/magenta]",
+    "met": "[green]met[/green]",
+    "not met": "[yellow]not met[/yellow]",
+}
+
+
 def print_checks(checks: list[dict], title: str = "checks") -> None:
+    """The checks table: kind, status (pass / FAIL / unconverged / outside the theorem; met / not
+    met for hypotheses), source and basis; a limit claim also shows the loss it was evaluated at."""
+    from implicit_bias import checks as checks_mod
+
     table = Table(title=title, show_lines=False)
-    for col in ("check", "predicted", "observed", "tolerance", "result"):
-        table.add_column(col, overflow="fold")
-    for c in checks:
-        fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
-        verdict = "[green]pass[/green]" if c["passed"] else "[bold red]FAIL[/bold red]"
+    for col in ("check", "kind", "predicted", "observed", "tolerance", "status", "source · basis"):
+        table.add_column(
+            col, overflow="fold", no_wrap=col == "kind", min_width=11 if col == "status" else None
+        )
+    fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
+    for c in map(checks_mod.normalize, checks):
+        label = checks_mod.label(c)
+        status = STATUS_STYLE.get(label, label)
+        if c["loss"] is not None:
+            status += f"\n[dim]at loss {fmt(float(c['loss']))}"
+            if c["loss_tol"] is not None:
+                status += f" (converged ≤ {fmt(float(c['loss_tol']))})"
+            status += "[/dim]"
+        where = "\n".join(
+            x for x in (c["source"], f"[dim]{c['basis']}[/dim]" if c["basis"] else "") if x
+        )
         table.add_row(
             c["name"],
+            c["kind"],
             fmt(c.get("predicted")),
             fmt(c.get("observed")),
             fmt(c.get("tolerance")),
-            verdict,
+            status,
+            where,
         )
     console.print(table)
 
 
-def _report_outcome(outcome) -> None:
+def _report_outcome(outcome, seed=None) -> None:
     status = {
         "ok": "[green]done[/green]",
         "cached": "[cyan]cached[/cyan]",
         "failed": "[bold red]FAILED[/bold red]",
     }[outcome.status]
-    console.print(f"{outcome.experiment}: {status} in {outcome.elapsed:.1f} s → {outcome.path}")
+    label = outcome.experiment if seed is None else f"{outcome.experiment} (seed {seed})"
+    console.print(f"{label}: {status} in {outcome.elapsed:.1f} s → {outcome.path}")
+    if outcome.checks:
+        colour = "red" if outcome.n_failed_checks else "green"
+        console.print(f"  [{colour}]{outcome.summary}[/{colour}]")
     if outcome.error:
         err_console.print(
             f"[bold red]{outcome.error['type']}:[/bold red] {outcome.error['message']}"
@@ -100,7 +131,10 @@ def run(
     ] = None,
     root: Root = Path("results"),
     force: Annotated[bool, typer.Option(help="Recompute even if this config is stored.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    fail_on_check: Annotated[
+        bool,
+        typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails."),
+    ] = False,
     strict: Annotated[
         bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
     ] = False,
@@ -121,13 +155,20 @@ def run(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+def _seed_of(cfg):
+    return getattr(cfg, "seed", None)
+
+
 @app.command()
 @_friendly_errors
 def reproduce(
     root: Root = Path("results"),
     only: Annotated[list[str], typer.Option(help="Run only these experiments.")] = [],  # noqa: B006
     force: Annotated[bool, typer.Option(help="Recompute stored runs.")] = False,
-    fail_on_check: Annotated[bool, typer.Option(help="Exit 1 if a theory check fails.")] = False,
+    fail_on_check: Annotated[
+        bool,
+        typer.Option(help="Exit 1 if a claim fails or is unconverged, or a sanity check fails."),
+    ] = False,
     report_out: Annotated[
         Path | None, typer.Option("--report", help="Report file (default ROOT/report.html).")
     ] = None,
@@ -141,36 +182,77 @@ def reproduce(
             help="Experiments run side by side in this many processes (default: one per core)."
         ),
     ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="Run every experiment at each of these seeds ('0-4' or '0,2,3'), each a stored "
+            "run; the report shows each claim's pass rate across them. Default: each config's seed."
+        ),
+    ] = None,
 ):
-    """Run every experiment at its default size, then write the HTML report."""
-    from implicit_bias import experiments, progress, report, runner
+    """Run every experiment at its default size (at each of --seeds), then write the HTML report."""
+    from implicit_bias import checks as checks_mod, config, experiments, progress, report, runner
+    from implicit_bias.sweep import parse_seeds
 
     names = only or experiments.names()
     modules = {name: experiments.get(name) for name in names}  # fail fast on a typo
     cfgs = {n: experiments.tiny_config(m) if tiny else m.Config() for n, m in modules.items()}
+    seed_list = tuple(dict.fromkeys(parse_seeds(seeds))) if seeds is not None else None
+    if seed_list is None:
+        jobs = list(cfgs.items())
+    else:
+        jobs = [
+            (n, config.apply_overrides(cfgs[n], {"seed": s}, experiment=n))
+            for n in names
+            for s in seed_list
+        ]
+    keys = [(n, config.config_hash(n, c)) for n, c in jobs]
+    seed_of = {k: _seed_of(c) for k, (_, c) in zip(keys, jobs)}
     workers = workers or runner.n_cores()
-    outcomes = []
     with progress.reporting(console, transient=True) as bar:
-        overall = bar.add_task("reproduce", total=len(names))
-        if workers > 1 and len(names) > 1:
-            done = runner.execute_parallel(cfgs, root=root, force=force, n_workers=workers)
+        overall = bar.add_task("reproduce", total=len(jobs))
+        if workers > 1 and len(jobs) > 1:
+            done = runner.execute_parallel(jobs, root=root, force=force, n_workers=workers)
         else:
-            done = ((n, runner.execute(n, cfgs[n], root=root, force=force)) for n in names)
-        by_name = {}
+            done = ((n, runner.execute(n, c, root=root, force=force)) for n, c in jobs)
+        by_key = {}
         for name, outcome in done:
-            by_name[name] = outcome
-            _report_outcome(outcome)
+            key = (name, outcome.path.name)
+            by_key[key] = outcome
+            _report_outcome(outcome, seed_of.get(key) if seed_list else None)
             bar.advance(overall)
-        outcomes = [by_name[n] for n in names]
+        outcomes = [by_key[k] for k in keys]
     path = report.build(root, report_out)
-    n_checks = sum(len(o.checks) for o in outcomes)
+    all_checks = [c for o in outcomes for c in o.checks]
     n_failed = sum(o.n_failed_checks for o in outcomes)
-    failed_runs = [o.experiment for o in outcomes if o.status == "failed"]
+    failed_runs = [
+        o.experiment + (f" (seed {seed_of[k]})" if seed_list else "")
+        for k, o in zip(keys, outcomes)
+        if o.status == "failed"
+    ]
     colour = "green" if not (n_failed or failed_runs) else "red"
-    console.print(
-        f"[{colour}]{len(outcomes)} experiments, {n_checks - n_failed} of {n_checks} checks pass"
-        f"{', failed runs: ' + ', '.join(failed_runs) if failed_runs else ''}[/{colour}]"
+    runs = f"{len(names)} experiments" + (
+        f" × {len(seed_list)} seeds = {len(outcomes)} runs" if seed_list else ""
     )
+    console.print(
+        f"[{colour}]{runs}: {checks_mod.summary_line(all_checks)}"
+        f"{'; failed runs: ' + ', '.join(failed_runs) if failed_runs else ''}[/{colour}]"
+    )
+    if seed_list and len(seed_list) > 1:
+        rates = []
+        for n in names:
+            by_seed = {seed_of[k]: o.checks for k, o in zip(keys, outcomes) if k[0] == n}
+            rates += checks_mod.pass_rates(by_seed)
+        every = sum(r["passed"] == r["n"] for r in rates)
+        console.print(
+            f"[{'green' if every == len(rates) else 'red'}]claims passing at every seed: "
+            f"{every}/{len(rates)}[/]"
+            + "".join(
+                f"\n  [red]{r['passed']}/{r['n']}[/red] {r['name']}"
+                for r in rates
+                if r["passed"] < r["n"]
+            )
+        )
     console.print(f"report: {path.resolve()}")
     if failed_runs:
         raise typer.Exit(EXIT_RUN_FAILED)

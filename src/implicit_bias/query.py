@@ -3,9 +3,14 @@
 Views (``implicit-bias query "SQL"`` and ``query(sql)``):
 
     runs         one row per stored run: experiment, hash, status, created, elapsed_s, checks_passed,
-                 checks_failed, and every config field as a column (NULL where an experiment lacks it)
+                 checks_failed, the counts by kind (claims_passed, claims_total, claims_outside,
+                 claims_unconverged, hypotheses_met, hypotheses_total, sanity_passed, sanity_total;
+                 see ``checks.counts``), and every config field as a column (NULL where an
+                 experiment lacks it)
     rows         every run's tidy rows, with experiment and hash; join ``runs`` USING (hash) for configs
-    checks       one row per theory check: experiment, hash, name, predicted, observed, tolerance, passed
+    checks       one row per theory check: experiment, hash, name, kind (claim / hypothesis / sanity),
+                 status (pass / fail / unconverged / outside), passed (the comparison's own verdict),
+                 predicted, observed, tolerance, source, basis, loss, loss_tol, detail
     sweeps       one row per sweep: id, experiment, status, n_runs, n_done, n_failed
     sweep_runs   (sweep_id, hash) membership
 
@@ -17,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from implicit_bias import store, sweep as sweep_mod
+from implicit_bias import checks as checks_mod, store, sweep as sweep_mod
 
 
 def _plain(v):
@@ -25,6 +30,20 @@ def _plain(v):
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return v
+
+
+COUNT_COLUMNS = (
+    "claims_passed", "claims_total", "claims_outside", "claims_unconverged",
+    "hypotheses_met", "hypotheses_total", "sanity_passed", "sanity_total",
+)  # fmt: skip
+
+
+def _counts(cfg: dict, path: Path) -> dict:
+    """The run's counts by kind: stored in config.json by the runner; for runs stored before that,
+    computed from checks.json (whose checks then all read as claims)."""
+    if all(k in cfg for k in COUNT_COLUMNS):
+        return {k: cfg[k] for k in COUNT_COLUMNS}
+    return checks_mod.counts(store.read_checks(path))
 
 
 def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -> pd.DataFrame:
@@ -40,12 +59,19 @@ def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -
             "elapsed_s": cfg.get("elapsed_s"),
             "checks_passed": cfg.get("checks_passed"),
             "checks_failed": cfg.get("checks_failed"),
+            **_counts(cfg, path),
             "path": str(path),
         }
         for k, v in cfg["config"].items():
             row.setdefault(k, _plain(v))
         records.append(row)
     return pd.DataFrame.from_records(records)
+
+
+CHECK_COLUMNS = [
+    "experiment", "hash", "name", "kind", "status", "passed", "predicted", "observed", "tolerance",
+    "source", "basis", "loss", "loss_tol", "detail",
+]  # fmt: skip
 
 
 def _connect(root: Path, runs: pd.DataFrame):
@@ -70,22 +96,27 @@ def _connect(root: Path, runs: pd.DataFrame):
         )
     checks = []
     for p in runs["path"] if len(runs) else []:
-        for c in store.read_checks(Path(p)):
+        for c in map(checks_mod.normalize, store.read_checks(Path(p))):
             checks.append(
                 {
                     "experiment": Path(p).parent.name,
                     "hash": Path(p).name,
                     "name": c["name"],
+                    "kind": c["kind"],
+                    "status": c["status"],
+                    "passed": c["passed"],
                     "predicted": str(c.get("predicted")),
                     "observed": str(c.get("observed")),
                     "tolerance": None if c.get("tolerance") is None else str(c.get("tolerance")),
-                    "passed": bool(c["passed"]),
+                    "source": c["source"],
+                    "basis": c["basis"],
+                    "loss": None if c["loss"] is None else float(c["loss"]),
+                    "loss_tol": None if c["loss_tol"] is None else float(c["loss_tol"]),
+                    "detail": c.get("detail") or "",
                 }
             )
-    checks_df = pd.DataFrame.from_records(
-        checks,
-        columns=["experiment", "hash", "name", "predicted", "observed", "tolerance", "passed"],
-    )
+    checks_df = pd.DataFrame.from_records(checks, columns=CHECK_COLUMNS)
+    checks_df[["loss", "loss_tol"]] = checks_df[["loss", "loss_tol"]].astype(float)
     con.register("checks_df", checks_df)
     con.execute("CREATE VIEW checks AS SELECT * FROM checks_df")
     sweeps = sweep_mod.read_sweeps(root)

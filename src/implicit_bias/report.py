@@ -14,7 +14,14 @@ from pathlib import Path
 import matplotlib.colors
 import numpy as np
 
-from implicit_bias import __version__, config as config_mod, experiments, plots, store
+from implicit_bias import (
+    __version__,
+    checks as checks_mod,
+    config as config_mod,
+    experiments,
+    plots,
+    store,
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -26,10 +33,22 @@ pre.doc{white-space:pre-wrap;background:#f7f7f7;padding:.6em .8em;border-radius:
 table{border-collapse:collapse;margin:.6em 0;font-size:.85em;width:100%}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#f0f0f0} td.num{font-family:ui-monospace,monospace;white-space:nowrap}
-tr.pass td.verdict{color:#13722b;font-weight:600} tr.fail td.verdict{color:#b00020;font-weight:700}
+tr.pass td.verdict,tr.met td.verdict{color:#13722b;font-weight:600}
+tr.fail td.verdict{color:#b00020;font-weight:700} tr.fail{background:#fff4f5}
+tr.unconverged td.verdict{color:#9a5b00;font-weight:700} tr.unconverged{background:#fff8e6}
+tr.outside td.verdict{color:#6b3fa0;font-weight:600;font-style:italic}
+tr.outside{background:repeating-linear-gradient(135deg,#faf7fd,#faf7fd 6px,#f3eefa 6px,#f3eefa 12px)}
+tr.not-met td.verdict{color:#9a5b00} td.kind{font-size:.85em;color:#555}
+table.checks td:first-child{min-width:14em;width:26%} table.checks td.verdict{min-width:7em}
+table.checks td.num{white-space:normal;max-width:14em;overflow-wrap:anywhere}
+table.checks td:nth-child(7){min-width:7em}
+tr[data-kind=hypothesis] td:first-child,tr[data-kind=sanity] td:first-child{color:#555}
+.st{display:inline-block;margin:0 .3em .1em 0;white-space:nowrap}
+.st.pass{color:#13722b} .st.fail,.st.missing{color:#b00020;font-weight:700}
+.st.unconverged{color:#9a5b00;font-weight:700} .st.outside{color:#6b3fa0;font-style:italic}
 .badge{display:inline-block;padding:.05em .5em;border-radius:3px;font-size:.8em;font-weight:600}
 .badge.ok{background:#d7f5dd;color:#13722b} .badge.bad{background:#fde0e3;color:#b00020}
-.badge.info{background:#e6eefc;color:#1f4aa8}
+.badge.info{background:#e6eefc;color:#1f4aa8} .badge.warn{background:#fff1d6;color:#9a5b00}
 figure{margin:.8em 0} figure img{max-width:100%;border:1px solid #eee}
 ul.notes{font-size:.85em;color:#444}
 """
@@ -75,21 +94,79 @@ def _fig_html(fig, caption: str) -> str:
     return _img_bytes(buf.getvalue(), caption)
 
 
+def _css_class(label: str) -> str:
+    names = {"FAIL": "fail", "outside the theorem": "outside", "not met": "not-met"}
+    return names.get(label, label)
+
+
 def checks_table(checks: list[dict]) -> str:
+    """A run's checks: kind, status (pass / FAIL / unconverged / outside the theorem for claims,
+    met / not met for hypotheses), source, the basis of the tolerance and, for a claim about a
+    limit, the training loss it was evaluated at."""
     if not checks:
         return '<p class="muted">No checks recorded.</p>'
-    head = "<tr><th>check</th><th>predicted</th><th>observed</th><th>tolerance</th><th>result</th></tr>"
+    head = (
+        "<tr><th>check</th><th>kind</th><th>predicted</th><th>observed</th><th>tolerance</th>"
+        "<th>status</th><th>source</th><th>basis</th></tr>"
+    )
     body = []
-    for c in checks:
-        cls = "pass" if c["passed"] else "fail"
+    for c in map(checks_mod.normalize, checks):
+        label = checks_mod.label(c)
         detail = f'<div class="muted">{_fmt(c.get("detail"))}</div>' if c.get("detail") else ""
+        loss = ""
+        if c["loss"] is not None:
+            tol = "" if c["loss_tol"] is None else f" (converged ≤ {_fmt(float(c['loss_tol']))})"
+            loss = f'<div class="muted">at loss {_fmt(float(c["loss"]))}{tol}</div>'
+        if c["requires"]:
+            needs = ", ".join(map(html.escape, c["requires"]))
+            detail += f'<div class="muted">requires: {needs}</div>'
         body.append(
-            f'<tr class="check {cls}"><td>{_fmt(c["name"])}{detail}</td>'
+            f'<tr class="check {_css_class(label)}" data-kind="{c["kind"]}"><td>{_fmt(c["name"])}{detail}</td>'
+            f'<td class="kind">{c["kind"]}</td>'
             f'<td class="num">{_fmt(c.get("predicted"))}</td><td class="num">{_fmt(c.get("observed"))}</td>'
             f'<td class="num">{_fmt(c.get("tolerance"))}</td>'
-            f'<td class="verdict">{"pass" if c["passed"] else "FAIL"}</td></tr>'
+            f'<td class="verdict">{html.escape(label)}{loss}</td>'
+            f'<td>{_fmt(c["source"])}</td><td class="muted">{_fmt(c["basis"])}</td></tr>'
         )
     return f'<table class="checks">{head}{"".join(body)}</table>'
+
+
+def _counts_badge(checks: list[dict], *, run_failed: bool = False) -> str:
+    """'claims P/T · hypotheses met H/HT · sanity S/ST' (+ outside / unconverged), red if any
+    check counts against the run."""
+    if run_failed:
+        return '<span class="badge bad">run failed</span>'
+    bad = checks_mod.failures(checks)
+    return (
+        f'<span class="badge {"bad" if bad else "ok"}">'
+        f"{html.escape(checks_mod.summary_line(checks))}</span>"
+    )
+
+
+def cross_seed_table(by_seed: dict) -> str:
+    """Each claim's pass rate across seeds: claim, source, passed k/n, the status at every seed."""
+    rates = checks_mod.pass_rates(by_seed)
+    if not rates:
+        return '<p class="muted">No claims recorded at these seeds.</p>'
+    head = "<tr><th>claim</th><th>source</th><th>passed</th><th>statuses by seed</th></tr>"
+    body = []
+    for r in rates:
+        ok = r["passed"] == r["n"]
+        statuses = "".join(
+            f'<span class="st {_css_class(_claim_label(st))}">{html.escape(str(seed))}: '
+            f"{html.escape(_claim_label(st))}</span>"
+            for seed, st in r["statuses"].items()
+        )
+        body.append(
+            f'<tr class="rate {"pass" if ok else "fail"}"><td>{_fmt(r["name"])}</td>'
+            f'<td>{_fmt(r["source"])}</td><td class="num verdict">{r["passed"]}/{r["n"]}</td>'
+            f"<td>{statuses}</td></tr>"
+        )
+    return f'<table class="cross-seed">{head}{"".join(body)}</table>'
+
+
+def _claim_label(status: str) -> str:
+    return checks_mod.LABELS.get(("claim", status), status)
 
 
 def _config_diff(cfg: dict, default: dict) -> str:
@@ -103,13 +180,7 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     cfg = store.read_config(path)
     checks = store.read_checks(path)
     error = store.read_error(path)
-    n_fail = sum(not c["passed"] for c in checks)
-    if error:
-        badge = '<span class="badge bad">run failed</span>'
-    elif n_fail:
-        badge = f'<span class="badge bad">{n_fail} of {len(checks)} checks failed</span>'
-    else:
-        badge = f'<span class="badge ok">{len(checks)} checks pass</span>'
+    badge = _counts_badge(checks, run_failed=bool(error))
     parts = [
         f"<h4>{html.escape(heading)} {badge}</h4>",
         f'<p class="muted">{html.escape(_config_diff(cfg["config"], default_cfg))} · '
@@ -129,10 +200,16 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
 
 
 def experiment_section(
-    name: str, root: Path, *, max_other_runs: int = 5, in_sweeps: frozenset = frozenset()
+    name: str,
+    root: Path,
+    *,
+    max_other_runs: int = 5,
+    in_sweeps: frozenset = frozenset(),
+    rates_out: list | None = None,
 ) -> tuple[str, list[dict]]:
     """HTML for one experiment and the checks it shows (runs that belong to a sweep are summarized
-    in the sweep's section instead)."""
+    in the sweep's section instead). Runs whose configs differ only in ``seed`` are shown once, with
+    each claim's pass rate across their seeds (appended to ``rates_out`` if given)."""
     module = experiments.get(name)
     default = config_mod.to_dict(module.Config())
     default_hash = config_mod.config_hash(name, module.Config())
@@ -152,13 +229,64 @@ def experiment_section(
     if not found:
         parts.append(f'<p class="muted">Not run yet: <code>implicit-bias run {name}</code></p>')
         return "\n".join(parts), shown_checks
+    groups = _seed_groups(found)
+    grouped = {p for g in groups for p in g.values()}
     main = [p for p in found if p.name == default_hash]
-    others = [p for p in reversed(found) if p.name != default_hash][:max_other_runs]
-    for i, path in enumerate(main + others):
-        heading = "Default run" if path in main else f"Run {i + 1 - len(main)}"
-        parts.append(_run_section(path, default, heading=heading))
+    singles = [p for p in reversed(found) if p.name != default_hash and p not in grouped]
+    others = singles[:max_other_runs]
+    for path in [p for p in main if p not in grouped]:  # else shown with its seeds below
+        parts.append(_run_section(path, default, heading="Default run"))
         shown_checks += store.read_checks(path)
+    for i, path in enumerate(others):
+        parts.append(_run_section(path, default, heading=f"Run {i + 1}"))
+        shown_checks += store.read_checks(path)
+    for group in groups:
+        seeds = list(group)
+        first = next((p for p in group.values() if p.name == default_hash), group[seeds[0]])
+        label = "Default run" if first.name == default_hash else "Run"
+        parts.append(_run_section(first, default, heading=f"{label} at seed {_seed(first)}"))
+        by_seed = {seed: store.read_checks(p) for seed, p in group.items()}
+        shown_checks += [c for found_ in by_seed.values() for c in found_]
+        rates = checks_mod.pass_rates(by_seed)
+        if rates_out is not None:
+            rates_out += rates
+        every = sum(r["passed"] == r["n"] for r in rates)
+        parts.append(
+            f'<h4 class="cross-seed">Across {len(seeds)} seeds ({", ".join(map(str, seeds))}) '
+            f'<span class="badge {"ok" if every == len(rates) else "bad"}">{every} of '
+            f"{len(rates)} claims pass at every seed</span></h4>"
+        )
+        rows = []
+        for seed, p in group.items():
+            meta = store.read_config(p)
+            failed = meta.get("status") == "failed"
+            rows.append(
+                f"<li>seed {seed}: {_counts_badge(by_seed[seed], run_failed=failed)} "
+                f'<span class="muted">hash {p.name}</span></li>'
+            )
+        parts.append('<ul class="notes">' + "".join(rows) + "</ul>")
+        parts.append(cross_seed_table(by_seed))
+    n_hidden = len(singles) - len(others)
+    if n_hidden > 0:
+        parts.append(f'<p class="muted">{n_hidden} older runs not shown (query the store).</p>')
     return "\n".join(parts), shown_checks
+
+
+def _seed(path: Path):
+    return store.read_config(path)["config"].get("seed")
+
+
+def _seed_groups(found: list[Path]) -> list[dict]:
+    """Runs whose configs differ only in ``seed``, for every such set of two or more seeds: a list
+    of {seed: run folder} ordered by seed (the newest run where a seed was stored twice)."""
+    sets: dict[str, dict] = {}
+    for path in found:  # oldest first, so a newer run of the same config replaces an older one
+        cfg = dict(store.read_config(path)["config"])
+        seed = cfg.pop("seed", None)
+        if seed is None:
+            continue
+        sets.setdefault(json.dumps(cfg, sort_keys=True, default=str), {})[seed] = path
+    return [dict(sorted(g.items(), key=lambda kv: kv[0])) for g in sets.values() if len(g) > 1]
 
 
 def _as_axis(values) -> tuple[list, bool]:
@@ -345,13 +473,13 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
 
     sweeps = sweep_mod.read_sweeps(root)
     in_sweeps = frozenset(h for r in sweeps for h in r.get("runs", []))
-    body, all_checks, toc = [], [], []
+    body, all_checks, toc, rates = [], [], [], []
     for seed, names in by_seed.items():
         title = SEED_TITLES.get(seed, f"Seed {seed}")
         body.append(f'<h2 id="seed-{seed}">{html.escape(title)}</h2>')
         toc.append(f'<li><a href="#seed-{seed}">{html.escape(title)}</a><ul>')
         for name in names:
-            section, shown = experiment_section(name, root, in_sweeps=in_sweeps)
+            section, shown = experiment_section(name, root, in_sweeps=in_sweeps, rates_out=rates)
             body.append(section)
             all_checks += shown
             toc.append(f'<li><a href="#{name}">{name}</a></li>')
@@ -365,24 +493,27 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
         toc.append("</ul></li>")
     for title, section_html in extra_sections:
         body.append(section_html)
-    n_fail = sum(not c["passed"] for c in all_checks)
-    summary = (
-        f'<span class="badge {"bad" if n_fail else "ok"}">{len(all_checks) - n_fail} of '
-        f"{len(all_checks)} checks pass</span>"
-    )
+    summary = _counts_badge(all_checks)
+    if rates:
+        every = sum(r["passed"] == r["n"] for r in rates)
+        seeds = sorted({len(r["statuses"]) for r in rates})
+        summary += (
+            f' <span class="badge {"ok" if every == len(rates) else "bad"}">across seeds: '
+            f"{every} of {len(rates)} claims pass at every seed "
+            f"({'/'.join(map(str, seeds))} seeds per experiment)</span>"
+        )
     if sweeps:
-        passed = failed = 0
+        swept = []
         for h in in_sweeps:
             for record in sweeps:
                 path = store.run_path(root, record["experiment"], h)
                 if store.is_done(path):
-                    meta = store.read_config(path)
-                    passed += meta.get("checks_passed") or 0
-                    failed += meta.get("checks_failed") or 0
+                    swept += store.read_checks(path)
                     break
         summary += (
-            f' <span class="badge {"bad" if failed else "ok"}">sweeps: {len(sweeps)} sweeps, '
-            f"{len(in_sweeps)} runs, {passed} of {passed + failed} checks pass</span>"
+            f' <span class="badge {"bad" if checks_mod.failures(swept) else "ok"}">sweeps: '
+            f"{len(sweeps)} sweeps, {len(in_sweeps)} runs: "
+            f"{html.escape(checks_mod.summary_line(swept))}</span>"
         )
     now = datetime.datetime.now().isoformat(timespec="seconds")
     page = f"""<!DOCTYPE html>
@@ -391,7 +522,13 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
 <body><h1>implicit-bias report</h1>
 <p class="muted">Generated {now} from <code>{html.escape(str(root))}</code> by implicit-bias {__version__}.
 Every number below was read from the results store; nothing was recomputed.</p>
-<p>{summary}</p><ul class="toc">{"".join(toc)}</ul>
+<p>{summary}</p>
+<p class="muted">Claims are statements of the seed talks; a claim counts as confirmed only when it
+passes inside its theorem's hypotheses at a converged run. A claim whose hypotheses are not met is
+shown as <em>outside the theorem</em> and a claim about a limit whose run has not reached its loss
+tolerance as <em>unconverged</em> (shown, not compared): neither is counted in claims passed.
+Hypotheses are the theorems' preconditions; sanity checks say that the machinery worked.</p>
+<ul class="toc">{"".join(toc)}</ul>
 {"".join(body)}
 <script>{DECODE_JS}</script>
 </body></html>"""

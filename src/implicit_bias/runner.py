@@ -36,6 +36,11 @@ class Outcome:
     def n_failed_checks(self) -> int:
         return checks_mod.failures(self.checks)
 
+    @property
+    def summary(self) -> str:
+        """The counts by kind: claims P/T · hypotheses met H/HT · sanity S/ST (+ outside, unconverged)."""
+        return checks_mod.summary_line(self.checks)
+
 
 def _rows_frame(rows) -> pd.DataFrame:
     return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
@@ -47,7 +52,7 @@ def _from_disk(name: str, path: Path) -> Outcome:
         experiment=name,
         path=path,
         status="cached" if cfg.get("status") == "ok" else "failed",
-        checks=store.read_checks(path),
+        checks=[checks_mod.normalize(c) for c in store.read_checks(path)],
         notes=cfg.get("notes", []),
         error=store.read_error(path),
         elapsed=float(cfg.get("elapsed_s", 0.0)),
@@ -96,7 +101,7 @@ def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force
         "created": time.time(),
         "elapsed_s": elapsed,
         "status": "ok" if error is None else "failed",
-        "checks_passed": sum(c["passed"] for c in checks),
+        "checks_passed": sum(not checks_mod.is_failure(c) for c in checks),
         "checks_failed": checks_mod.failures(checks),
         **checks_mod.counts(checks),
         "notes": notes,
@@ -235,7 +240,8 @@ def execute_parallel(
     plot: bool = True,
 ):
     """Run several experiments side by side on a local Dask cluster (one single-threaded process
-    per core); yields ``(name, Outcome)`` as each finishes. ``cfgs`` maps a name to its config.
+    per core); yields ``(name, Outcome)`` as each finishes. ``cfgs`` maps a name to its config, or
+    is a list of ``(name, config)`` pairs (one experiment at several seeds).
 
     The experiments whose docstrings state the longest run times start first. Each run is stored
     atomically by the worker that computed it, so an interrupted call loses nothing finished.
@@ -245,16 +251,17 @@ def execute_parallel(
 
     from implicit_bias.cluster import local_cluster
 
-    order = sorted(cfgs, key=lambda n: -(experiments.run_time(experiments.get(n)) or 10.0))
+    jobs = list(cfgs.items()) if isinstance(cfgs, dict) else list(cfgs)
+    order = sorted(jobs, key=lambda j: -(experiments.run_time(experiments.get(j[0])) or 10.0))
     cluster = local_cluster(n_workers)
     client = Client(cluster)
     try:
         futures = {
             client.submit(
-                execute, name, cfgs[name], root=Path(root).resolve(), force=force, plot=plot,
+                execute, name, cfg, root=Path(root).resolve(), force=force, plot=plot,
                 priority=len(order) - i, pure=False,
             ): name
-            for i, name in enumerate(order)
+            for i, (name, cfg) in enumerate(order)
         }  # fmt: skip
         for future in as_completed(futures):
             yield futures[future], future.result()
