@@ -43,7 +43,7 @@ class Question:
 
     problem: str = "completion"
     # problem sizes (random instances); user data replaces them
-    n: int = 20  # rows of X* (matrix problems), length of x (sparse), samples (regression)
+    n: int = 0  # rows of X* (matrix problems; 0 = 20, or the data's), length of x (sparse), samples (regression)
     n_cols: int = 0  # columns of X* (0: square)
     rank: int = 2
     spectrum: tuple[float, ...] = ()  # full observation: Ŵ = V diag(spectrum) Vᵀ (symmetric) or U diag Vᵀ
@@ -67,7 +67,7 @@ class Question:
     method: str = "flow"
     eta: float = 0.1
     n_steps: int = 10_000
-    t1: float = 1e8  # the flow stops earlier, once L < rel_tol · L(0)
+    t1: float = 0.0  # 0 = 1e12 (hadamard) or 1e8; the flow stops earlier, once L < rel_tol · L(0)
     rel_tol: float = 1e-10
     solver: str = ""  # "" = kvaerno5 (implicit) for hadamard, tsit5 otherwise
     lam: float = 0.0  # SGD weight decay
@@ -173,7 +173,7 @@ def load_data(q: Question) -> dict:
     """The user's arrays for ``q.problem``, checked (shapes, NaN): a one-line ConfigError otherwise."""
     path = q.data
     if q.problem == "completion":
-        shape = (q.n, q.n_cols or q.n) if q.n_cols else None
+        shape = (q.n, q.n_cols or q.n) if q.n else None
         idx, values, shape = load_entries(path, shape)
         return {"entries": idx, "values": values, "shape": shape}
     arrays = _read(path)
@@ -263,8 +263,9 @@ class Setup:
 def _truth_matrix(q: Question) -> np.ndarray:
     from implicit_bias.problems.sensing import low_rank_truth
 
-    n_cols = q.n_cols or q.n
-    return low_rank_truth(q.seed, q.n, q.rank, psd=q.symmetric and n_cols == q.n, n_cols=n_cols)
+    n = q.n or 20
+    n_cols = q.n_cols or n
+    return low_rank_truth(q.seed, n, q.rank, psd=q.symmetric and n_cols == n, n_cols=n_cols)
 
 
 def build_problem(q: Question):
@@ -287,7 +288,7 @@ def build_problem(q: Question):
         elif q.symmetric:
             p = make.full(_truth_matrix(q))
         else:
-            p = make.full(shape=(q.n, q.n_cols or q.n), rank=q.rank, seed=q.seed)
+            p = make.full(shape=(q.n or 20, q.n_cols or q.n or 20), rank=q.rank, seed=q.seed)
         return p, np.asarray(p.W_hat), {}
     if q.problem == "sensing":
         if data is not None:
@@ -314,7 +315,7 @@ def build_problem(q: Question):
             return make.sparse(A=data["A"], y=data["y"]), None, {}
         if q.m < 1:
             raise ConfigError("sparse: give the number of measurements --m")
-        inst = make_sparse(m=q.m, n=q.n, s=q.s, signed=q.signed, seed=q.seed)
+        inst = make_sparse(m=q.m, n=q.n or 20, s=q.s, signed=q.signed, seed=q.seed)
         return inst.problem, inst.x, {}
     # regression
     if data is not None:
@@ -323,7 +324,7 @@ def build_problem(q: Question):
 
     r = min(q.p, q.d)
     sigma = np.linspace(1.0, 0.5, r) ** np.arange(1, r + 1)  # distinct, decreasing σ_i
-    inst = aligned(sigma=sigma, lam=np.ones(q.p), d=q.d, n=max(q.n, q.p), seed=q.seed)
+    inst = aligned(sigma=sigma, lam=np.ones(q.p), d=q.d, n=max(q.n or 20, q.p), seed=q.seed)
     W = np.linalg.lstsq(np.asarray(inst.problem.X), np.asarray(inst.problem.Y), rcond=None)[0]
     return inst.problem, W, {"U": inst.U, "V": inst.V, "sigma": sigma}
 
@@ -392,11 +393,12 @@ def _auto(q: Question) -> Question:
     """Fill the automatic defaults (init, solver) from the question."""
     init = q.init or (
         "identity" if q.model == "symmetric"
-        else "identical" if q.problem == "full" and (q.n_cols in (0, q.n)) and not q.data
+        else "identical" if q.problem == "full" and q.n_cols in (0, q.n) and q.symmetric and not q.data
         else "gaussian"
     )  # fmt: skip
     solver = q.solver or ("kvaerno5" if q.model == "hadamard" else "tsit5")
-    return dataclasses.replace(q, init=init, solver=solver)
+    t1 = q.t1 or (1e12 if q.model == "hadamard" else 1e8)
+    return dataclasses.replace(q, init=init, solver=solver, t1=t1)
 
 
 def setup(q: Question) -> Setup:
@@ -702,9 +704,11 @@ def summary(outcome) -> list[str]:
         v = rows[rows.series == series].sort_values("t").value.to_numpy()
         lines.append(f"relative distance to {series.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}")
     lines += [n for n in cfg.get("notes", []) if n.startswith("theory:")]
+    fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
     for c in outcome.checks:
         label = f" [{c['source']}]" if c.get("source") else ""
-        lines.append(f"  {c.get('status', 'pass' if c['passed'] else 'fail'):>12}  {c['name']}{label}: observed {c.get('observed')}, bound {c.get('predicted')}")
+        status = c.get("status") or ("pass" if c["passed"] else "fail")
+        lines.append(f"  {status:>11}  {c['name']}{label}: {fmt(c.get('observed'))} (predicted {fmt(c.get('predicted'))})")
     return lines
 
 
