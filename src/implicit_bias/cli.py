@@ -376,6 +376,17 @@ def query(
         console.print(f"[dim]{len(df) - limit} more rows (use --limit or --csv)[/dim]")
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
+@_friendly_errors
+def explore(ctx: typer.Context):
+    """Ask your own question (problem × model × method × baselines); `explore --help` for the flags."""
+    from implicit_bias import explore as explore_mod
+
+    raise typer.Exit(explore_mod.main(list(ctx.args)))
+
+
 @app.command("report")
 @_friendly_errors
 def report_cmd(

@@ -491,6 +491,15 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
             body.append(sweep_section(record, root))
             toc.append(f'<li><a href="#sweep-{record["id"]}">{record["id"]}</a></li>')
         toc.append("</ul></li>")
+    explored = store.runs(root, "explore")  # questions asked with `implicit-bias explore`
+    if explored:
+        body.append('<h2 id="explore">Your questions (implicit-bias explore)</h2>')
+        toc.append('<li><a href="#explore">Your questions (explore)</a></li>')
+        for path in reversed(explored[-30:]):  # newest first
+            q = store.read_config(path)["config"]
+            heading = f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
+            body.append(_run_section(path, {}, heading=heading))
+            all_checks += store.read_checks(path)
     for title, section_html in extra_sections:
         body.append(section_html)
     summary = _counts_badge(all_checks)
