@@ -176,6 +176,7 @@ MUTANTS: dict[str, list[Mutant]] = {
     ],
     "dlr_sequential": [
         Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"plateau time", r"exact half time", r"vs T_i", r"bracket")),
+        Mutant("init scale e^{−3δ/2}", delta_scaled(1.5), kills=(r"W\^\{4,\*\}‖/",)),
         Mutant("L = 1 built with a hidden layer", one_layer_gets_a_hidden_layer, kills=(r"L = 1",)),
     ],
     "dlr_closed_form": [
@@ -187,6 +188,7 @@ MUTANTS: dict[str, list[Mutant]] = {
     ],
     "dlr_autoencoder": [
         Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"trace norm = ", r"reconstruction error")),
+        Mutant("init scale e^{−3δ/2}", delta_scaled(1.5), kills=(r"plateau 4",)),
         Mutant("GD step η ×4 (overshoots)", scale_kwarg("GD", "eta", 4.0), kills=(r"never decreases",)),
         Mutant("L = 1 built with a hidden layer", one_layer_gets_a_hidden_layer, kills=(r"L = 1",)),
     ],
