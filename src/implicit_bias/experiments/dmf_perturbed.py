@@ -11,7 +11,7 @@ Default: Λ = diag(10, 7, 5, −5), N = 3, α = 0.1, η = 3e-4 < (10) ≈ 3.73e-
 uses β = 0.05, which violates the hypothesis β/(c − 1) < α for N = 3 (c ≈ 1.4656: 0.05/0.4656 ≈ 0.107 > 0.1):
 with `--set beta=0.05` every claim is reported "outside the theorem" (they still hold).
 
-    implicit-bias run dmf_perturbed                      # ~4 s
+    implicit-bias run dmf_perturbed                      # ~8 s
     implicit-bias run dmf_perturbed --set beta=0.05      # the seed's example, outside the hypothesis
 """
 
