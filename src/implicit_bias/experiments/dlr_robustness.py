@@ -5,11 +5,13 @@ the assumption Σ_x = U(D_x + B)Uᵀ be broken before the staircase blurs? And f
 spectral init, every layer e^{−2δ/L}) each component obeys ẇ = L w^{2−2/L}(σ − λw): the transition times are
 no longer δ/σ_i but ∫ dw/(L w^{2−2/L}(σ − λw)) ≈ w_0^{−(L−2)/L}/((L−2)σ_i), still ordered by σ_i.
 Expected at the defaults (σ = (8, 4, 2, 1), λ = (2, 1.5, 1, 1), δ = 6, gradient flow): at ε = 0 the measured
-half-crossings match the quadrature for L = 2, 3, 4 to < 2e-3 (measured T_i/T_1 = 1.94, 3.79, 7.17 for
+half-crossings match the quadrature for L = 2 to 1e-6 (solver tolerance) and for L = 3, 4 to within one
+snapshot interval (measured T_i/T_1 = 1.94, 3.79, 7.17 for
 L = 2 — the shift ln(σ/λ)/(2σ) — and 2.00, 3.99, 7.95 for L = 3 against σ_1/σ_i = 2, 4, 8). The perturbation
 barely matters: up to ε = 0.8 = 0.8·λ_min (the largest ε keeping D_x + B positive definite) the transition
 times drift by ≤ 5% and the plateau distance to the perturbed data's W^{k,*} rises from 0.021 to 0.069 —
-the staircase does not blur within the admissible range (for this draw of B; see the notes).
+the staircase does not blur within the admissible range (for this draw of B; see the notes). The ε sweep is
+an exploration (rows and notes, no claims): the seed's bound ‖W^ε(t)‖ ≤ ε e^{ct²} leaves c unspecified.
 
     implicit-bias run dlr_robustness                       # ~16 s (2 shared cores)
     implicit-bias run dlr_robustness --set eps="(0.0, 0.3, 0.6, 0.9)"
@@ -49,7 +51,6 @@ class Config:
     eps: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)
     depths: tuple[int, ...] = (2, 3, 4)
     n_saves: int = 3000
-    tol: float = 2e-3  # measured vs predicted transition times at ε = 0, relative
     plateau_tol: float = (
         0.05  # at δ = 6 the plateaus sit ~2e-2 from W^{k,*} (the gap shrinks like e^{−cδ})
     )
@@ -89,16 +90,17 @@ def run(cfg: Config) -> Result:
     for L in cfg.depths:
         t, Ws = _flow(data0, (p,) * (L + 1), cfg.delta, 1.3 * predicted[L].max(), cfg.n_saves)
         meas = measured[L] = _crossings(data0, t, Ws, r)
+        # L = 2: logit interpolation is exact for the logistic, so the solver's rtol sets the error;
+        # L ≥ 3: the crossing is only known to within one snapshot interval
+        tol = 1e-6 if L == 2 else float(np.max(np.diff(t))) / float(predicted[L].min())
+        basis = ("ODE rtol 1e-10; logit interpolation exact for the logistic: 1e-6" if L == 2
+                 else "one snapshot interval Δt / T_1 (the crossing is bracketed by two snapshots)")
         for i in range(r):
-            found.append(
-                checks.close(
-                    f"L = {L}, ε = 0: half-crossing of σ={sigma[i]:g} = quadrature",
-                    predicted[L][i],
-                    meas[i],
-                    cfg.tol,
-                    rel=True,
-                )
-            )
+            found.append(checks.close(
+                f"L = {L}, ε = 0: half-crossing of component {i + 1} = quadrature", predicted[L][i], meas[i], tol,
+                rel=True, source="seed 004, deep linear model: ẇ = L w^{2−2/L}(σ − λw) from the balanced spectral init",
+                basis=basis, detail=f"σ = {sigma[i]:g}",
+            ))  # fmt: skip
         rows += series_rows(predicted[L], meas[:, None], series="transition_depth", depth=L)
         rows += series_rows(
             t / predicted[L][0],
@@ -111,14 +113,18 @@ def run(cfg: Config) -> Result:
             f"L = {L}: T_i/T_1 = {np.array2string(ratio, precision=3)} (σ_1/σ_i = {np.array2string(sigma[0] / sigma, precision=3)})"
         )
     order_ok = all(np.all(np.diff(measured[L]) > 0) for L in cfg.depths)
-    found.append(
-        checks.holds(
-            "every depth learns in the order of σ_i",
-            order_ok,
-            predicted="increasing T_i",
-            observed=str(order_ok),
-        )
-    )
+    found.append(checks.holds(
+        "every depth learns in the order of σ_i", order_ok, predicted="increasing T_i", observed=str(order_ok),
+        source="seed 004, sequential learning (T_i decreasing in σ_i), at every depth of the deep linear model",
+        basis="exact ordering, no tolerance",
+    ))  # fmt: skip
+    t_plat = plateau_times(theory.transition_times(sigma, delta=cfg.delta))
+    W0 = reduced_rank_path(data0.problem)[0]
+    cf = np.stack([theory.W_continuous(tq, data0.U, data0.V, sigma, lam, cfg.delta) for tq in t_plat])
+    cf_dist = float(max(distances(cf[k : k + 1], W0)[0, k] for k in range(r + 1)))
+    h_delta = "δ large enough: the closed form is within plateau_tol of W^{k,*} at the plateau times"
+    found.append(checks.hypothesis(h_delta, cf_dist <= cfg.plateau_tol, predicted=f"≤ {cfg.plateau_tol:g}",
+                                   observed=cf_dist, source="seed 004, sequential learning of components"))  # fmt: skip
 
     # ε sweep, L = 2
     T_pred = (
@@ -126,7 +132,6 @@ def run(cfg: Config) -> Result:
         if 2 in predicted
         else np.array([theory.half_time_depth(s, l, cfg.delta, 2) for s, l in zip(sigma, lam)])
     )
-    t_plat = plateau_times(theory.transition_times(sigma, delta=cfg.delta))
     blurred_at = None
     for eps in cfg.eps:
         data = aligned(sigma=sigma, lam=lam, eps=eps, seed=cfg.seed)
@@ -156,26 +161,17 @@ def run(cfg: Config) -> Result:
             }
         )
         if eps == 0:
-            found.append(
-                checks.at_most(
-                    "ε = 0: largest plateau distance to W^{k,*}", cfg.plateau_tol, plat.max()
-                )
-            )
+            found.append(checks.at_most(
+                "ε = 0: largest plateau distance to W^{k,*}", cfg.plateau_tol, plat.max(),
+                source="seed 004, sequential learning of components (W(δt) → W^{k,*})",
+                basis="plateau_tol (config), once the closed form itself is within it (hypothesis)",
+                requires=(h_delta,),
+            ))  # fmt: skip
         if blurred_at is None and plat.max() > cfg.blur:
             blurred_at = eps
         notes.append(
             f"ε = {eps:g}: transition-time deviation {np.array2string(dev, precision=3)}, largest plateau distance {plat.max():.3g}"
         )
-    dev_rows = [x for x in rows if x["series"] == "time_deviation" and x["eps"] > 0]
-    if dev_rows:
-        eps_min = min(x["eps"] for x in dev_rows)
-        found.append(checks.at_most(f"transition times → T_i as ε → 0: largest relative drift at ε = {eps_min:g}", 1e-2,
-                                    max(x["value"] for x in dev_rows if x["eps"] == eps_min)))  # fmt: skip
-    devs = [x for x in rows if x["series"] == "plateau_distance"]
-    eps_sorted = sorted(devs, key=lambda x: x["eps"])
-    grows = all(b["value"] >= a["value"] * 0.9 for a, b in zip(eps_sorted, eps_sorted[1:]))
-    found.append(checks.holds("plateau distance grows with ε (within 10%)", grows, predicted="non-decreasing in ε",
-                              observed=", ".join(f"{x['value']:.2g}" for x in eps_sorted)))  # fmt: skip
     notes.append(f"staircase blurred (plateau distance > {cfg.blur:g}) first at ε = {blurred_at}" if blurred_at is not None
                  else f"the staircase stays sharp (plateau distance ≤ {cfg.blur:g}) for every ε tried")  # fmt: skip
     return Result(rows=rows, checks=found, notes=notes)
