@@ -263,3 +263,70 @@ def solve(
     return t_out, s.losses, s.obs, unravel(s.y), s.status, s.stats
 
 
+
+
+class FlowResult(NamedTuple):
+    """One flow run: snapshot times (NaN where not reached), losses, observed values, final params,
+    status (0 ok, 2 failure, 3 stopped at ``loss_tol``) and the work counters."""
+
+    t: jax.Array
+    loss: jax.Array
+    observed: object
+    final: object
+    status: jax.Array
+    stats: Stats
+
+    @property
+    def evals(self) -> int:
+        """Gradient evaluations + Hessian–vector products."""
+        return int(self.stats.n_grad) + int(self.stats.n_hvp)
+
+
+def _fit_flow(model, problem, params0, ts, loss_tol, rtol, atol, *, observe, max_steps, max_cg):
+    from implicit_bias.optim import gradient, objective
+
+    def grad(p):
+        return gradient(model, problem, p)
+
+    def loss(p):
+        return objective(model, problem, p)
+
+    out = solve(grad, loss, params0, ts, rtol=rtol, atol=atol, loss_tol=loss_tol,
+                observe=observe, max_steps=max_steps, max_cg=max_cg)  # fmt: skip
+    return FlowResult(*out)
+
+
+_fit_flow_jit = jax.jit(_fit_flow, static_argnames=("observe", "max_steps", "max_cg"))
+
+
+def fit_flow(
+    model,
+    problem,
+    params0,
+    *,
+    t1: float = 1e9,
+    t_first: float = 1e-2,
+    n_saves: int = 30,
+    loss_tol: float | None = None,
+    rtol: float = 1e-6,
+    atol: float | None = None,
+    observe=None,
+    max_steps: int = 50_000,
+    max_cg: int = 1000,
+) -> FlowResult:
+    """The gradient flow of ``problem.loss(model(θ))`` from ``params0`` by ROS34PW2, snapshots at
+    ``n_saves`` log-spaced times in [t_first, t1], stopped once the loss is below ``loss_tol``.
+
+    ``atol`` defaults to 1e-4·rtol. Model, problem, tolerances and ``loss_tol`` are traced: a new
+    problem of the same shape does not recompile. (Until ``GradientFlow(solver="rosenbrock")``
+    lands in the engine, this is the entry point.)
+    """
+    ts = jnp.geomspace(t_first, t1, n_saves)
+    atol = 1e-4 * rtol if atol is None else atol
+    tol = -jnp.inf if loss_tol is None else loss_tol
+    return _fit_flow_jit(model, problem, params0, ts, tol, rtol, atol,
+                         observe=observe or _identity, max_steps=max_steps, max_cg=max_cg)  # fmt: skip
+
+
+def _identity(p):
+    return p
