@@ -38,7 +38,7 @@ _PUBLIC = {
     "fit_batch": "implicit_bias.optim",
     "GD": "implicit_bias.optim",
     "GradientFlow": "implicit_bias.optim",
-    "SGD": "implicit_bias.sgd",
+    "SGD": "implicit_bias.optim",
     "Trajectory": "implicit_bias.optim",
     # problems
     "FullObservation": "implicit_bias.problems.full",

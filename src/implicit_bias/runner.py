@@ -243,10 +243,10 @@ def execute_parallel(
     """
     from distributed import Client, as_completed
 
-    from implicit_bias import sweep
+    from implicit_bias.cluster import local_cluster
 
     order = sorted(cfgs, key=lambda n: -(experiments.run_time(experiments.get(n)) or 10.0))
-    cluster = sweep.local_cluster(n_workers)
+    cluster = local_cluster(n_workers)
     client = Client(cluster)
     try:
         futures = {

@@ -33,6 +33,7 @@ import tomllib
 from pathlib import Path
 
 from implicit_bias import config as config_mod, experiments, store
+from implicit_bias.cluster import local_cluster as local_cluster
 from implicit_bias.errors import ConfigError
 
 SWEEPS_DIR = "sweeps"
@@ -225,29 +226,6 @@ def read_sweeps(root: Path = store.DEFAULT_ROOT) -> list[dict]:
         except (OSError, json.JSONDecodeError):
             continue
     return sorted(found, key=lambda r: r.get("created", 0))
-
-
-def local_cluster(n_workers: int | None = None):
-    """One single-threaded worker process per core (processes, not threads: see FINDINGS.md)."""
-    from distributed import LocalCluster
-
-    n = n_workers or len(os.sched_getaffinity(0))
-    env = {
-        # each worker is one core: one XLA device, one intra-op thread
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=1 --xla_cpu_multi_thread_eigen=false "
-        "intra_op_parallelism_threads=1",
-        "JAX_ENABLE_X64": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MPLBACKEND": "Agg",
-    }
-    return LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        env=env,
-        silence_logs=40,
-    )
 
 
 def run_sweep(

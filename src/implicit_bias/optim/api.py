@@ -1,0 +1,138 @@
+"""The entry verbs ``fit`` and ``fit_batch``: shape checks, the exact reductions, divergence handling.
+
+    traj = fit(model, problem, GD(eta=1e-3, n_steps=10_000), key)
+    traj = fit(model, problem, GradientFlow(t1=50.0), key)
+
+Any method with ``solve(model, problem, params0, observe, *, axes, label) -> (Trajectory, last_loss)``
+works here (GD, GradientFlow, SGD). The methods never import this module.
+"""
+
+import jax
+
+from implicit_bias import progress
+from implicit_bias.errors import ConfigError, DivergenceError, SolverError
+from implicit_bias.optim import reduction
+from implicit_bias.optim.batching import solve_batch
+from implicit_bias.optim.objective import identity
+from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
+
+
+def _check_shapes(model, problem, params0) -> None:
+    try:
+        out = jax.eval_shape(model, params0)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"the initial parameters do not fit the model: {e}") from None
+    shape = getattr(problem, "shape", None)
+    if shape is not None and tuple(out.shape) != tuple(shape):
+        raise ConfigError(
+            f"the model produces a {tuple(out.shape)} estimate but the problem observes "
+            f"a {tuple(shape)} target"
+        )
+
+
+def fit(
+    model,
+    problem,
+    method,
+    key=None,
+    *,
+    params0=None,
+    observe=None,
+    reduce: bool = True,
+    on_divergence: str = "raise",
+    label: str | None = None,
+) -> Trajectory:
+    """Minimise ``problem.loss(model(params))`` with ``method`` (GD or GradientFlow) from ``params0``.
+
+    ``params0`` defaults to ``model.init_params(key)``. ``observe(params)`` is recorded at every
+    snapshot (default: the params; define it once at module level so that jit caches it). With
+    ``reduce=True`` an exact reduction is used where one applies (seed 000's diagonal dynamics,
+    eq. (7)); ``Trajectory.path`` says which path ran. On NaN/inf, GD stops and raises
+    ``DivergenceError`` (step, last finite loss, partial trajectory), or returns the truncated
+    trajectory with ``on_divergence="return"``.
+    """
+    if on_divergence not in ("raise", "return"):
+        raise ConfigError(f"on_divergence must be 'raise' or 'return', got {on_divergence!r}")
+    if params0 is None:
+        params0 = model.init_params(key)
+    _check_shapes(model, problem, params0)
+    observe = observe or identity
+    label = label or type(method).__name__
+    if reduce:
+        reduced = reduction.try_reduce(model, problem, method, params0, observe, label=label)
+        if reduced is not None:
+            return _finish(*reduced, on_divergence)
+    traj, last_loss = method.solve(model, problem, params0, observe, axes=None, label=label)
+    return _finish(traj, last_loss, on_divergence)
+
+
+def _finish(traj: Trajectory, last_loss, on_divergence: str) -> Trajectory:
+    traj = truncate(traj)
+    status = int(traj.status)
+    if status == DIVERGED:
+        step = int(traj.diverged_step)
+        msg = (
+            f"{traj.method} diverged at step {step}: the loss became NaN or inf "
+            f"(last finite loss {float(last_loss):.6g} at step {step - 1}). Lower the step size; "
+            "the snapshots up to the divergence are kept."
+        )
+        if on_divergence == "raise":
+            raise DivergenceError(msg, step=step, last_loss=float(last_loss), trajectory=traj)
+        progress.note(msg)
+    elif status == SOLVER_FAILED:
+        raise SolverError(
+            "the ODE solver failed before t1 (the step budget max_steps ran out or the step size "
+            "collapsed); raise max_steps or loosen rtol/atol"
+        )
+    return traj
+
+
+def fit_batch(
+    model,
+    problem,
+    method,
+    *,
+    params0=None,
+    keys=None,
+    observe=None,
+    reduce: bool = True,
+    label: str | None = None,
+) -> Trajectory:
+    """Many runs in one ``vmap``: each of model, problem, method, params0 and keys may be a list.
+
+    Lists are stacked along a new leading axis (all of one length B and one structure: models that
+    differ in ``alpha`` only, GD methods that differ in ``eta`` only, problems of one shape);
+    single values are shared. Returns a batched Trajectory (leading axis B); diverged members have
+    ``status == 1`` and NaN-padded snapshots, and ``traj.member(i)`` gives run i. With ``reduce`` the
+    exact reduction is used when it applies to every member.
+    """
+    observe = observe or identity
+    first = lambda x: x[0] if isinstance(x, list) else x  # noqa: E731
+    if params0 is None:
+        n = next((len(v) for v in (keys, model) if isinstance(v, list)), None)
+        if n is None:
+            raise ConfigError("fit_batch needs params0, a list of keys or a list of models")
+        pick = lambda v, i: v[i] if isinstance(v, list) else v  # noqa: E731
+        params0 = [pick(model, i).init_params(pick(keys, i)) for i in range(n)]
+    lengths = {len(v) for v in (model, problem, method, params0) if isinstance(v, list)}
+    if 0 in lengths:
+        raise ConfigError("cannot batch over an empty list")
+    if len(lengths) > 1:
+        raise ConfigError(
+            "batched arguments must all have one length, got lists of lengths "
+            f"{sorted(lengths)} among model, problem, method and params0"
+        )
+    if reduce and lengths and isinstance(params0, list):
+        n = lengths.pop()
+        each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731
+        reduced = reduction.try_reduce_batch(
+            each(model), each(problem), method, each(params0), observe, label=label or "GD"
+        )
+        if reduced is not None:
+            return reduced
+    if isinstance(params0, list):
+        one = params0[0]
+    else:  # an already stacked pytree
+        one = jax.tree.map(lambda x: x[0], params0)
+    _check_shapes(first(model), first(problem), one)
+    return solve_batch(model, problem, method, params0, observe, label=label)

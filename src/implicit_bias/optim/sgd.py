@@ -1,0 +1,293 @@
+"""SGD with L2 regularization on matrix completion, exactly as seed 001 writes it.
+
+Seed 001 (Wang & Jacot, "Implicit bias of SGD in L2-regularized linear DNNs: one-way jumps from high
+to low rank"): with A_θ = W_L ⋯ W_1 and one observed entry (i_t, j_t) ∈ I drawn uniformly per step,
+
+    θ_{t+1} = (1 − 2ηλ) θ_t − (η/2) ∇_θ (A*_{i_t j_t} − (A_θ)_{i_t j_t})²,
+
+which is SGD on the regularized loss (1/2N) Σ_{(i,j)∈I} (A*_ij − (A_θ)_ij)² + λ‖θ‖², N = |I| (its
+expected update is exactly the full-batch GD step on that loss). ``batch_size=b`` averages the
+gradients of b entries drawn uniformly with replacement; ``batch_size=None`` uses all of I (full-batch
+GD with the same weight decay, the seed's contrast). A ``schedule`` switches (η, λ) at given steps.
+
+The whole run is one jitted ``lax.scan`` over snapshots, each a ``lax.scan`` of ``save_every`` steps;
+the entries of a chunk are drawn in one ``randint`` call keyed by ``fold_in(key(seed), chunk)``
+(``sampled_indices`` lists them). ``fit_batch`` over a list of methods that differ in ``seed`` (or η, λ)
+runs many seeds in one ``vmap``.
+
+    traj = fit(model, problem, SGD(eta=0.05, lam=1e-3, n_steps=10**6, seed=0), key)
+"""
+
+import dataclasses
+import functools as ft
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from implicit_bias import progress
+from implicit_bias.errors import ConfigError
+from implicit_bias.optim.batching import Axes
+from implicit_bias.optim.trajectory import DIVERGED, OK, Trajectory
+
+_HALF = "the decay factor 1 − 2ηλ is no longer positive"
+
+
+def _check_decay(eta, lam, where: str) -> None:
+    if not isinstance(eta, numbers.Real) or not isinstance(lam, numbers.Real):
+        return  # traced (rebuilt by JAX): nothing to check
+    if not eta > 0:
+        raise ConfigError(f"{where}: step size eta must be > 0, got {eta}")
+    if lam < 0:
+        raise ConfigError(f"{where}: weight decay lam must be >= 0, got {lam}")
+    if eta * lam >= 0.5:
+        raise ConfigError(
+            f"{where}: η·λ = {eta * lam:g} >= 1/2: {_HALF} (θ_(t+1) = (1 − 2ηλ)θ_t − …); "
+            "lower eta or lam"
+        )
+
+
+@ft.partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["eta", "lam", "seed"],
+    meta_fields=["n_steps", "batch_size", "schedule", "save_every"],
+)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SGD:
+    """θ ← (1 − 2ηλ)θ − (η/2)∇_θ (A*_ij − (A_θ)_ij)², one uniform entry (i, j) ∈ I per step (seed 001).
+
+    eta, lam     step size η and weight decay λ (traced: vmap over them does not recompile); ηλ < 1/2
+    n_steps      number of steps
+    batch_size   entries per step, drawn uniformly with replacement (gradients averaged);
+                 None = every observed entry (full-batch GD on the same regularized loss)
+    schedule     ((step, η, λ), …): from ``step`` on use (η, λ); steps increasing
+    save_every   snapshot every so many steps (default: n_steps // 200, at least 1); must divide n_steps
+    seed         the PRNG seed of the entry sampling (traced: vmap over seeds)
+    """
+
+    eta: float
+    n_steps: int
+    lam: float = 0.0
+    batch_size: int | None = 1
+    schedule: tuple[tuple[int, float, float], ...] = ()
+    save_every: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        _check_decay(self.eta, self.lam, "SGD")
+        if not isinstance(self.n_steps, int):  # rebuilt by JAX during tracing
+            return
+        if self.n_steps < 1:
+            raise ConfigError(f"n_steps must be >= 1, got {self.n_steps}")
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int) or self.batch_size < 1
+        ):
+            raise ConfigError(f"batch_size must be an integer >= 1 or None, got {self.batch_size}")
+        if self.save_every is None:
+            every = max(1, self.n_steps // 200)
+            while self.n_steps % every:
+                every -= 1
+            object.__setattr__(self, "save_every", every)
+        if self.save_every < 1 or self.n_steps % self.save_every:
+            raise ConfigError(
+                f"save_every={self.save_every} must be >= 1 and divide n_steps={self.n_steps}"
+            )
+        schedule = tuple(tuple(s) for s in self.schedule)
+        object.__setattr__(self, "schedule", schedule)
+        last = 0
+        for entry in schedule:
+            if len(entry) != 3:
+                raise ConfigError(f"schedule entries are (step, eta, lam), got {entry!r}")
+            step, eta, lam = entry
+            if not (isinstance(step, int) and last < step < self.n_steps):
+                raise ConfigError(
+                    f"schedule steps must be increasing integers in (0, n_steps={self.n_steps}), "
+                    f"got {step!r} after {last}"
+                )
+            _check_decay(eta, lam, f"schedule at step {step}")
+            last = step
+
+    def rates(self, t: Int[Array, ""]) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """(η_t, λ_t) at step t under the schedule."""
+        eta, lam = jnp.asarray(self.eta, float), jnp.asarray(self.lam, float)
+        for step, e, l in self.schedule:
+            eta = jnp.where(t >= step, e, eta)
+            lam = jnp.where(t >= step, l, lam)
+        return eta, lam
+
+    def solve(self, model, problem, params0, observe, *, axes=None, label="SGD"):
+        """Run from ``params0`` (the engine's method protocol); returns (Trajectory, None)."""
+        n_saves = self.n_steps // self.save_every
+        with progress.task(label, total=None):
+            traj = _solve_jit(model, problem, self, params0, n_saves, axes=axes, observe=observe)
+        if axes is not None or int(traj.status) != DIVERGED:
+            return traj, None
+        # a single run diverged: replay its last chunk step by step for the exact step
+        start = int(traj.diverged_step) - self.save_every
+        step, last = _replay(model, problem, self, traj.final, start)
+        return dataclasses.replace(traj, diverged_step=jnp.asarray(step)), last
+
+
+# ---------------------------------------------------------------------------------------------
+# the update
+
+
+def chunk_indices(key: PRNGKeyArray, c, every: int, N: int, b: int) -> Int[Array, "every b"]:
+    """The observation indices of the ``every`` steps of chunk c: uniform on {0, …, N−1}, i.i.d.
+
+    Drawn in one call per chunk (a per-step ``fold_in`` + ``randint`` costs 7× the whole 2×2 step
+    under vmap); so the stream is a function of (seed, save_every).
+    """
+    return jax.random.randint(jax.random.fold_in(key, c), (every, b), 0, N)
+
+
+def sampled_indices(seed: int, n_steps: int, save_every: int, N: int, b: int = 1) -> np.ndarray:
+    """All indices SGD(seed=seed, save_every=save_every, batch_size=b) draws: shape (n_steps, b)."""
+    key = jax.random.key(seed)
+    chunks = [chunk_indices(key, c, save_every, N, b) for c in range(n_steps // save_every)]
+    return np.concatenate([np.asarray(x) for x in chunks])
+
+
+def _vjp(model, params):
+    vjp = getattr(model, "vjp", None)
+    if vjp is not None:
+        return vjp(params)
+    X, pullback = jax.vjp(model, params)
+    return X, lambda G: pullback(G)[0]
+
+
+def sgd_step(model, problem, params, idx, eta, lam):
+    """θ ← (1 − 2ηλ)θ − (η/2) ∇_θ (1/b) Σ_k (A*_{i_k j_k} − (A_θ)_{i_k j_k})² over the entries ``idx``.
+
+    (η/2)∇_θ (A*_ij − (A_θ)_ij)² = η ∇_θ⟨G, A_θ⟩ with G = ((A_θ)_ij − A*_ij) e_i e_jᵀ: the model's
+    pullback of a one-entry matrix. ``idx=None`` means every observed entry, weight 1/N each.
+    """
+    X, pullback = _vjp(model, params)
+    rows, cols, y = problem.rows, problem.cols, problem.y
+    if idx is not None:
+        rows, cols, y = rows[idx], cols[idx], y[idx]
+    if idx is None:  # every entry: G = (1/N) Σ r_ij e_i e_jᵀ by one scatter
+        r = X[rows, cols] - y
+        G = jnp.zeros(X.shape, X.dtype).at[rows, cols].add(r / r.shape[0])
+        return _update(params, pullback(G), eta, lam)
+    # G = Σ_k (r_k / b) e_{i_k} e_{j_k}ᵀ from one-hot rows and columns: under vmap on a CPU this
+    # fuses better than a gather/scatter pair (measured ≈1.2× faster at 2×2, 256 seeds)
+    E_i = (rows[:, None] == jnp.arange(X.shape[0])[None, :]).astype(X.dtype)  # (b, a)
+    E_j = (cols[:, None] == jnp.arange(X.shape[1])[None, :]).astype(X.dtype)  # (b, c)
+    r = jnp.sum((E_i @ X) * E_j, axis=1) - y  # (A_θ)_{i_k j_k} − A*_{i_k j_k}
+    G = (E_i * (r / r.shape[0])[:, None]).T @ E_j
+    return _update(params, pullback(G), eta, lam)
+
+
+def _update(params, g, eta, lam):
+    decay = 1.0 - 2.0 * eta * lam
+    return jax.tree.map(lambda w, gw: decay * w - eta * gw, params, g)
+
+
+def regularized_loss(model, problem, params, lam) -> Float[Array, ""]:
+    """(1/2N) Σ_{(i,j)∈I} (A*_ij − (A_θ)_ij)² + λ‖θ‖² (seed 001)."""
+    X = model(params)
+    r = X[problem.rows, problem.cols] - problem.y
+    sq = sum(jnp.sum(w**2) for w in jax.tree.leaves(params))
+    return 0.5 * jnp.mean(r**2) + lam * sq
+
+
+@jax.jit
+def _one_step(model, problem, method, params, t, idx):
+    eta, lam = method.rates(t)
+    new = sgd_step(model, problem, params, idx, eta, lam)
+    return new, regularized_loss(model, problem, new, lam)
+
+
+def _replay(model, problem, method, params, start: int) -> tuple[int, float]:
+    """The exact step at which the loss stops being finite, from the last finite snapshot at ``start``."""
+    _, lam = method.rates(start)
+    last = float(regularized_loss(model, problem, params, lam))
+    every, N = method.save_every, problem.rows.shape[0]
+    if method.batch_size is not None:
+        key = jax.random.key(method.seed)
+        idx = chunk_indices(key, start // every, every, N, method.batch_size)
+    for t in range(start, start + every):
+        step_idx = None if method.batch_size is None else idx[t - start]
+        params, loss = _one_step(model, problem, method, params, t, step_idx)
+        if not np.isfinite(float(loss)):
+            return t + 1, last
+        last = float(loss)
+    return start + method.save_every, last
+
+
+def _sgd_solve(model, problem, method: SGD, params0, n_saves, *, observe):
+    key = jax.random.key(method.seed)
+    N = problem.rows.shape[0]
+    every = method.save_every
+
+    def step(p, t_idx):
+        t, idx = t_idx
+        eta, lam = method.rates(t)
+        return sgd_step(model, problem, p, idx, eta, lam), None
+
+    def chunk(carry, c):
+        p, good, ok = carry
+        if method.batch_size is None:
+            idx = None
+        else:
+            idx = chunk_indices(key, c, every, N, method.batch_size)
+        p, _ = jax.lax.scan(step, p, (c * every + jnp.arange(every), idx))
+        _, lam = method.rates((c + 1) * every - 1)
+        loss = regularized_loss(model, problem, p, lam)
+        ok = ok & jnp.isfinite(loss)
+        good = jax.tree.map(lambda a, b: jnp.where(ok, a, b), p, good)
+        return (p, good, ok), (loss, observe(p), ok)
+
+    carry0 = (params0, params0, jnp.asarray(True))
+    (_, final, ok), (losses, obs, oks) = jax.lax.scan(chunk, carry0, jnp.arange(n_saves))
+    _, lam0 = method.rates(0)
+    steps = every * jnp.arange(n_saves + 1.0)
+    valid = jnp.concatenate([jnp.ones(1, bool), oks])
+    first_bad = jnp.argmin(valid)  # the snapshot at which the loss was first not finite
+    return Trajectory(
+        t=jnp.where(valid, steps, jnp.nan),
+        loss=jnp.concatenate([regularized_loss(model, problem, params0, lam0)[None], losses]),
+        observed=jax.tree.map(lambda o0, o: jnp.concatenate([o0[None], o]), observe(params0), obs),
+        final=final,
+        n_evals=jnp.where(ok, method.n_steps, steps[first_bad]).astype(int),
+        status=jnp.where(ok, OK, DIVERGED),
+        diverged_step=jnp.where(ok, -1, steps[first_bad]).astype(int),
+        method="SGD",
+    )
+
+
+@ft.partial(jax.jit, static_argnames=("n_saves", "axes", "observe"))
+def _solve_jit(model, problem, method, params0, n_saves, *, axes, observe):
+    fn = ft.partial(_sgd_solve, observe=observe)
+    if axes is not None:
+        fn = jax.vmap(fn, in_axes=(axes.model, axes.problem, axes.method, axes.params, None))
+    return fn(model, problem, method, params0, n_saves)
+
+
+def run_seeds(model, problem, method: SGD, params0, seeds, observe, *, etas=None, lams=None):
+    """Many SGD runs in one ``vmap``: ``params0`` stacked (leading axis B) or shared, one seed each.
+
+    ``etas``/``lams`` (length B) vary the step size / weight decay per member. Returns a batched
+    Trajectory as NumPy arrays (leading axis B). Unlike ``fit_batch`` no per-member host work is done.
+    """
+    seeds = np.asarray(seeds)
+    B = seeds.shape[0]
+    etas = np.full(B, method.eta, float) if etas is None else np.asarray(etas, float)
+    lams = np.full(B, method.lam, float) if lams is None else np.asarray(lams, float)
+    if etas.shape != (B,) or lams.shape != (B,):
+        raise ConfigError(
+            f"etas and lams must have one value per seed ({B}), got {etas.shape}, {lams.shape}"
+        )
+    for e, l in zip(etas, lams):
+        _check_decay(float(e), float(l), "run_seeds")
+    methods = dataclasses.replace(
+        method, eta=jnp.asarray(etas), lam=jnp.asarray(lams), seed=jnp.asarray(seeds)
+    )
+    leaves = jax.tree.leaves(params0)
+    stacked = leaves[0].ndim == 3 and leaves[0].shape[0] == B
+    axes = Axes(model=None, problem=None, method=0, params=0 if stacked else None)
+    traj, _ = methods.solve(model, problem, params0, observe, axes=axes, label=f"SGD ×{B}")
+    return jax.tree.map(np.asarray, traj)
