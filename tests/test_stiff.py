@@ -140,3 +140,31 @@ def test_indefinite_hessian_is_rejected_not_wrong():
     assert int(status) == stiff.OK
     assert int(stats.n_rejected) >= 1
     np.testing.assert_allclose(float(final[0]), 1e-3 * np.exp(5.0), rtol=1e-6)
+
+
+def test_engine_gradient_flow_rosenbrock_matches_tsit5():
+    """``GradientFlow(solver="rosenbrock")`` through ``fit``: the same snapshots as a tight Tsit5
+    solve (rtol 1e-11) to 1e-6 relative, i.e. 100 × its rtol of 1e-8 (the proportionality constant
+    measured above is ≤ 1; ×100 covers the growth phase of a small initialization); ``n_evals``
+    counts gradients + HVPs; a preconditioned model is refused with a ConfigError."""
+    from implicit_bias.errors import ConfigError
+    from implicit_bias.models.hadamard import Hadamard, WeightNormalized
+    from implicit_bias.optim import GradientFlow, fit
+    from implicit_bias.problems.linear import make_sparse
+
+    data = make_sparse(m=8, n=20, s=2, seed=0)
+    model = Hadamard(depth=2, n=20, alpha=1e-2)
+    kw = dict(t1=50.0, n_saves=5, spacing="log", t_first=1.0)
+    ref = fit(model, data.problem, GradientFlow(rtol=1e-11, atol=1e-13, solver="dopri8", **kw))
+    ros = fit(model, data.problem, GradientFlow(rtol=1e-8, atol=1e-12, solver="rosenbrock", **kw))
+    np.testing.assert_allclose(np.asarray(ros.t), np.asarray(ref.t))
+    scale = np.max(np.abs(np.asarray(ref.observed)))
+    assert np.max(np.abs(np.asarray(ros.observed) - np.asarray(ref.observed))) <= 1e-6 * scale
+    assert int(ros.n_evals) > 0 and ros.ok
+    wn = WeightNormalized(depth=2, n=20)
+    try:
+        fit(wn, data.problem, GradientFlow(solver="rosenbrock", **kw))
+    except ConfigError as e:
+        assert "rosenbrock" in str(e)
+    else:
+        raise AssertionError("a preconditioned model must be refused")

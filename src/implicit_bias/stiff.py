@@ -283,7 +283,7 @@ class FlowResult(NamedTuple):
 
 
 def _fit_flow(model, problem, params0, ts, loss_tol, rtol, atol, *, observe, max_steps, max_cg):
-    from implicit_bias.optim import gradient, objective
+    from implicit_bias.optim.objective import gradient, objective
 
     def grad(p):
         return gradient(model, problem, p)
