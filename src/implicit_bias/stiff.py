@@ -13,9 +13,10 @@ method ROS34PW2 (Rang & Angermann 2005, BIT 45:761; L-stable, stiffly accurate, 
 with J = ∂f/∂y = −H(y) applied as a Hessian–vector product (``jax.linearize`` of the gradient once
 per step, then one JVP per product) and each stage solved by conjugate gradients: for a gradient
 flow W = I + γhH is symmetric, and positive definite wherever H ⪰ −1/(γh) (near a minimum always;
-at a saddle CG detects non-positive curvature and the step is rejected and shortened). Since
-‖W⁻¹‖ ≤ 1 when H ⪰ 0, CG stopped at residual ‖r‖ ≤ ``lin_tol`` (in the error norm) leaves each k_i
-within ``lin_tol`` tolerance units of the exact stage. The step size is chosen by the embedded error
+at a saddle CG detects non-positive curvature and the step is rejected and shortened). CG stops
+once its residual is ≤ ``lin_tol`` = 0.05 in the error norm (the default safety factor
+``epslin`` of CVODE's Krylov linear solvers); since ‖W⁻¹‖₂ ≤ 1 when H ⪰ 0 the stage
+error is then of the order of 0.05 tolerance units (exactly so when the weights are uniform). The step size is chosen by the embedded error
 estimate Σ (b_i − b̂_i) k_i in the weighted RMS norm ‖e/(atol + rtol·|y|)‖ ≤ 1 (Hairer & Wanner,
 Solving ODEs II, IV.7), so the solution is error-controlled like diffrax's explicit solvers.
 
@@ -68,8 +69,8 @@ class Stats(NamedTuple):
     n_rejected: jax.Array
 
 
-def _cg(matvec, b, x0, tol_abs, max_iter):
-    """Conjugate gradients for W x = b from x0, stopping at ‖W x − b‖ ≤ tol_abs.
+def _cg(matvec, b, x0, weight, tol, max_iter):
+    """Conjugate gradients for W x = b from x0, stopping at rms(weight ⊙ (W x − b)) ≤ tol.
 
     Returns (x, iterations, ok); ok is False if a direction of non-positive curvature pᵀWp ≤ 0 was
     met (W not positive definite) or the iteration limit was reached.
@@ -78,9 +79,12 @@ def _cg(matvec, b, x0, tol_abs, max_iter):
     p = r
     rr = jnp.vdot(r, r)
 
+    def small(r):
+        return _rms(weight * r) <= tol
+
     def cond(c):
         x, r, p, rr, it, ok = c
-        return ok & (jnp.sqrt(rr) > tol_abs) & (it < max_iter)
+        return ok & ~small(r) & (it < max_iter)
 
     def body(c):
         x, r, p, rr, it, ok = c
@@ -97,7 +101,7 @@ def _cg(matvec, b, x0, tol_abs, max_iter):
     x, r, p, rr, it, ok = jax.lax.while_loop(
         cond, body, (x0, r, p, rr, jnp.asarray(1), jnp.asarray(True))
     )
-    return x, it, ok & (jnp.sqrt(rr) <= tol_abs)
+    return x, it, ok & small(r)
 
 
 def _rms(x):
@@ -113,7 +117,7 @@ def step(f, y, h, *, rtol, atol, lin_tol, max_cg):
     def W(v):
         return v - hg * jvp(v)
 
-    tol_abs = lin_tol * jnp.sqrt(y.size) * jnp.min(scale)
+    weight = 1.0 / scale
     ks = []
     n_hvp = jnp.asarray(0)
     ok = jnp.asarray(True)
@@ -127,7 +131,7 @@ def step(f, y, h, *, rtol, atol, lin_tol, max_cg):
             n_hvp = n_hvp + 1
         # start from the previous stage (or the explicit Euler increment): W ≈ I for small h
         x0 = rhs if i == 0 else ks[-1]
-        k, it, good = _cg(W, rhs, x0, tol_abs, max_cg)
+        k, it, good = _cg(W, rhs, x0, weight, lin_tol, max_cg)
         ks.append(k)
         n_hvp = n_hvp + it
         ok = ok & good
@@ -146,7 +150,7 @@ def solve(
     *,
     rtol=1e-8,
     atol=1e-10,
-    lin_tol=0.1,
+    lin_tol=0.05,
     max_cg=200,
     max_steps=100_000,
     loss_tol=None,
