@@ -384,8 +384,8 @@ def build_method(q: Question, problem=None, model=None, params0=None):
         return GradientFlow(t1=q.t1, n_saves=q.n_saves, spacing="log", t_first=min(1e-2, q.t1 / 10),
                             loss_tol=q.rel_tol * L0, solver=q.solver, max_steps=200_000)  # fmt: skip
     every = max(1, q.n_steps // q.n_saves)
-    if q.n_steps % every:
-        raise ConfigError(f"SGD: n_steps={q.n_steps} must be a multiple of {every} (n_steps // n_saves)")
+    while q.n_steps % every:  # SGD snapshots every save_every steps, a divisor of n_steps
+        every -= 1
     return SGD(eta=q.eta, n_steps=q.n_steps, lam=q.lam, batch_size=q.batch_size, save_every=every, seed=q.seed)
 
 
