@@ -382,10 +382,11 @@ def build_method(q: Question, problem=None, model=None, params0=None):
     if q.method == "flow":
         L0 = float(problem.loss(model(params0)))
         return GradientFlow(t1=q.t1, n_saves=q.n_saves, spacing="log", t_first=min(1e-2, q.t1 / 10),
-                            loss_tol=q.rel_tol * L0, solver=q.solver, max_steps=200_000)  # fmt: skip
+                            loss_tol=q.rel_tol * L0, solver=q.solver, max_steps=200_000,
+                            atol=min(1e-10, 1e-8 * q.scale))  # fmt: skip  (the start's own scale)
     every = max(1, q.n_steps // q.n_saves)
-    if q.n_steps % every:
-        raise ConfigError(f"SGD: n_steps={q.n_steps} must be a multiple of {every} (n_steps // n_saves)")
+    while q.n_steps % every:  # SGD snapshots every save_every steps, a divisor of n_steps
+        every -= 1
     return SGD(eta=q.eta, n_steps=q.n_steps, lam=q.lam, batch_size=q.batch_size, save_every=every, seed=q.seed)
 
 
@@ -414,7 +415,9 @@ def baselines(q: Question, s: Setup, names) -> dict[str, np.ndarray]:
     for b in names:
         if b == "l2":
             if q.problem == "sparse":
-                out[b] = np.linalg.pinv(np.asarray(p.A)) @ np.asarray(p.y)
+                from implicit_bias.theory.sensing import min_l2
+
+                out[b] = min_l2(np.asarray(p.A), np.asarray(p.y))
             elif q.problem == "regression":
                 out[b] = np.linalg.pinv(np.asarray(p.X)) @ np.asarray(p.Y)
             elif q.problem == "full":
