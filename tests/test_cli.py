@@ -35,7 +35,12 @@ def test_run_writes_the_store_and_is_cached(tmp_path):
     }
     checks = json.loads((run_dir / "checks.json").read_text())
     assert checks and set(checks[0]) >= {"name", "predicted", "observed", "tolerance", "passed"}
+    assert all(c["kind"] in ("claim", "hypothesis", "sanity") and c["status"] for c in checks)
     assert "diagonal reduction" in result.stdout  # says which path ran
+    out = " ".join(result.stdout.split())
+    assert re.search(r"claims (\d+)/\1 · hypotheses met \d+/\d+ · sanity (\d+)/\2", out), out
+    meta = json.loads((run_dir / "config.json").read_text())
+    assert meta["claims_total"] == sum(c["kind"] == "claim" for c in checks)
     again = invoke("run", "dmf_identical", *TINY_IDENTICAL, "--root", tmp_path)
     assert "cached" in again.stdout
 
