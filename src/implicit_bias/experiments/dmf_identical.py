@@ -183,7 +183,7 @@ def _result(cfg, traj, full, d, eig_decomp, problem, bound):
         r["step"] = float(r["t"] / cfg.eta)
 
     bound21 = min(theory.step_bound_scalar(float(li), cfg.alpha, N) for li in lam)
-    h8, h21 = f"step size below bound (8)", "step size below Thm 2.1's bound for every λ_i"
+    h8, h21 = "step size below bound (8)", "step size below Thm 2.1's bound for every λ_i"
     found = [
         checks.hypothesis(h8, cfg.eta < bound, predicted=f"< {bound:.6g}", observed=cfg.eta,
                           source=src, detail="η < 1/((3N−2) M^{2N−2}), M = max(α, ‖Ŵ‖₂^{1/N})"),
