@@ -7,6 +7,7 @@ not "unconverged" or "outside") and that every claim of the clean TINY run is fa
 
 import numpy as np
 import pytest
+
 from mutation import Mutant, check_mutants, scale_kwarg
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +109,11 @@ def delta_scaled(factor: float):
 
     def apply(mp, module):
         real = module.spectral_init
-        mp.setattr(module, "spectral_init", lambda U, V, delta, widths, **kw: real(U, V, np.asarray(delta) * factor, widths, **kw))
+        mp.setattr(
+            module,
+            "spectral_init",
+            lambda U, V, delta, widths, **kw: real(U, V, np.asarray(delta) * factor, widths, **kw),
+        )
 
     return apply
 
@@ -122,7 +127,11 @@ def one_layer_gets_a_hidden_layer(mp, module):
         return (widths[0], min(widths), widths[-1]) if len(widths) == 2 else widths
 
     mp.setattr(module, "deep_linear", lambda widths: real_model(widen(widths)))
-    mp.setattr(module, "spectral_init", lambda U, V, delta, widths, **kw: real_init(U, V, delta, widen(widths), **kw))
+    mp.setattr(
+        module,
+        "spectral_init",
+        lambda U, V, delta, widths, **kw: real_init(U, V, delta, widen(widths), **kw),
+    )
 
 
 def roles_swapped_in_closed_form(mp, module):
@@ -150,50 +159,93 @@ def sigma_reversed_in_data(mp, module):
 
 MUTANTS: dict[str, list[Mutant]] = {
     "dmf_identical": [
-        Mutant("α ×10 in the simulation", scale_kwarg("DeepMatrix", "alpha", 10.0),
-               kills=(r"scalar recursion \(7\)", r"time to reach")),
-        Mutant("perturbed init in place of αI", init_as("perturbed"), kills=(r"VΛ₊Vᵀ", r"λ=-5 → 0")),
-        Mutant("eigenvectors in the wrong order", eigenbasis_reversed,
-               kills=(r"λ=10 → 10", r"λ=7 → 7", r"λ=5 → 5", r"largest first")),
-        Mutant("scalar recursion (7) for depth N+1", depth_plus_one("scalar_recursion"), kills=(r"scalar recursion",)),
+        Mutant(
+            "α ×10 in the simulation",
+            scale_kwarg("DeepMatrix", "alpha", 10.0),
+            kills=(r"scalar recursion \(7\)", r"time to reach"),
+        ),
+        Mutant(
+            "perturbed init in place of αI", init_as("perturbed"), kills=(r"VΛ₊Vᵀ", r"λ=-5 → 0")
+        ),
+        Mutant(
+            "eigenvectors in the wrong order",
+            eigenbasis_reversed,
+            kills=(r"λ=10 → 10", r"λ=7 → 7", r"λ=5 → 5", r"largest first"),
+        ),
+        Mutant(
+            "scalar recursion (7) for depth N+1",
+            depth_plus_one("scalar_recursion"),
+            kills=(r"scalar recursion",),
+        ),
     ],
     "dmf_perturbed": [
-        Mutant("identical init (β dropped)", init_as("identical"), kills=(r"floor", r"turns negative")),
+        Mutant(
+            "identical init (β dropped)", init_as("identical"), kills=(r"floor", r"turns negative")
+        ),
         Mutant("Thm 2.2's limit VΛ₊Vᵀ predicted", limit_as_identical, kills=(r"‖W\^\(K\) − Ŵ‖",)),
         Mutant("eigenvectors in the wrong order", eigenbasis_reversed, kills=(r"recovered",)),
         Mutant("problem (1) built from V|Λ|Vᵀ", data_from_wrong_target, kills=(r"problem \(1\)",)),
     ],
     "dmf_depth": [
         Mutant("perturbed init in place of αI", init_as("perturbed"), kills=(r"VΛ₊Vᵀ",)),
-        Mutant("flow times for depth N+1", depth_plus_one("flow_time_to_reach"), kills=(r"quadrature",)),
+        Mutant(
+            "flow times for depth N+1", depth_plus_one("flow_time_to_reach"), kills=(r"quadrature",)
+        ),
     ],
     "dmf_effective_rank": [
-        Mutant("r = trace/λ_max (signed eigenvalues)", effective_rank_as(lambda e, s: e.sum() / e.max()),
-               kills=(r"non-decreasing", r"final r")),
-        Mutant("r = ‖W‖_*/σ_min (singular values taken as ascending)", effective_rank_as(lambda e, s: s.sum() / s[-1]),
-               kills=(r"rank W", r"drops")),
-        Mutant("α ×10 in the simulation", scale_kwarg("DeepMatrix", "alpha", 10.0), kills=(r"plateau",)),
+        Mutant(
+            "r = trace/λ_max (signed eigenvalues)",
+            effective_rank_as(lambda e, s: e.sum() / e.max()),
+            kills=(r"non-decreasing", r"final r"),
+        ),
+        Mutant(
+            "r = ‖W‖_*/σ_min (singular values taken as ascending)",
+            effective_rank_as(lambda e, s: s.sum() / s[-1]),
+            kills=(r"rank W", r"drops"),
+        ),
+        Mutant(
+            "α ×10 in the simulation", scale_kwarg("DeepMatrix", "alpha", 10.0), kills=(r"plateau",)
+        ),
     ],
     "dlr_sequential": [
-        Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"plateau time", r"exact half time", r"vs T_i", r"bracket")),
+        Mutant(
+            "init scale e^{−δ/2}",
+            delta_scaled(0.5),
+            kills=(r"plateau time", r"exact half time", r"vs T_i", r"bracket"),
+        ),
         Mutant("init scale e^{−3δ/2}", delta_scaled(1.5), kills=(r"W\^\{4,\*\}‖/",)),
         Mutant("L = 1 built with a hidden layer", one_layer_gets_a_hidden_layer, kills=(r"L = 1",)),
     ],
     "dlr_closed_form": [
-        Mutant("closed form with σ, λ swapped", roles_swapped_in_closed_form,
-               kills=(r"closed form vs flow", r"roles as printed")),
-        Mutant("GD step η ×0.5", scale_kwarg("GD", "eta", 0.5), kills=(r"scalar recursion", r"lower bound", r"upper bound")),
+        Mutant(
+            "closed form with σ, λ swapped",
+            roles_swapped_in_closed_form,
+            kills=(r"closed form vs flow", r"roles as printed"),
+        ),
+        Mutant(
+            "GD step η ×0.5",
+            scale_kwarg("GD", "eta", 0.5),
+            kills=(r"scalar recursion", r"lower bound", r"upper bound"),
+        ),
         Mutant("GD step η ×1.2", scale_kwarg("GD", "eta", 1.2), kills=(r"proved upper bound",)),
         Mutant("components in reverse order", components_reversed, kills=(r"converges",)),
     ],
     "dlr_autoencoder": [
-        Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"trace norm = ", r"reconstruction error")),
+        Mutant(
+            "init scale e^{−δ/2}",
+            delta_scaled(0.5),
+            kills=(r"trace norm = ", r"reconstruction error"),
+        ),
         Mutant("init scale e^{−3δ/2}", delta_scaled(1.5), kills=(r"plateau 4",)),
-        Mutant("GD step η ×4 (overshoots)", scale_kwarg("GD", "eta", 4.0), kills=(r"never decreases",)),
+        Mutant(
+            "GD step η ×4 (overshoots)", scale_kwarg("GD", "eta", 4.0), kills=(r"never decreases",)
+        ),
         Mutant("L = 1 built with a hidden layer", one_layer_gets_a_hidden_layer, kills=(r"L = 1",)),
     ],
     "dlr_robustness": [
-        Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"quadrature", r"plateau distance")),
+        Mutant(
+            "init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"quadrature", r"plateau distance")
+        ),
         Mutant("σ reversed in the data", sigma_reversed_in_data, kills=(r"order of σ_i",)),
     ],
 }

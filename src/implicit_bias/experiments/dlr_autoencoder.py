@@ -71,7 +71,10 @@ def run(cfg: Config) -> Result:
     rec_rem = max(abs(0.5 * np.sum(lam * (1 - w_rec[s]) ** 2) - 0.5 * lam[k:].sum()) / rec_tol[k]
                   for k, s in enumerate(t_plateau)) * cfg.tol  # fmt: skip
     rem = max(rem, rec_rem)
-    h_step, h_delta = "step size below 1/(2 max λ_i)", "δ large enough: the exact recursion is within the tolerances on every plateau"
+    h_step, h_delta = (
+        "step size below 1/(2 max λ_i)",
+        "δ large enough: the exact recursion is within the tolerances on every plateau",
+    )
     found.append(checks.hypothesis(h_step, cfg.eta < theory.discrete_step_bound(lam),
                                    predicted=f"< {theory.discrete_step_bound(lam):.6g}", observed=cfg.eta,
                                    source="seed 004, discrete dynamics"))  # fmt: skip

@@ -101,11 +101,16 @@ def run(cfg: Config) -> Result:
     # round-off of the recursion and of the matrix products: (k + 1)(p·r + 4)u relative after k steps
     roundoff = (cfg.n_steps + 1) * (p * r + 4) * u
     flow_tol = float(traj.n_evals) * cfg.rtol + cfg.atol * np.sqrt(p * cfg.d) / float(norm.min())
-    src_c, src_d = "seed 004, detailed theorems, continuous dynamics", "seed 004, detailed theorems, discrete dynamics"
+    src_c, src_d = (
+        "seed 004, detailed theorems, continuous dynamics",
+        "seed 004, detailed theorems, discrete dynamics",
+    )
     h_step = "step size below 1/(2 max σ_i)"
     # converged: excess loss ½Σλ_i(w_i − σ_i/λ_i)² below what a relative error tol allows
     limit = sigma / lam[:r]
-    W_ls = theory.staircase_limit(r, data.U, data.V, sigma, lam)  # Σ (σ_i/λ_i) u_i v_iᵀ, the least-squares fit
+    W_ls = theory.staircase_limit(
+        r, data.U, data.V, sigma, lam
+    )  # Σ (σ_i/λ_i) u_i v_iᵀ, the least-squares fit
     excess = float(np.asarray(traj_gd.loss)[-1]) - float(data.problem.loss(W_ls))
     found = [
         checks.hypothesis(h_step, cfg.eta < theory.discrete_step_bound(sigma),

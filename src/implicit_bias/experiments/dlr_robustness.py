@@ -93,8 +93,11 @@ def run(cfg: Config) -> Result:
         # L = 2: logit interpolation is exact for the logistic, so the solver's rtol sets the error;
         # L ≥ 3: the crossing is only known to within one snapshot interval
         tol = 1e-6 if L == 2 else float(np.max(np.diff(t))) / float(predicted[L].min())
-        basis = ("ODE rtol 1e-10; logit interpolation exact for the logistic: 1e-6" if L == 2
-                 else "one snapshot interval Δt / T_1 (the crossing is bracketed by two snapshots)")
+        basis = (
+            "ODE rtol 1e-10; logit interpolation exact for the logistic: 1e-6"
+            if L == 2
+            else "one snapshot interval Δt / T_1 (the crossing is bracketed by two snapshots)"
+        )
         for i in range(r):
             found.append(checks.close(
                 f"L = {L}, ε = 0: half-crossing of component {i + 1} = quadrature", predicted[L][i], meas[i], tol,
@@ -120,9 +123,13 @@ def run(cfg: Config) -> Result:
     ))  # fmt: skip
     t_plat = plateau_times(theory.transition_times(sigma, delta=cfg.delta))
     W0 = reduced_rank_path(data0.problem)[0]
-    cf = np.stack([theory.W_continuous(tq, data0.U, data0.V, sigma, lam, cfg.delta) for tq in t_plat])
+    cf = np.stack(
+        [theory.W_continuous(tq, data0.U, data0.V, sigma, lam, cfg.delta) for tq in t_plat]
+    )
     cf_dist = float(max(distances(cf[k : k + 1], W0)[0, k] for k in range(r + 1)))
-    h_delta = "δ large enough: the closed form is within plateau_tol of W^{k,*} at the plateau times"
+    h_delta = (
+        "δ large enough: the closed form is within plateau_tol of W^{k,*} at the plateau times"
+    )
     found.append(checks.hypothesis(h_delta, cf_dist <= cfg.plateau_tol, predicted=f"≤ {cfg.plateau_tol:g}",
                                    observed=cf_dist, source="seed 004, sequential learning of components"))  # fmt: skip
 

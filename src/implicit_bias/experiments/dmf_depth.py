@@ -87,6 +87,8 @@ def run(cfg: Config) -> Result:
                 f"N={N}, λ={li:g}: time to reach λ/2 = scalar-flow quadrature", pred, obs, rtol, rel=True,
                 source="seed 000, eigenvalue recovery for different depths (dynamics of (7))",
                 basis="½ η (3N−2) M^{2N−2}: first-order Euler time error (euler_time_rtol)", requires=(h8,),
+                loss=excess, loss_tol=cfg.tol * float(np.max(np.abs(lam))) + 0.5 * cfg.tol**2,
+                detail="evaluated at a converged run (an unconverged one may not have reached λ/2 yet)",
             ))  # fmt: skip
             rows.append(
                 {

@@ -183,7 +183,7 @@ def _result(cfg, traj, full, d, eig_decomp, problem, bound):
         r["step"] = float(r["t"] / cfg.eta)
 
     bound21 = min(theory.step_bound_scalar(float(li), cfg.alpha, N) for li in lam)
-    h8, h21 = f"step size below bound (8)", "step size below Thm 2.1's bound for every λ_i"
+    h8, h21 = "step size below bound (8)", "step size below Thm 2.1's bound for every λ_i"
     found = [
         checks.hypothesis(h8, cfg.eta < bound, predicted=f"< {bound:.6g}", observed=cfg.eta,
                           source=src, detail="η < 1/((3N−2) M^{2N−2}), M = max(α, ‖Ŵ‖₂^{1/N})"),
@@ -221,7 +221,8 @@ def _result(cfg, traj, full, d, eig_decomp, problem, bound):
             f"λ={lam[i]:g}: time to reach λ/2 = scalar-flow quadrature", pred, obs, rtol, rel=True,
             source="seed 000, Thm 2.1 (dynamics of (7)); flow time ∫ ds/(s^{N−1}(λ − s^N))",
             basis="½ η (3N−2) M^{2N−2} = ½ η/η_max(8): first-order Euler time error (euler_time_rtol)",
-            requires=(h8,),
+            requires=(h8,), detail="evaluated at a converged run (an unconverged one may not have reached λ/2)",
+            **conv,
         ))  # fmt: skip
     predicted = [float(lam[i]) for i in sorted(pos, key=lambda i: -lam[i])]
     observed = [float(lam[i]) for i in sorted(pos, key=lambda i: times[i])]
@@ -229,7 +230,7 @@ def _result(cfg, traj, full, d, eig_decomp, problem, bound):
         "positive eigenvalues are learned largest first", observed == predicted,
         predicted="order " + ", ".join(f"{x:g}" for x in predicted) + " (by time to reach λ/2)",
         observed="order " + ", ".join(f"{x:g}" for x in observed),
-        source="seed 000, §4: dominant eigenvalues are approximated faster", requires=(h8,),
+        source="seed 000, §4: dominant eigenvalues are approximated faster", requires=(h8,), **conv,
     ))  # fmt: skip
     notes = [f"path: {traj.path}",
              "full matrix path vs (7): " + ("within the round-off budget at every snapshot" if departed is None

@@ -87,8 +87,10 @@ def run(cfg: Config) -> Result:
     src = "seed 000, Thm 3.1"
     h10, hb = "step size below bound (10)", "β/(c−1) < α (perturbation small enough)"
     # converged: L = ½‖W − Ŵ‖² below what an error tol allows, tol·‖Ŵ‖₂ + ½tol²
-    conv = dict(loss=float(np.asarray(traj.loss)[-1]),
-                loss_tol=cfg.tol * float(np.max(np.abs(lam))) + 0.5 * cfg.tol**2)
+    conv = dict(
+        loss=float(np.asarray(traj.loss)[-1]),
+        loss_tol=cfg.tol * float(np.max(np.abs(lam))) + 0.5 * cfg.tol**2,
+    )
     found = [
         checks.hypothesis(h10, cfg.eta < bound, predicted=f"< {bound:.6g}", observed=cfg.eta, source=src,
                           detail="η < 1/(9N (cM)^{2N−2}), M = max(α, ‖Ŵ‖₂^{1/N})"),
@@ -144,7 +146,8 @@ def run(cfg: Config) -> Result:
             notes.append(
                 f"λ={lam[i]:g}: W's eigenvalue turns negative at t = {t_sign:.4g}; every positive eigenvalue is "
                 f"within 1% of its target from t = {t_pos:.4g} ("
-                + ("before" if t_sign < t_pos else "after") + " the positive ones are learned)"
+                + ("before" if t_sign < t_pos else "after")
+                + " the positive ones are learned)"
             )
     found += _equivalence(cfg, problem, model, method, hb)
     notes.append(
