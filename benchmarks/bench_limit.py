@@ -31,7 +31,9 @@ import json
 import os
 import time
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see bench_sensing.py: spin-waits on shared cores
+os.environ.setdefault(
+    "OPENBLAS_NUM_THREADS", "1"
+)  # see bench_sensing.py: spin-waits on shared cores
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -234,8 +236,17 @@ def run_flow(st: Setting, rtol: float):
     L = lambda p: objective(st.model, st.problem, p)  # noqa: E731
     ts = jnp.geomspace(1e-2, st.t1, 30)
     f = jax.jit(
-        lambda y0: stiff.solve(g, L, y0, ts, rtol=rtol, atol=rtol * 1e-4, loss_tol=st.tol,
-                               max_steps=50_000, max_cg=1000)  # fmt: skip
+        lambda y0: stiff.solve(
+            g,
+            L,
+            y0,
+            ts,
+            rtol=rtol,
+            atol=rtol * 1e-4,
+            loss_tol=st.tol,
+            max_steps=50_000,
+            max_cg=1000,
+        )  # fmt: skip
     )
     jax.block_until_ready(f(st.params0))
     t = time.perf_counter()
