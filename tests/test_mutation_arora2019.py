@@ -1,5 +1,6 @@
 """Mutants of ``arora2019``: each claim of the TINY run (20×20, rank 2, m = 160, depths 1 and 3)
-must be failed by a deliberate defect. ~1-2 min on 2 shared cores (three TINY runs, compilation)."""
+must be failed by a deliberate defect. Measured under load: 248 s wall (three TINY runs, each ~16 s
+of CPU time)."""
 
 from mutation import Mutant, check_mutants
 

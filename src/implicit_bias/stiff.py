@@ -54,7 +54,12 @@ _B = np.array(
     [2.4212380706095346e-01, -1.2232505839045147e00, 1.5452602553351023e00, 4.3586652150845900e-01]
 )
 _BHAT = np.array(
-    [3.7810903145819369e-01, -9.6042292212423178e-02, 5.0000000000000000e-01, 2.1793326075422950e-01]
+    [
+        3.7810903145819369e-01,
+        -9.6042292212423178e-02,
+        5.0000000000000000e-01,
+        2.1793326075422950e-01,
+    ]
 )
 ORDER = 3  # of y₁; the embedded solution has order 2, so the controller uses exponent 1/3
 
@@ -224,9 +229,7 @@ def solve(
         stop_tol = accept & (L < tol)
         # a stop at loss_tol between save times records the stopping state in the next slot
         losses = jnp.where(stop_tol & ~lands, losses.at[s.i].set(L), losses)
-        obs = jax.tree.map(
-            lambda b, v: jnp.where(stop_tol & ~lands, b.at[s.i].set(v), b), obs, o
-        )
+        obs = jax.tree.map(lambda b, v: jnp.where(stop_tol & ~lands, b.at[s.i].set(v), b), obs, o)
         i = s.i + (saved | stop_tol).astype(s.i.dtype)
         st = s.stats
         stats = Stats(
@@ -265,8 +268,6 @@ def solve(
     t_out = jnp.where(reached, ts, jnp.nan)
     t_out = jnp.where((s.status == STOPPED_AT_TOL) & (jnp.arange(n_save) == s.i - 1), s.t, t_out)
     return t_out, s.losses, s.obs, unravel(s.y), s.status, s.stats
-
-
 
 
 class FlowResult(NamedTuple):

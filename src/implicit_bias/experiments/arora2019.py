@@ -85,9 +85,12 @@ def run(cfg: Config) -> Result:
     rows = [{"t": cfg.m, "series": "test_error", "value": err_nn, "method": "nuclear",
              "eff_rank": float(metrics.effective_rank(sol.X))}]  # fmt: skip
     found = [
-        checks.sanity("nuclear-norm program solved", "optimal" in sol.status,
-                      predicted="status optimal, residual ≤ 1e-5",
-                      observed=f"{sol.status}, residual {sol.residual:.2g}")  # fmt: skip
+        checks.sanity(
+            "nuclear-norm program solved",
+            "optimal" in sol.status,
+            predicted="status optimal, residual ≤ 1e-5",
+            observed=f"{sol.status}, residual {sol.residual:.2g}",
+        )  # fmt: skip
     ]
     err, runs = {}, {}
     for N in cfg.depths:
@@ -126,8 +129,14 @@ def run(cfg: Config) -> Result:
         "flow work (gradients + HVPs): "
         + ", ".join(f"depth {N} {r['evals']:,}" for N, r in runs.items()),
         "not converged: "
-        + (", ".join(f"depth {N} (loss {r['loss']:.2g} > {r['tol']:.2g})"
-                     for N, r in runs.items() if r["loss"] > r["tol"]) or "none"),  # fmt: skip
+        + (
+            ", ".join(
+                f"depth {N} (loss {r['loss']:.2g} > {r['tol']:.2g})"
+                for N, r in runs.items()
+                if r["loss"] > r["tol"]
+            )
+            or "none"
+        ),  # fmt: skip
     ]
     return Result(rows=rows, checks=found, notes=notes)
 

@@ -34,8 +34,8 @@ class GradientFlow:
     with a Jacobian and Newton iterations, or ``"rosenbrock"``: the matrix-free ROS34PW2 method of
     ``implicit_bias.stiff`` (Hessian–vector products and conjugate gradients, no d × d matrix), for
     stiff flows of many parameters. Measured (issue 13, benchmarks/bench_limit.py): on the sparse
-    Hadamard flow at n = 1000 it reaches loss 1e-10 with 24k gradients + HVPs where Tsit5 and GD
-    stall above 1e-8 after 180k–360k evaluations; on short, non-stiff flows Tsit5 is cheaper, so it
+    Hadamard flow at n = 1000 it reaches loss 1e-10 with 5.6k gradients + HVPs (N = 2, rtol 1e-4)
+    where Tsit5 and GD stall above 1e-8 after 180k–360k evaluations; on short, non-stiff flows Tsit5 is cheaper, so it
     is not the default. It needs a symmetric Jacobian (a plain gradient flow: no ``precondition``).
     ``Trajectory.n_evals`` counts gradient evaluations for the explicit solvers, gradients + HVPs
     for ``"rosenbrock"`` and steps (accepted + rejected) for ``"kvaerno5"``.
