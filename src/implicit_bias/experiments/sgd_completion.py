@@ -28,14 +28,14 @@ from implicit_bias import checks, plots
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.problems.completion import random_completion
-from implicit_bias.sgd import SGD, run_seeds
+from implicit_bias.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"
 ORDER = 3
 TITLE = "SGD + weight decay on a 20×20 rank-2 completion: the rank falls in steps"
 
-TINY = {"n": 12, "m": 80, "n_steps": 60_000, "save_every": 2_000, "lam": 3e-3, "min_steps": 3}
+TINY = {"n": 12, "m": 80, "n_steps": 60_000, "save_every": 2_000, "lam": 3e-3}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,6 +54,7 @@ class Config:
     eps1: float = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
     min_steps: int = 5  # distinct down-steps of the level required under SGD
     seed: int = 0
+    drift_tol: float = 1e-2  # relative change of the loss over the last tenth: the run is stationary
 
 
 def make_problem(cfg: Config):
@@ -71,7 +72,11 @@ def run(cfg: Config) -> Result:
     method = SGD(
         eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed
     )
-    sgd = run_seeds(model, problem, method, p0, [cfg.seed], obs)
+    # B_r for every r ≤ n watched at every step: C bounds the sublevel set {L ≤ L(θ₀)} (λ‖θ‖² ≤ L)
+    L0 = float(regularized_loss(model, problem, p0, cfg.lam)) if cfg.lam > 0 else np.inf
+    C = L0 / cfg.lam if cfg.lam > 0 else 1e300
+    region = theory.Region(r=cfg.n, eps1=cfg.eps1, eps2=cfg.eps2, C=C, alpha=cfg.alpha)
+    sgd, st = run_seeds(model, problem, method, p0, [cfg.seed], obs, watch=region)
     gd = run_seeds(model, problem, dataclasses.replace(method, batch_size=None), p0, [0, 0], obs,
                    etas=[cfg.eta, cfg.eta], lams=[cfg.lam, 0.0])  # fmt: skip
     traj = {"SGD, λ": (sgd, 0), "GD, λ": (gd, 0), "GD, λ=0": (gd, 1)}
@@ -87,48 +92,50 @@ def run(cfg: Config) -> Result:
                             series="singular_values", method=name)  # fmt: skip
     t = np.asarray(sgd.t[0])
     jumps = theory.detect_jumps(t, level["SGD, λ"])
-    downs = [j for j in jumps if j["kind"] == "down"]
-    # B_r also asks for balancedness ≤ ε₁: the Gaussian start is far from it (‖W₂ᵀW₂ − W₁W₁ᵀ‖² ≈ 30);
-    # weight decay balances the layers, and only from then on does the closedness of B_r apply
-    balance = np.asarray(sgd.observed["balance"][0]).max(axis=-1)
-    t_balanced = float(theory.first_time(t, balance <= cfg.eps1))
-    ups = [j for j in jumps if j["kind"] == "up" and j["t"] >= t_balanced]
-    ups_before = [j for j in jumps if j["kind"] == "up" and j["t"] < t_balanced]
     t_rank = {k: float(theory.first_time(t, v <= cfg.rank)) for k, v in level.items()}
+    loss = np.asarray(sgd.loss[0])
+    tail = max(2, t.size // 10)  # the last tenth of the run
+    drift = float(abs(loss[-1] - loss[-tail]) / loss[-1])
+    w = {k: np.asarray(v)[0] for k, v in st.items()}
+    HYP = "ηλ < 1/2 (decay factor 1 − 2ηλ > 0)"
+    HYP_ETA = "η small enough: 2η²‖G‖² ≤ (1 − (1 − 2ηλ)²)√ε₁ at every step from inside B_n"
     found = [
+        checks.hypothesis(HYP, cfg.eta * cfg.lam < 0.5, predicted="< 0.5", observed=cfg.eta * cfg.lam,
+                          source="seed 001, the SGD update"),  # fmt: skip
+        checks.hypothesis(HYP_ETA, int(w["n_in_noisy"]) == 0, predicted="0 steps above the bound",
+                          observed=int(w["n_in_noisy"]),
+                          source="seed 001 (B_r absorbing for small η, λ); the bound is derived in "
+                          "sgd.noise_condition"),  # fmt: skip
+        checks.sanity("the SGD run enters some B_r (balanced within ε₁, ‖W_ℓ‖² ≤ C)",
+                      int(w["first_in"]) >= 0, predicted="entered", observed=int(w["first_in"]),
+                      detail="the step of the first entry; closedness is tested from there on"),
         checks.holds(
             "SGD with weight decay reaches the true rank",
             level["SGD, λ"][-1] == cfg.rank,
             predicted=f"level {cfg.rank}",
             observed=f"level {level['SGD, λ'][0]} → {level['SGD, λ'][-1]}",
+            source="seed 001, conclusion (jumps from high to low rank)",
+            basis="an integer level, no tolerance", loss=drift, loss_tol=cfg.drift_tol,
+            requires=(HYP,),
+            detail="loss = relative change of the regularized loss over the last tenth of the run",
         ),  # fmt: skip
-        checks.at_least(
-            "distinct down-steps of the rank level under SGD", cfg.min_steps, len(downs)
-        ),
         checks.at_most(
-            f"up-steps of the rank level under SGD once balanced (≤ ε₁ = {cfg.eps1:g}, t ≥ {t_balanced:g})",
-            0,
-            len(ups),
-        ),
-        checks.at_least(
-            "GD without weight decay: rank level at the end (stays high)",
-            cfg.n // 2,
-            level["GD, λ=0"][-1],
+            "rises of the B-level (smallest r with θ ∈ B_r) under SGD, every step after entering",
+            0, int(w["n_up"]), source="seed 001, closedness of B_r (θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r)",
+            basis="the theorem gives probability 0 of leaving B_r: any rise is a counterexample",
+            requires=(HYP, HYP_ETA),
+            detail=f"first entry at step {int(w['first_in'])}, first rise at {int(w['first_up'])}; "
+            f"exits recorded: {w['exit_step'][w['exit_step'] >= 0].tolist()}",
         ),  # fmt: skip
-        checks.holds(
-            "SGD + weight decay generalizes better than GD without weight decay",
-            test["SGD, λ"][-1] < test["GD, λ=0"][-1],
-            predicted="test error SGD,λ < GD,λ=0",
-            observed=f"{test['SGD, λ'][-1]:.3g} vs {test['GD, λ=0'][-1]:.3g}",
-        ),
     ]
     notes = [
-        f"SGD rank steps: {[(j['t'], j['from'], j['to']) for j in jumps]}",
+        f"SGD rank steps (snapshots): {[(j['t'], j['from'], j['to']) for j in jumps]}",
         f"first step at level ≤ {cfg.rank}: {t_rank}",
-        f"balancedness ≤ ε₁ = {cfg.eps1:g} from t = {t_balanced:g}; up-steps before that (outside B_r, "
-        f"where the seed's closedness does not apply): {[(j['t'], j['from'], j['to']) for j in ups_before]}",
+        f"B_r constants: ε₁ = {cfg.eps1:g}, ε₂ = {cfg.eps2:g}, C = L(θ₀)/λ = {C:.4g}; first entry "
+        f"into some B_r at step {int(w['first_in'])}",
         f"final test errors: { {k: round(float(v[-1]), 4) for k, v in test.items()} }",
-        f"final rank levels: { {k: int(v[-1]) for k, v in level.items()} }",
+        f"final rank levels: { {k: int(v[-1]) for k, v in level.items()} } (full-batch GD with the same "
+        "λ falls the same way at this step size; the SGD-specific jumps are the 2×2 experiments')",
     ]
     return Result(rows=rows, checks=found, notes=notes)
 
