@@ -33,7 +33,8 @@ SEED = "001"
 ORDER = 1
 TITLE = "SGD + weight decay: one-way jump to rank 1 on the 2×2 completion, with offshoots"
 
-TINY = {"n_steps": 60_000, "save_every": 500, "n_offshoots": 6, "offshoot_steps": 50_000, "seed": 5}
+TINY = {"n_seeds": 24, "n_steps": 10_000, "save_every": 500, "eta": 0.4, "n_offshoots": 2,
+        "offshoot_steps": 20_000, "min_rank2": 2}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,11 @@ def problem_2x2(eps: float):
         raise ConfigError(f"eps must be > 0 (the missing entry is 1/eps), got {eps}")
     X_star = np.array([[1.0, 1.0 / eps], [eps, 1.0]])
     return from_entries(X_star, [(0, 0), (1, 0), (1, 1)], normalize=True)
+
+
+def checkpoint(params, runs, snaps):
+    """The parameters of run ``runs[k]`` at snapshot ``snaps[k]`` (stacked over k)."""
+    return jax.tree.map(lambda x: np.asarray(x)[runs, snaps], params)
 
 
 def run(cfg: Config) -> Result:
@@ -109,22 +115,21 @@ def run(cfg: Config) -> Result:
     picks = np.linspace(0, t.size - 1, cfg.n_offshoots + 1).round().astype(int)[1:]
     runs = np.concatenate([runs, np.full(picks.size, show)])
     snaps = np.concatenate([snaps, picks])
-    starts = jax.tree.map(lambda x: np.asarray(x)[runs, snaps], traj.observed["params"])
+    # oracle (last member): the rank-1 minimum of the offshoot loss, by the same GD from the balanced
+    # factorization of the rank-1 truth (independent of every SGD run)
+    o_start = balanced_init(np.asarray(problem.X_star), cfg.depth)
+    starts = jax.tree.map(lambda x, o: np.concatenate([x, np.asarray(o)[None]]),
+                          checkpoint(traj.observed["params"], runs, snaps), o_start)  # fmt: skip
     off = SGD(eta=cfg.offshoot_eta, lam=cfg.offshoot_lam, n_steps=cfg.offshoot_steps,
               save_every=cfg.offshoot_steps // 50, batch_size=None)  # fmt: skip
-    branch = run_seeds(model, problem, off, starts, np.zeros(runs.size, int), obs)
+    branch = run_seeds(model, problem, off, starts, np.zeros(runs.size + 1, int), obs)
     off_test = theory.test_errors(branch.observed["A"], problem)  # (offshoots, snapshots)
     off_level = theory.rank_level(branch.observed["rank"], cfg.eps2)
     ends = jax.tree.map(lambda x: np.asarray(x)[:, -1], branch.observed["params"])
     reg = jax.vmap(jax.grad(lambda p: regularized_loss(model, problem, p, cfg.offshoot_lam)))
     gnorm = np.sqrt(sum(np.sum(np.asarray(g) ** 2, axis=(1, 2)) for g in reg(ends)))
-    # oracle: the rank-1 minimum of the offshoot loss, by the same GD from the balanced factorization
-    # of the rank-1 truth (independent of every SGD run)
-    o_start = jax.tree.map(lambda x: x[None], balanced_init(np.asarray(problem.X_star), cfg.depth))
-    oracle = run_seeds(model, problem, off, o_start, np.zeros(1, int), obs)
-    A1 = np.asarray(oracle.observed["A"])[0, -1]
-    o_end = jax.tree.map(lambda x: np.asarray(x)[:, -1], oracle.observed["params"])
-    o_gnorm = float(np.sqrt(sum(np.sum(np.asarray(g) ** 2) for g in reg(o_end))))
+    A1 = np.asarray(branch.observed["A"])[-1, -1]
+    o_gnorm = float(gnorm[-1])
     A_off = np.asarray(branch.observed["A"])[:, -1]
     n_a, n_b = after_k.size, before_k.size
     dist = np.linalg.norm(A_off - A1, axis=(1, 2))
