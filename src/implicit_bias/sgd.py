@@ -280,8 +280,11 @@ def watch_update(w: dict, params, t, region, old=None, eta=None, lam=None) -> di
     return {
         "level": lvl,
         "level0": w["level0"],
-        "max_level_after_entry": jnp.where(entered | inside, jnp.maximum(w["max_level_after_entry"], lvl),
-                                           w["max_level_after_entry"]),  # fmt: skip
+        "max_level_after_entry": jnp.where(
+            entered | inside,
+            jnp.maximum(w["max_level_after_entry"], lvl),
+            w["max_level_after_entry"],
+        ),  # fmt: skip
         "first_in": jnp.where(~entered & inside, t, w["first_in"]),
         "steps_in": w["steps_in"] + inside.astype(int),
         "n_exit": w["n_exit"] + exit_.astype(int),
