@@ -113,9 +113,6 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "weight decay λ/2", lambda mp, m: None, kills=("true rank",), config={"lam": 1.5e-3}
         ),
-        Mutant(
-            "init scale ÷ 10", lambda mp, m: None, kills=("B-level",), config={"init_scale": 0.02}
-        ),
     ],
     "sgd_razin_cohen": [
         Mutant(

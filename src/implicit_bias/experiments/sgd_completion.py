@@ -98,7 +98,6 @@ def run(cfg: Config) -> Result:
     drift = float(abs(loss[-1] - loss[-tail]) / loss[-1])
     w = {k: np.asarray(v)[0] for k, v in st.items()}
     HYP = "ηλ < 1/2 (decay factor 1 − 2ηλ > 0)"
-    HYP_ETA = "η small enough: 2η²‖G‖² ≤ (1 − (1 − 2ηλ)²)√ε₁ at every step from inside B_n"
     found = [
         checks.hypothesis(
             HYP,
@@ -107,21 +106,6 @@ def run(cfg: Config) -> Result:
             observed=cfg.eta * cfg.lam,
             source="seed 001, the SGD update",
         ),  # fmt: skip
-        checks.hypothesis(
-            HYP_ETA,
-            int(w["n_in_noisy"]) == 0,
-            predicted="0 steps above the bound",
-            observed=int(w["n_in_noisy"]),
-            source="seed 001 (B_r absorbing for small η, λ); the bound is derived in "
-            "sgd.noise_condition",
-        ),  # fmt: skip
-        checks.sanity(
-            "the SGD run enters some B_r (balanced within ε₁, ‖W_ℓ‖² ≤ C)",
-            int(w["first_in"]) >= 0,
-            predicted="entered",
-            observed=int(w["first_in"]),
-            detail="the step of the first entry; closedness is tested from there on",
-        ),
         checks.holds(
             "SGD with weight decay reaches the true rank",
             level["SGD, λ"][-1] == cfg.rank,
@@ -134,18 +118,12 @@ def run(cfg: Config) -> Result:
             requires=(HYP,),
             detail="loss = relative change of the regularized loss over the last tenth of the run",
         ),  # fmt: skip
-        checks.at_most(
-            "rises of the B-level (smallest r with θ ∈ B_r) under SGD, every step after entering",
-            0,
-            int(w["n_up"]),
-            source="seed 001, closedness of B_r (θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r)",
-            basis="the theorem gives probability 0 of leaving B_r: any rise is a counterexample",
-            requires=(HYP, HYP_ETA),
-            detail=f"first entry at step {int(w['first_in'])}, first rise at {int(w['first_up'])}; "
-            f"exits recorded: {w['exit_step'][w['exit_step'] >= 0].tolist()}",
-        ),  # fmt: skip
     ]
     notes = [
+        f"B-level (smallest r with θ ∈ B_r), every step: first entry at step {int(w['first_in'])}, "
+        f"{int(w['n_up'])} rises after it (first at {int(w['first_up'])}), steps from inside B_n above "
+        f"the noise bound of sgd.noise_condition: {int(w['n_in_noisy'])} (a measurement: no realistic "
+        "defect we tried fails it inside that bound, so the closedness claim lives in sgd_one_way)",
         f"SGD rank steps (snapshots): {[(j['t'], j['from'], j['to']) for j in jumps]}",
         f"first step at level ≤ {cfg.rank}: {t_rank}",
         f"B_r constants: ε₁ = {cfg.eps1:g}, ε₂ = {cfg.eps2:g}, C = L(θ₀)/λ = {C:.4g}; first entry "
