@@ -96,3 +96,56 @@ def test_sgd_never_leaves_B1_at_step_resolution():
     inside = th.in_region(m["balance"], m["rank"], m["norm2"], r=1, eps1=0.1, eps2=0.1, C=4.0)
     assert inside[:, 0].all() and inside.all()
     assert not th.leaves_after_entering(inside).any()
+
+
+def test_watch_at_every_step_agrees_with_snapshots_at_every_step():
+    # the jitted per-step B_1 watch (first entry, exits, their steps) equals in_region on a trajectory
+    # saved at every step; started off-balance from Gaussian inits at a large η so that exits occur
+    from implicit_bias.experiments.sgd_2x2 import problem_2x2
+    from implicit_bias.models.deep_matrix import DeepMatrix
+    from implicit_bias.sgd import SGD, run_seeds
+
+    problem = problem_2x2(0.2)
+    model = DeepMatrix(depth=3, n=2, init="gaussian", alpha=0.7)
+    p0 = jax.vmap(model.init_params)(jax.random.split(jax.random.key(0), 8))
+    region = th.Region(r=1, eps1=0.1, eps2=0.1, C=4.0, alpha=0.05)
+    method = SGD(eta=0.4, lam=0.03, n_steps=600, save_every=1)
+    traj, st = run_seeds(model, problem, method, p0, np.arange(8), th.Observer(alpha=0.05),
+                         watch=region)  # fmt: skip
+    m = traj.observed
+    inside = th.in_region(m["balance"], m["rank"], m["norm2"], r=1, eps1=0.1, eps2=0.1, C=4.0)
+    exits = inside[:, :-1] & ~inside[:, 1:]
+    np.testing.assert_array_equal(st["n_exit"], exits.sum(-1))
+    first = np.where(inside.any(-1), np.argmax(inside, -1), -1)
+    np.testing.assert_array_equal(st["first_in"], first)
+    for k in range(8):
+        steps = np.flatnonzero(exits[k])[:8] + 1
+        np.testing.assert_array_equal(st["exit_step"][k][: steps.size], steps)
+    assert exits.sum() > 0  # the test exercises exits
+
+
+def test_noise_condition_bounds_the_one_step_change_of_the_imbalance():
+    # D' = a²D + η²(G_{ℓ+1}ᵀG_{ℓ+1} − G_ℓG_ℓᵀ) for W' = aW − ηG (first-order terms cancel)
+    from implicit_bias.experiments.sgd_2x2 import problem_2x2
+    from implicit_bias.models.deep_matrix import DeepMatrix
+    from implicit_bias.sgd import sgd_step
+
+    rng = np.random.default_rng(1)
+    problem = problem_2x2(0.2)
+    model = DeepMatrix(depth=3, n=2, init="gaussian")
+    Ws = tuple(jnp.asarray(rng.normal(size=(2, 2))) for _ in range(3))
+    eta, lam = 0.1, 0.03
+    new = sgd_step(model, problem, Ws, jnp.asarray([1]), eta, lam)
+    a = 1 - 2 * eta * lam
+    G = [(a * np.asarray(o) - np.asarray(n)) / eta for o, n in zip(Ws, new)]
+    for l in range(1, 3):
+        D = (
+            np.asarray(Ws[l]).T @ np.asarray(Ws[l])
+            - np.asarray(Ws[l - 1]) @ np.asarray(Ws[l - 1]).T
+        )
+        Dn = (
+            np.asarray(new[l]).T @ np.asarray(new[l])
+            - np.asarray(new[l - 1]) @ np.asarray(new[l - 1]).T
+        )
+        E = G[l].T @ G[l] - G[l - 1] @ G[l - 1].T
+        np.testing.assert_allclose(Dn, a**2 * D + eta**2 * E, atol=1e-12)

@@ -5,15 +5,15 @@ A_θ = W_L ⋯ W_1; the rank-1 truth has * = 1/ε. SGD θ ← (1 − 2ηλ)θ �
 uniform entry per step. We plot the ratio s₂/s₁ of A_θ (red) and the test error on * (light blue);
 "offshoots" restart from checkpoints with smaller η and λ (dark blue) and are run to convergence.
 
-Expected at the defaults (ε = 0.2, L = 3, η = 0.3, λ = 0.03): the approximate rank (f_α = min(x/α, 1),
-α = 0.05) sits at 2 for a while, then drops to 1 once and never comes back; s₂/s₁ falls to ≈ 0. The
-SGD iterate itself is shrunk by λ (test error ≈ 0.75), but offshoots taken after the jump converge
-to the rank-1 completion (test error ≈ 0.04, the rest is the shrinkage of λ = 1e-4), those taken
-before it to a rank-2 fit (≈ 0.89). Full-batch GD with the same λ from the same start stays at rank 2
-(seed 21: SGD jumps at t ≈ 1.06·10⁵; over seeds 0–31, GD stays at rank 2 from 16 starts, and SGD
-jumps to rank 1 from 15 of them within 2·10⁵ steps, 2 of them within the first 500 steps).
+Expected at the defaults (ε = 0.2, L = 3, η = 0.3, λ = 0.03, 48 Gaussian inits): the approximate rank
+(f_α = min(x/α, 1), α = 0.05) sits at 2 for a while, then drops to 1 and never rises again (checked at
+every step); full-batch GD with the same λ from the same inits stays at rank 2 from about half of them,
+so SGD ends at rank 1 significantly more often (one-sided Clopper–Pearson bounds). The SGD iterate is
+shrunk by λ (test error ≈ 0.75); full-batch GD offshoots (η = 0.05, λ = 1e-4) from after the jump end
+at the rank-1 minimum of their loss (test error ≈ 0.04, computed independently from the balanced
+rank-1 truth), those from before it at rank-2 fits (≈ 0.85–0.89). The figure shows one run.
 
-    implicit-bias run sgd_2x2                       # ~5 s
+    implicit-bias run sgd_2x2                       # ~30 s
     implicit-bias run sgd_2x2 --set eps=0.3 --set seed=4
 """
 
@@ -24,17 +24,17 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.experiments import Result, series_rows
-from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.optim import fit
+from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init
 from implicit_bias.problems.completion import from_entries
-from implicit_bias.sgd import SGD, run_seeds
+from implicit_bias.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"
 ORDER = 1
 TITLE = "SGD + weight decay: one-way jump to rank 1 on the 2×2 completion, with offshoots"
 
-TINY = {"n_steps": 60_000, "save_every": 500, "n_offshoots": 6, "offshoot_steps": 50_000, "seed": 5}
+TINY = {"n_seeds": 24, "n_steps": 10_000, "save_every": 500, "eta": 0.4, "n_offshoots": 2,
+        "offshoot_steps": 20_000, "min_rank2": 2}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,7 +54,11 @@ class Config:
     offshoot_steps: int = 100_000
     generalize_tol: float = 0.1  # test error of an offshoot counted as "generalizes"
     fail_min: float = 0.5  # test error above which an offshoot counts as "does not generalize"
-    seed: int = 21
+    seed: int = 0
+    n_seeds: int = 48  # Gaussian inits, one SGD and one GD run each (rates with confidence bounds)
+    confidence: float = 0.95  # one-sided Clopper–Pearson level
+    grad_tol: float = 1e-4  # ‖∇L‖ at which a GD offshoot counts as converged
+    min_rank2: int = 4  # snapshots at level 2 (after t = 0) that make a later fall to 1 a "jump"
 
 
 def problem_2x2(eps: float):
@@ -67,85 +71,178 @@ def problem_2x2(eps: float):
     return from_entries(X_star, [(0, 0), (1, 0), (1, 1)], normalize=True)
 
 
+def checkpoint(params, runs, snaps):
+    """The parameters of run ``runs[k]`` at snapshot ``snaps[k]`` (stacked over k)."""
+    return jax.tree.map(lambda x: np.asarray(x)[runs, snaps], params)
+
+
 def run(cfg: Config) -> Result:
     problem = problem_2x2(cfg.eps)
     model = DeepMatrix(depth=cfg.depth, n=2, init="gaussian", alpha=cfg.init_scale)
-    p0 = model.init_params(jax.random.key(cfg.seed))
+    S = cfg.n_seeds
+    p0 = jax.vmap(model.init_params)(jax.random.split(jax.random.key(cfg.seed), S))
     obs = theory.Observer(alpha=cfg.alpha, keep_params=True)
-    sgd = SGD(
-        eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed
-    )
-    traj = fit(model, problem, sgd, params0=p0, observe=obs, label="SGD")
-    gd = fit(model, problem, dataclasses.replace(sgd, batch_size=None), params0=p0,
-             observe=obs, label="GD")  # fmt: skip
-    t = np.asarray(traj.t)
-    s = np.asarray(traj.observed["s"])
-    ratio = s[:, 1] / s[:, 0]
-    test = theory.test_errors(traj.observed["A"], problem)
-    level = theory.rank_level(traj.observed["rank"], cfg.eps2)
-    jumps = theory.detect_jumps(t, level)
+    # the rank level at every step (B_1's rank condition only: ε₁, C set out of reach)
+    rank_only = theory.Region(r=1, eps1=1e300, eps2=cfg.eps2, C=1e300, alpha=cfg.alpha)
+    sgd = SGD(eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every)
+    seeds = cfg.seed * 1000 + np.arange(S)
+    traj, st = run_seeds(model, problem, sgd, p0, seeds, obs, watch=rank_only)
+    gd, _ = run_seeds(model, problem, dataclasses.replace(sgd, batch_size=None), p0, seeds, obs,
+                      watch=rank_only)  # fmt: skip
+    t = np.asarray(traj.t[0])
+    level = theory.rank_level(traj.observed["rank"], cfg.eps2)  # (S, snapshots)
     gd_level = theory.rank_level(gd.observed["rank"], cfg.eps2)
+    s = np.asarray(traj.observed["s"])
+    ratio = s[..., 1] / s[..., 0]
+    test = theory.test_errors(traj.observed["A"], problem)
+    ok = np.asarray(traj.status) == 0
 
-    # offshoots: from evenly spaced checkpoints, smaller η and λ, all in one vmap
+    # the jump: the first snapshot at level 1 after starting at level 2
+    at1 = level <= 1
+    k_jump = np.where(at1.any(-1), np.argmax(at1, -1), -1)
+    # a jump from a rank-2 phase: level 2 for the first min_rank2 snapshots after t = 0
+    jumped = (k_jump > cfg.min_rank2) & np.all(level[:, 1 : cfg.min_rank2 + 1] == 2, axis=-1)
+    # offshoots (full-batch GD at smaller η, λ: the basin a checkpoint lies in): one from
+    # min_rank2 snapshots after the jump, one from half-way to it (at level 2) for every such run
+    after_k = np.minimum(k_jump + cfg.min_rank2, t.size - 1)[jumped]
+    half = k_jump // 2
+    has_before = jumped & (level[np.arange(S), np.maximum(half, 0)] == 2)
+    before_k = half[has_before]
+    runs = np.concatenate([np.flatnonzero(jumped), np.flatnonzero(has_before)])
+    snaps = np.concatenate([after_k, before_k])
+    # the displayed run: the first that jumped with a checkpoint before the jump; offshoots along it
+    show = int(np.flatnonzero(has_before)[0]) if has_before.any() else 0
     picks = np.linspace(0, t.size - 1, cfg.n_offshoots + 1).round().astype(int)[1:]
-    starts = jax.tree.map(lambda x: np.asarray(x)[picks], traj.observed["params"])
+    runs = np.concatenate([runs, np.full(picks.size, show)])
+    snaps = np.concatenate([snaps, picks])
+    # oracle (last member): the rank-1 minimum of the offshoot loss, by the same GD from the balanced
+    # factorization of the rank-1 truth (independent of every SGD run)
+    o_start = balanced_init(np.asarray(problem.X_star), cfg.depth)
+    starts = jax.tree.map(lambda x, o: np.concatenate([x, np.asarray(o)[None]]),
+                          checkpoint(traj.observed["params"], runs, snaps), o_start)  # fmt: skip
     off = SGD(eta=cfg.offshoot_eta, lam=cfg.offshoot_lam, n_steps=cfg.offshoot_steps,
-              save_every=cfg.offshoot_steps // 50)  # fmt: skip
-    branch = run_seeds(model, problem, off, starts, 1000 + picks, obs)
-    off_test = theory.test_errors(branch.observed["A"], problem)  # (n_offshoots, S)
+              save_every=cfg.offshoot_steps // 50, batch_size=None)  # fmt: skip
+    branch = run_seeds(model, problem, off, starts, np.zeros(runs.size + 1, int), obs)
+    off_test = theory.test_errors(branch.observed["A"], problem)  # (offshoots, snapshots)
     off_level = theory.rank_level(branch.observed["rank"], cfg.eps2)
+    ends = jax.tree.map(lambda x: np.asarray(x)[:, -1], branch.observed["params"])
+    reg = jax.vmap(jax.grad(lambda p: regularized_loss(model, problem, p, cfg.offshoot_lam)))
+    gnorm = np.sqrt(sum(np.sum(np.asarray(g) ** 2, axis=(1, 2)) for g in reg(ends)))
+    A1 = np.asarray(branch.observed["A"])[-1, -1]
+    o_gnorm = float(gnorm[-1])
+    A_off = np.asarray(branch.observed["A"])[:, -1]
+    n_a, n_b = after_k.size, before_k.size
+    dist = np.linalg.norm(A_off - A1, axis=(1, 2))
+    A_b = A_off[n_a : n_a + n_b]
+    # nearest-minimum classification: each after-offshoot vs the rank-1 minimum and the before ones
+    d_b = (
+        np.linalg.norm(A_off[:n_a, None] - A_b[None], axis=(2, 3)).min(1)
+        if n_b
+        else np.full(n_a, np.inf)
+    )
+    test_a, test_b = off_test[:n_a, -1], off_test[n_a : n_a + n_b, -1]
 
-    rows = series_rows(t, ratio, series="s2/s1", method="SGD")
-    rows += series_rows(t, test, series="test_error", method="SGD")
-    rows += series_rows(t, level, series="rank_level", method="SGD")
-    rows += series_rows(t, np.asarray(traj.loss), series="loss", method="SGD")
-    rows += series_rows(gd.t, theory.test_errors(gd.observed["A"], problem), series="test_error",
+    rows = series_rows(t, ratio[show], series="s2/s1", method="SGD")
+    rows += series_rows(t, test[show], series="test_error", method="SGD")
+    rows += series_rows(t, level[show], series="rank_level", method="SGD")
+    rows += series_rows(t, np.asarray(traj.loss[show]), series="loss", method="SGD")
+    rows += series_rows(t, theory.test_errors(gd.observed["A"][show], problem), series="test_error",
                         method="GD")  # fmt: skip
-    rows += series_rows(gd.t, gd_level, series="rank_level", method="GD")
+    rows += series_rows(t, gd_level[show], series="rank_level", method="GD")
     for k, p in enumerate(picks):
-        rows += series_rows(t[p] + np.asarray(branch.t[k]), off_test[k], series="offshoot_test_error",
+        j = n_a + n_b + k
+        rows += series_rows(t[p] + np.asarray(branch.t[j]), off_test[j], series="offshoot_test_error",
                             method="offshoot", start=float(t[p]))  # fmt: skip
+    rows += series_rows(np.flatnonzero(jumped), t[after_k], series="t_jump", method="SGD")
+    rows.append(dict(t=float(t[-1]), series="summary", value=float(np.mean(level[:, -1] == 1)),
+                     method="SGD", n=S, up_steps=int(st["n_exit"].sum())))  # fmt: skip
+    rows.append(dict(t=float(t[-1]), series="summary", value=float(np.mean(gd_level[:, -1] == 1)),
+                     method="GD", n=S))  # fmt: skip
 
-    downs = [j for j in jumps if j["kind"] == "down"]
-    ups = [j for j in jumps if j["kind"] == "up"]
-    t_jump = min((j["t"] for j in downs if j["to"] == 1), default=np.inf)
-    after = t[picks] >= t_jump
-    before = t[picks] < t_jump - cfg.save_every
+    k_sgd, k_gd = int(np.sum(level[:, -1] == 1)), int(np.sum(gd_level[:, -1] == 1))
+    lo_sgd = checks.binomial_lower(k_sgd, S, cfg.confidence)
+    hi_gd = checks.binomial_upper(k_gd, S, cfg.confidence)
+    HYP = "ηλ < 1/2 (decay factor 1 − 2ηλ > 0)"
+    conv = f"GD offshoots stopped at ‖∇L‖ ≤ grad_tol = {cfg.grad_tol:g}"
+    loss_off = float(gnorm[: n_a + n_b].max()) if n_a + n_b else np.inf
     found = [
+        checks.hypothesis(
+            HYP,
+            cfg.eta * cfg.lam < 0.5,
+            predicted="< 0.5",
+            observed=cfg.eta * cfg.lam,
+            source="seed 001, the SGD update",
+        ),  # fmt: skip
+        checks.sanity(
+            "SGD runs stay finite",
+            bool(ok.all()),
+            predicted="all finite",
+            observed=f"{int((~ok).sum())} diverged of {S}",
+        ),  # fmt: skip
+        checks.sanity(
+            "offshoot checkpoints on both sides of the jump",
+            n_a >= 1 and n_b >= 1,
+            predicted="≥ 1 each",
+            observed=f"{n_a} after, {n_b} before",
+        ),  # fmt: skip
+        checks.sanity(
+            "oracle: GD from the balanced rank-1 truth is at a critical point",
+            o_gnorm <= cfg.grad_tol,
+            predicted=f"‖∇L‖ ≤ {cfg.grad_tol:g}",
+            observed=o_gnorm,
+        ),  # fmt: skip
         checks.holds(
-            "SGD jumps from rank 2 down to rank 1",
-            level[0] == 2 and np.isfinite(t_jump) and level[-1] == 1,
-            predicted="level 2 → 1",
-            observed=f"level {level[0]} → {level[-1]}, first down-jump to 1 at t = {t_jump:g}",
+            "SGD ends at rank 1 more often than full-batch GD from the same inits",
+            lo_sgd > hi_gd,
+            predicted="lower bound (SGD) > upper bound (GD)",
+            observed=f"SGD {k_sgd}/{S} (≥ {lo_sgd:.3f}) vs GD {k_gd}/{S} (≤ {hi_gd:.3f})",
+            source="seed 001, experiment slide (SGD jumps 2 → 1; GD stays at rank 2)",
+            basis=f"one-sided Clopper–Pearson {cfg.confidence:g} over {S} inits",
+            requires=(HYP,),
         ),
-        checks.at_most("up-jumps of the approximate rank (one-way jumps)", 0, len(ups)),
-        checks.at_most("s₂/s₁ at the end (rank 1)", 1e-3, ratio[-1]),
-        checks.at_least("offshoots after the jump", 1, int(after.sum())),
         checks.at_most(
-            "worst test error of offshoots after the jump (they generalize)",
-            cfg.generalize_tol,
-            float(off_test[after, -1].max()) if after.any() else np.inf,
-        ),
+            "rank-level rises after reaching rank 1, every step, all seeds (one-way)",
+            0,
+            int(st["n_exit"].sum()),
+            source="seed 001, conclusion (the inverse jump is impossible)",
+            basis="probability 0 in the seed: any rise is a counterexample",
+            requires=(HYP,),
+            detail=f"{int(np.sum(st['first_in'] >= 0))} runs reached rank 1",
+        ),  # fmt: skip
         checks.holds(
-            "offshoots after the jump stay at rank 1",
-            bool(np.all(off_level[after, -1] == 1)),
-            predicted="level 1",
-            observed=f"levels {off_level[after, -1].tolist()}",
-        ),
+            "offshoots from after the jump end at the rank-1 minimum (nearer to it than to any "
+            "before-jump offshoot)",
+            bool(n_a and np.all(dist[:n_a] < d_b)),
+            predicted="‖A_off − A₁‖ < min_b ‖A_off − A_b‖ for every after-jump offshoot",
+            observed=f"max ‖A_off − A₁‖ = {dist[:n_a].max() if n_a else np.nan:.3g}, "
+            f"min distance to a before-jump limit {d_b.min() if n_a else np.nan:.3g}",
+            source="seed 001, experiment slide (offshoots after the jump generalize)",
+            basis=f"a nearest-minimum classification, no tolerance; {conv}, where the error "
+            "‖∇L‖/μ (μ ≳ 2λ_off on the slow s₂ direction) is ≪ the distance between the minima",
+            loss=loss_off,
+            loss_tol=cfg.grad_tol,
+            requires=(HYP,),
+            detail=f"oracle A₁: GD from the balanced rank-1 truth; its test error "
+            f"{float(theory.test_errors(A1, problem)):.4f}",
+        ),  # fmt: skip
+        checks.holds(
+            "offshoots from before the jump generalize worse than every offshoot after it",
+            bool(n_b and n_a and test_b.min() > test_a.max()),
+            predicted="min test error (before) > max test error (after)",
+            observed=f"{test_b.min() if n_b else np.nan:.3g} vs {test_a.max() if n_a else np.nan:.3g}",
+            source="seed 001, experiment slide (offshoots before the jump do not generalize)",
+            basis="an ordering, no tolerance",
+            loss=loss_off,
+            loss_tol=cfg.grad_tol,
+            requires=(HYP,),
+            detail=f"levels of before-jump offshoots: {np.bincount(off_level[n_a : n_a + n_b, -1]).tolist()}",
+        ),  # fmt: skip
     ]
-    if before.any():
-        found.append(
-            checks.at_least(
-                "best test error of offshoots before the jump (rank 2: no generalization)",
-                cfg.fail_min,
-                float(off_test[before, -1].min()),
-            )
-        )
     notes = [
-        f"rank jumps of SGD: {jumps}",
-        f"full-batch GD (same λ, same start): rank level {gd_level[0]} → {gd_level[-1]}, "
-        f"jumps {theory.detect_jumps(np.asarray(gd.t), gd_level)}",
-        f"offshoot final test errors: {dict(zip(t[picks].tolist(), np.round(off_test[:, -1], 4).tolist()))}",
+        f"SGD: {k_sgd}/{S} at rank 1 at the end, GD: {k_gd}/{S}; jump times (snapshots): "
+        f"median {np.median(t[after_k]) if n_a else np.nan:g}",
+        f"offshoots: {n_a} after, {n_b} before the jump; final test errors after "
+        f"{np.round(test_a, 4).tolist()[:8]}…, before {np.round(test_b, 4).tolist()[:8]}…",
         "f_α(x) = min(x/α, 1): the seed leaves the exact form of f_α open",
     ]
     return Result(rows=rows, checks=found, notes=notes)

@@ -6,14 +6,14 @@ Three runs from the same start: the seed's SGD (one entry per step, weight decay
 with the same λ, and full-batch GD without weight decay. The rank level (smallest integer r with
 max_ℓ Σ_i f_α(s_i(W_ℓᵀW_ℓ)) ≤ r + ε₂, f_α(x) = min(x/α, 1)) is recorded every ``save_every`` steps.
 
-Expected at the defaults (η = 0.01, λ = 1e-3, 4·10⁵ steps): under SGD the level falls 18 → 2 in 13 distinct
-down-steps and never rises once the layers are balanced (B_r also asks ‖W_{ℓ+1}ᵀW_{ℓ+1} − W_ℓW_ℓᵀ‖_F² ≤ ε₁;
-the Gaussian start has ≈ 30, weight decay brings it below ε₁ = 1 by t ≈ 6·10⁴; at seed 2 the level rises
-17 → 18 once at t = 10⁴, during the unbalanced fitting phase, which the seed's closedness does not cover); test error 0.093 (the rest is the λ-shrinkage). Full-batch GD with the same
-λ does the same at this step size (level 2 at the same snapshot, test error 0.092): here the decay of
-the unused directions is deterministic, and the SGD-only jumps are the 2×2 experiments' subject.
-Without weight decay GD stays at level 18 (directions no observed entry pulls on never decay) and its
-test error is 0.38.
+Expected at the defaults (η = 0.01, λ = 1e-3, 4·10⁵ steps): under SGD the level falls 18 → 2 in
+steps. The B-level (smallest r with θ ∈ B_r: balanced within ε₁, approximate rank ≤ r + ε₂,
+‖W_ℓ‖_F² ≤ C = L(θ₀)/λ, the sublevel set's bound) can be tracked at every step inside the jitted
+loop (``--set watch_steps=true``, ≈ 4× slower; reported in the notes, not claimed), with the derived
+step-size condition (``sgd.noise_condition``) at every step from inside. Test error ≈ 0.09 (the rest is the λ-shrinkage). Full-batch GD
+with the same λ does the same at this step size: the decay of the unused directions is deterministic
+here, so this experiment makes no SGD-specific claim (the 2×2 experiments do). Without weight decay
+GD stays at level ≈ 18 (test error ≈ 0.38): rows only.
 
     implicit-bias run sgd_completion                # ~15 s
     implicit-bias run sgd_completion --set n=30 --set m=450 --set rank=3
@@ -28,14 +28,14 @@ from implicit_bias import checks, plots
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.problems.completion import random_completion
-from implicit_bias.sgd import SGD, run_seeds
+from implicit_bias.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"
 ORDER = 3
 TITLE = "SGD + weight decay on a 20×20 rank-2 completion: the rank falls in steps"
 
-TINY = {"n": 12, "m": 80, "n_steps": 60_000, "save_every": 2_000, "lam": 3e-3, "min_steps": 3}
+TINY = {"n": 12, "m": 80, "n_steps": 60_000, "save_every": 2_000, "lam": 3e-3}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,6 +54,8 @@ class Config:
     eps1: float = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
     min_steps: int = 5  # distinct down-steps of the level required under SGD
     seed: int = 0
+    drift_tol: float = 1e-2  # stationary: loss changes ≤ this over the last tenth
+    watch_steps: bool = False  # also track B_r at every step (notes only; ≈ 4× slower)
 
 
 def make_problem(cfg: Config):
@@ -71,7 +73,14 @@ def run(cfg: Config) -> Result:
     method = SGD(
         eta=cfg.eta, lam=cfg.lam, n_steps=cfg.n_steps, save_every=cfg.save_every, seed=cfg.seed
     )
-    sgd = run_seeds(model, problem, method, p0, [cfg.seed], obs)
+    # B_r for every r ≤ n watched at every step: C bounds the sublevel set {L ≤ L(θ₀)} (λ‖θ‖² ≤ L)
+    L0 = float(regularized_loss(model, problem, p0, cfg.lam)) if cfg.lam > 0 else np.inf
+    C = L0 / cfg.lam if cfg.lam > 0 else 1e300
+    region = theory.Region(r=cfg.n, eps1=cfg.eps1, eps2=cfg.eps2, C=C, alpha=cfg.alpha)
+    if cfg.watch_steps:
+        sgd, st = run_seeds(model, problem, method, p0, [cfg.seed], obs, watch=region)
+    else:
+        sgd = run_seeds(model, problem, method, p0, [cfg.seed], obs)
     gd = run_seeds(model, problem, dataclasses.replace(method, batch_size=None), p0, [0, 0], obs,
                    etas=[cfg.eta, cfg.eta], lams=[cfg.lam, 0.0])  # fmt: skip
     traj = {"SGD, λ": (sgd, 0), "GD, λ": (gd, 0), "GD, λ=0": (gd, 1)}
@@ -87,49 +96,49 @@ def run(cfg: Config) -> Result:
                             series="singular_values", method=name)  # fmt: skip
     t = np.asarray(sgd.t[0])
     jumps = theory.detect_jumps(t, level["SGD, λ"])
-    downs = [j for j in jumps if j["kind"] == "down"]
-    # B_r also asks for balancedness ≤ ε₁: the Gaussian start is far from it (‖W₂ᵀW₂ − W₁W₁ᵀ‖² ≈ 30);
-    # weight decay balances the layers, and only from then on does the closedness of B_r apply
-    balance = np.asarray(sgd.observed["balance"][0]).max(axis=-1)
-    t_balanced = float(theory.first_time(t, balance <= cfg.eps1))
-    ups = [j for j in jumps if j["kind"] == "up" and j["t"] >= t_balanced]
-    ups_before = [j for j in jumps if j["kind"] == "up" and j["t"] < t_balanced]
     t_rank = {k: float(theory.first_time(t, v <= cfg.rank)) for k, v in level.items()}
+    loss = np.asarray(sgd.loss[0])
+    tail = max(2, t.size // 10)  # the last tenth of the run
+    drift = float(abs(loss[-1] - loss[-tail]) / loss[-1])
+    w = {k: np.asarray(v)[0] for k, v in st.items()} if cfg.watch_steps else None
+    HYP = "ηλ < 1/2 (decay factor 1 − 2ηλ > 0)"
     found = [
+        checks.hypothesis(
+            HYP,
+            cfg.eta * cfg.lam < 0.5,
+            predicted="< 0.5",
+            observed=cfg.eta * cfg.lam,
+            source="seed 001, the SGD update",
+        ),  # fmt: skip
         checks.holds(
             "SGD with weight decay reaches the true rank",
             level["SGD, λ"][-1] == cfg.rank,
             predicted=f"level {cfg.rank}",
             observed=f"level {level['SGD, λ'][0]} → {level['SGD, λ'][-1]}",
+            source="seed 001, conclusion (jumps from high to low rank)",
+            basis="an integer level, no tolerance",
+            loss=drift,
+            loss_tol=cfg.drift_tol,
+            requires=(HYP,),
+            detail="loss = relative change of the regularized loss over the last tenth of the run",
         ),  # fmt: skip
-        checks.at_least(
-            "distinct down-steps of the rank level under SGD", cfg.min_steps, len(downs)
-        ),
-        checks.at_most(
-            f"up-steps of the rank level under SGD once balanced (≤ ε₁ = {cfg.eps1:g}, t ≥ {t_balanced:g})",
-            0,
-            len(ups),
-        ),
-        checks.at_least(
-            "GD without weight decay: rank level at the end (stays high)",
-            cfg.n // 2,
-            level["GD, λ=0"][-1],
-        ),  # fmt: skip
-        checks.holds(
-            "SGD + weight decay generalizes better than GD without weight decay",
-            test["SGD, λ"][-1] < test["GD, λ=0"][-1],
-            predicted="test error SGD,λ < GD,λ=0",
-            observed=f"{test['SGD, λ'][-1]:.3g} vs {test['GD, λ=0'][-1]:.3g}",
-        ),
     ]
     notes = [
-        f"SGD rank steps: {[(j['t'], j['from'], j['to']) for j in jumps]}",
+        f"SGD rank steps (snapshots): {[(j['t'], j['from'], j['to']) for j in jumps]}",
         f"first step at level ≤ {cfg.rank}: {t_rank}",
-        f"balancedness ≤ ε₁ = {cfg.eps1:g} from t = {t_balanced:g}; up-steps before that (outside B_r, "
-        f"where the seed's closedness does not apply): {[(j['t'], j['from'], j['to']) for j in ups_before]}",
         f"final test errors: { {k: round(float(v[-1]), 4) for k, v in test.items()} }",
-        f"final rank levels: { {k: int(v[-1]) for k, v in level.items()} }",
+        f"final rank levels: { {k: int(v[-1]) for k, v in level.items()} } (full-batch GD with the same "
+        "λ falls the same way at this step size; the SGD-specific jumps are the 2×2 experiments')",
     ]
+    if w is not None:
+        notes += [
+            f"B-level (smallest r with θ ∈ B_r), every step: first entry at step {int(w['first_in'])}, "
+            f"{int(w['n_up'])} rises after it (first at {int(w['first_up'])}), steps from inside B_n above "
+            f"the noise bound of sgd.noise_condition: {int(w['n_in_noisy'])} (a measurement: no realistic "
+            "defect we tried fails it inside that bound, so the closedness claim lives in sgd_one_way)",
+            f"B_r constants: ε₁ = {cfg.eps1:g}, ε₂ = {cfg.eps2:g}, C = L(θ₀)/λ = {C:.4g}; first entry "
+            f"into some B_r at step {int(w['first_in'])}",
+        ]
     return Result(rows=rows, checks=found, notes=notes)
 
 

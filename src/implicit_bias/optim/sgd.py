@@ -117,11 +117,16 @@ class SGD:
             lam = jnp.where(t >= step, l, lam)
         return eta, lam
 
-    def solve(self, model, problem, params0, observe, *, axes=None, label="SGD"):
-        """Run from ``params0`` (the engine's method protocol); returns (Trajectory, None)."""
+    def solve(self, model, problem, params0, observe, *, axes=None, label="SGD", watch=None):
+        """Run from ``params0`` (the engine's method protocol); returns (Trajectory, None).
+
+        ``watch`` (a ``theory.sgd.Region``) also tracks B_r membership at EVERY step inside the jitted
+        loop; the statistics (see ``watch_update``) are then in ``traj.observed["watch"]`` (last value).
+        """
         n_saves = self.n_steps // self.save_every
         with progress.task(label, total=None):
-            traj = _solve_jit(model, problem, self, params0, n_saves, axes=axes, observe=observe)
+            traj = _solve_jit(model, problem, self, params0, n_saves, axes=axes, observe=observe,
+                              watch=watch)  # fmt: skip
         if axes is not None or int(traj.status) != DIVERGED:
             return traj, None
         # a single run diverged: replay its last chunk step by step for the exact step
@@ -218,39 +223,125 @@ def _replay(model, problem, method, params, start: int) -> tuple[int, float]:
     return start + method.save_every, last
 
 
-def _sgd_solve(model, problem, method: SGD, params0, n_saves, *, observe):
+# ---------------------------------------------------------------------------------------------
+# B_r membership at every step (seed 001: θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r)
+
+K_EVENTS = 8  # exits recorded with their step per run (the count is exact beyond that)
+
+
+def watch_init(params0, region) -> dict:
+    """The watch state before step 1: b_level of θ_0 (see ``theory.sgd.b_level``)."""
+    from implicit_bias.theory.sgd import b_level
+
+    lvl = b_level(params0, region)
+    inside = lvl <= region.r
+    none = jnp.full(K_EVENTS, -1, int)
+    return {
+        "level": lvl,  # b_level now
+        "level0": lvl,
+        "max_level_after_entry": jnp.where(inside, lvl, -jnp.inf),
+        "first_in": jnp.where(inside, 0, -1),  # first step with θ_t ∈ B_r (−1: never)
+        "steps_in": inside.astype(int),  # steps spent in B_r
+        "n_exit": jnp.asarray(0),  # steps t with θ_{t−1} ∈ B_r and θ_t ∉ B_r
+        "exit_step": none,  # the first K_EVENTS such t
+        "exit_to": jnp.full(K_EVENTS, jnp.nan),  # b_level after the exit (inf: in no B_r)
+        "exit_why": none,  # the conditions of B_r that failed at the exit (theory.sgd.WHY_* mask)
+        "exit_cond": jnp.zeros(K_EVENTS, bool),  # noise_condition held at the exit's step
+        "n_up": jnp.asarray(0),  # steps where b_level rose (an exit from some B_r', any r')
+        "first_up": jnp.asarray(-1),
+        "n_in_noisy": jnp.asarray(0),
+    }
+
+
+def noise_condition(old, new, eta, lam, eps1) -> Array:
+    """The step's stochastic gradient is small enough for B_r's balancedness to be closed (derived).
+
+    With W_ℓ' = aW_ℓ − ηG_ℓ, a = 1 − 2ηλ, the first-order terms of the imbalance cancel for a product
+    model (W_{ℓ+1}ᵀG_{ℓ+1} = G_ℓW_ℓᵀ), so D_ℓ' = a²D_ℓ + η²(G_{ℓ+1}ᵀG_{ℓ+1} − G_ℓG_ℓᵀ) and
+    ‖D_ℓ'‖_F ≤ a²√ε₁ + 2η²g² with g² = max_ℓ ‖G_ℓ‖_F². The step keeps ‖D_ℓ‖_F² ≤ ε₁ when
+    2η²g² ≤ (1 − a²)√ε₁. G_ℓ = (aW_ℓ − W_ℓ')/η is read off the step itself.
+    """
+    a = 1.0 - 2.0 * eta * lam
+    g2 = jnp.max(jnp.stack([jnp.sum(((a * Wo - Wn) / eta) ** 2) for Wo, Wn in zip(old, new)]))
+    return 2.0 * eta**2 * g2 <= (1.0 - a**2) * jnp.sqrt(eps1)
+
+
+def watch_update(w: dict, params, t, region, old=None, eta=None, lam=None) -> dict:
+    """Fold θ_t (after step t ≥ 1, from θ_{t−1} = ``old`` with step size η and decay λ) into the watch."""
+    from implicit_bias.theory.sgd import region_state
+
+    lvl, why = region_state(params, region)
+    was_in, inside = w["level"] <= region.r, lvl <= region.r
+    cond = noise_condition(old, params, eta, lam, region.eps1)
+    exit_ = was_in & ~inside
+    up = lvl > w["level"]
+    k = jnp.minimum(w["n_exit"], K_EVENTS - 1)
+    record = exit_ & (w["n_exit"] < K_EVENTS)
+    entered = w["first_in"] >= 0
+    return {
+        "level": lvl,
+        "level0": w["level0"],
+        "max_level_after_entry": jnp.where(
+            entered | inside,
+            jnp.maximum(w["max_level_after_entry"], lvl),
+            w["max_level_after_entry"],
+        ),  # fmt: skip
+        "first_in": jnp.where(~entered & inside, t, w["first_in"]),
+        "steps_in": w["steps_in"] + inside.astype(int),
+        "n_exit": w["n_exit"] + exit_.astype(int),
+        "exit_step": w["exit_step"].at[k].set(jnp.where(record, t, w["exit_step"][k])),
+        "exit_to": w["exit_to"].at[k].set(jnp.where(record, lvl, w["exit_to"][k])),
+        "exit_why": w["exit_why"].at[k].set(jnp.where(record, why, w["exit_why"][k])),
+        "exit_cond": w["exit_cond"].at[k].set(jnp.where(record, cond, w["exit_cond"][k])),
+        "n_up": w["n_up"] + up.astype(int),
+        "first_up": jnp.where((w["first_up"] < 0) & up, t, w["first_up"]),
+        # steps taken from inside B_r whose noise was above the derived balancedness bound
+        "n_in_noisy": w["n_in_noisy"] + (was_in & ~cond).astype(int),
+    }
+
+
+def _sgd_solve(model, problem, method: SGD, params0, n_saves, *, observe, watch=None):
     key = jax.random.key(method.seed)
     N = problem.rows.shape[0]
     every = method.save_every
 
-    def step(p, t_idx):
+    def step(pw, t_idx):
+        p, w = pw
         t, idx = t_idx
         eta, lam = method.rates(t)
-        return sgd_step(model, problem, p, idx, eta, lam), None
+        new = sgd_step(model, problem, p, idx, eta, lam)
+        if watch is not None:
+            w = watch_update(w, new, t + 1, watch, old=p, eta=eta, lam=lam)
+        p = new
+        return (p, w), None
 
     def chunk(carry, c):
-        p, good, ok = carry
+        p, w, good, ok = carry
         if method.batch_size is None:
             idx = None
         else:
             idx = chunk_indices(key, c, every, N, method.batch_size)
-        p, _ = jax.lax.scan(step, p, (c * every + jnp.arange(every), idx))
+        (p, w), _ = jax.lax.scan(step, (p, w), (c * every + jnp.arange(every), idx))
         _, lam = method.rates((c + 1) * every - 1)
         loss = regularized_loss(model, problem, p, lam)
         ok = ok & jnp.isfinite(loss)
         good = jax.tree.map(lambda a, b: jnp.where(ok, a, b), p, good)
-        return (p, good, ok), (loss, observe(p), ok)
+        return (p, w, good, ok), (loss, observe(p), ok)
 
-    carry0 = (params0, params0, jnp.asarray(True))
-    (_, final, ok), (losses, obs, oks) = jax.lax.scan(chunk, carry0, jnp.arange(n_saves))
+    w0 = None if watch is None else watch_init(params0, watch)
+    carry0 = (params0, w0, params0, jnp.asarray(True))
+    (_, w_end, final, ok), (losses, obs, oks) = jax.lax.scan(chunk, carry0, jnp.arange(n_saves))
     _, lam0 = method.rates(0)
     steps = every * jnp.arange(n_saves + 1.0)
     valid = jnp.concatenate([jnp.ones(1, bool), oks])
     first_bad = jnp.argmin(valid)  # the snapshot at which the loss was first not finite
+    observed = jax.tree.map(lambda o0, o: jnp.concatenate([o0[None], o]), observe(params0), obs)
+    if watch is not None:
+        observed = {"snap": observed, "watch": w_end}
     return Trajectory(
         t=jnp.where(valid, steps, jnp.nan),
         loss=jnp.concatenate([regularized_loss(model, problem, params0, lam0)[None], losses]),
-        observed=jax.tree.map(lambda o0, o: jnp.concatenate([o0[None], o]), observe(params0), obs),
+        observed=observed,
         final=final,
         n_evals=jnp.where(ok, method.n_steps, steps[first_bad]).astype(int),
         status=jnp.where(ok, OK, DIVERGED),
@@ -259,19 +350,23 @@ def _sgd_solve(model, problem, method: SGD, params0, n_saves, *, observe):
     )
 
 
-@ft.partial(jax.jit, static_argnames=("n_saves", "axes", "observe"))
-def _solve_jit(model, problem, method, params0, n_saves, *, axes, observe):
-    fn = ft.partial(_sgd_solve, observe=observe)
+@ft.partial(jax.jit, static_argnames=("n_saves", "axes", "observe", "watch"))
+def _solve_jit(model, problem, method, params0, n_saves, *, axes, observe, watch=None):
+    fn = ft.partial(_sgd_solve, observe=observe, watch=watch)
     if axes is not None:
         fn = jax.vmap(fn, in_axes=(axes.model, axes.problem, axes.method, axes.params, None))
     return fn(model, problem, method, params0, n_saves)
 
 
-def run_seeds(model, problem, method: SGD, params0, seeds, observe, *, etas=None, lams=None):
+def run_seeds(
+    model, problem, method: SGD, params0, seeds, observe, *, etas=None, lams=None, watch=None
+):
     """Many SGD runs in one ``vmap``: ``params0`` stacked (leading axis B) or shared, one seed each.
 
     ``etas``/``lams`` (length B) vary the step size / weight decay per member. Returns a batched
     Trajectory as NumPy arrays (leading axis B). Unlike ``fit_batch`` no per-member host work is done.
+    With ``watch=Region(...)`` B_r membership is tracked at every step and ``(traj, stats)`` is
+    returned: ``traj.observed`` as without it, ``stats`` the per-run dict of ``watch_update``.
     """
     seeds = np.asarray(seeds)
     B = seeds.shape[0]
@@ -289,5 +384,10 @@ def run_seeds(model, problem, method: SGD, params0, seeds, observe, *, etas=None
     leaves = jax.tree.leaves(params0)
     stacked = leaves[0].ndim == 3 and leaves[0].shape[0] == B
     axes = Axes(model=None, problem=None, method=0, params=0 if stacked else None)
-    traj, _ = methods.solve(model, problem, params0, observe, axes=axes, label=f"SGD ×{B}")
-    return jax.tree.map(np.asarray, traj)
+    traj, _ = methods.solve(model, problem, params0, observe, axes=axes, label=f"SGD ×{B}",
+                            watch=watch)  # fmt: skip
+    traj = jax.tree.map(np.asarray, traj)
+    if watch is None:
+        return traj
+    stats = traj.observed["watch"]
+    return dataclasses.replace(traj, observed=traj.observed["snap"]), stats

@@ -81,6 +81,11 @@ def end_to_end_approx_rank(A, depth: int, alpha: float, f="linear") -> Float[Arr
     return jnp.sum(_f(f)(s ** (2.0 / depth), alpha))
 
 
+def end_to_end_sv(A, depth: int) -> Float[Array, " k"]:
+    """s_i(A)^{2/L}: at a balanced point these equal s_i(W_ℓᵀW_ℓ) for every layer ℓ."""
+    return jnp.linalg.svd(A, compute_uv=False) ** (2.0 / depth)
+
+
 def check_region(r, eps1, eps2, C) -> None:
     """Refuse r, ε₁, ε₂, C ≤ 0 (B_r is defined for positive constants)."""
     for name, v in (("r", r), ("eps1", eps1), ("eps2", eps2), ("C", C)):
@@ -188,3 +193,65 @@ class Observer:
     def __call__(self, params) -> dict:
         out = metrics(params, alpha=self.alpha, f=self.f)
         return out | {"params": tuple(params)} if self.keep_params else out
+
+
+# ---------------------------------------------------------------------------------------------
+# B_r membership at every step (evaluated inside the jitted SGD loop)
+
+
+def sq_singular_values(W) -> Float[Array, " k"]:
+    """s_i(W)² = eigenvalues of WᵀW; closed form for 2×2 (λ = τ/2 ± √(τ²/4 − δ)), else ``eigvalsh``."""
+    M = W.T @ W
+    if M.shape == (2, 2):
+        half = 0.5 * (M[0, 0] + M[1, 1])
+        det = M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0]
+        root = jnp.sqrt(jnp.maximum(half**2 - det, 0.0))
+        return jnp.maximum(jnp.stack([half + root, half - root]), 0.0)
+    return jnp.maximum(jnp.linalg.eigvalsh(M)[::-1], 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Region:
+    """The constants of B_r (seed 001): ε₁ (balancedness), ε₂ (approximate-rank slack), C (‖W_ℓ‖_F²),
+    α and f_α of the approximate rank; ``r`` is the region watched for entries and exits (hashable,
+    static under jit)."""
+
+    r: int
+    eps1: float
+    eps2: float
+    C: float
+    alpha: float
+    f: str = "linear"
+
+    def __post_init__(self):
+        check_region(max(self.r, 1e-300), self.eps1, self.eps2, self.C)
+        _f(self.f)
+
+
+# which condition of B_r fails (a bit mask; 0 = θ ∈ B_r)
+WHY_BALANCE, WHY_RANK, WHY_BOUND = 1, 2, 4
+
+
+def region_state(params, region: Region) -> tuple[Float[Array, ""], Array]:
+    """(b_level, why): b_level = the smallest integer r ≥ 0 with θ ∈ B_r, +inf when θ is in no B_r
+    (unbalanced beyond ε₁ or some ‖W_ℓ‖_F² > C); why = the bit mask of the conditions of
+    B_{region.r} that fail (``WHY_BALANCE | WHY_RANK | WHY_BOUND``). Jit/vmap friendly."""
+    fa = _f(region.f)
+    rank = jnp.stack([jnp.sum(fa(sq_singular_values(W), region.alpha)) for W in params])
+    level = jnp.maximum(jnp.ceil(jnp.max(rank) - region.eps2 - 1e-12), 0.0)
+    bal = balancedness(params)
+    bounded = jnp.all(norms2(params) <= region.C)
+    balanced = jnp.all(bal <= region.eps1) if bal.shape[0] else jnp.asarray(True)
+    ok = bounded & balanced & jnp.isfinite(level)
+    why = (
+        WHY_BALANCE * (~balanced).astype(int)
+        + WHY_RANK * (~(level <= region.r)).astype(int)
+        + WHY_BOUND * (~bounded).astype(int)
+    )
+    return jnp.where(ok, level, jnp.inf), why
+
+
+def b_level(params, region: Region) -> Float[Array, ""]:
+    """The smallest integer r ≥ 0 with θ ∈ B_r (+inf: in no B_r). θ ∈ B_r ⇔ b_level(θ) ≤ r, so
+    "B_r is closed under SGD for every r" ⇔ b_level never increases."""
+    return region_state(params, region)[0]
