@@ -13,10 +13,13 @@ plateaus are sharp (the transitions get relatively shorter as α → 0).
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Scale, Seed, Step, Time, Tol
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dmf_identical import eigen_observer
@@ -36,16 +39,16 @@ TINY = {"alphas": (0.01,), "t_end": 100.0, "n_saves": 400}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
-    depth: int = 3
-    alphas: tuple[float, ...] = (0.1, 0.01)
-    beta_ratio: float = 0.5  # β = beta_ratio × α (the seed: β = 0.05 for α = 0.1)
-    eta: float = 3e-4
-    t_end: float = 300.0
-    n_saves: int = 1500  # log-spaced snapshots
-    drop_tol: float = 0.01  # "drops to ≈ 1": min r ≤ 1 + drop_tol
-    plateau_rtol: float = 1e-3  # a plateau: r within this of r(Ŵ_k) ...
-    plateau_span: float = 1.25  # ... for a time interval [t, span·t] at least
-    seed: int = 0
+    depth: Depth = 3
+    alphas: tuple[Scale, ...] = (0.1, 0.01)
+    beta_ratio: Decay = 0.5  # β = beta_ratio × α (the seed: β = 0.05 for α = 0.1)
+    eta: Step = 3e-4
+    t_end: Time = 300.0
+    n_saves: Count = 1500  # log-spaced snapshots
+    drop_tol: Annotated[float, Gt(0), Le(10)] = 0.01  # "drops to ≈ 1": min r ≤ 1 + drop_tol
+    plateau_rtol: Tol = 1e-3  # a plateau: r within this of r(Ŵ_k) ...
+    plateau_span: Annotated[float, Gt(1), Le(1e6)] = 1.25  # ... for a time interval [t, span·t] at least
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

@@ -18,11 +18,14 @@ jumps to rank 1 from 15 of them within 2·10⁵ steps, 2 of them within the firs
 """
 
 import dataclasses
+from typing import Annotated
 
 import jax
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.optim import fit
@@ -39,22 +42,22 @@ TINY = {"n_steps": 60_000, "save_every": 500, "n_offshoots": 6, "offshoot_steps"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    eps: float = 0.2
-    depth: int = 3
-    init_scale: float = 0.7  # Gaussian init, entries N(0, init_scale²)
-    eta: float = 0.3
-    lam: float = 0.03
-    n_steps: int = 200_000
-    save_every: int = 500
-    alpha: float = 0.05  # f_α(x) = min(x/α, 1)
-    eps2: float = 0.1  # rank level: smallest integer r with approximate rank ≤ r + ε₂
-    n_offshoots: int = 10
-    offshoot_eta: float = 0.05
-    offshoot_lam: float = 1e-4
-    offshoot_steps: int = 100_000
-    generalize_tol: float = 0.1  # test error of an offshoot counted as "generalizes"
-    fail_min: float = 0.5  # test error above which an offshoot counts as "does not generalize"
-    seed: int = 21
+    eps: Annotated[float, Gt(0), Le(1e3)] = 0.2
+    depth: Depth = 3
+    init_scale: Scale = 0.7  # Gaussian init, entries N(0, init_scale²)
+    eta: Step = 0.3
+    lam: Decay = 0.03
+    n_steps: Count = 200_000
+    save_every: Count = 500
+    alpha: Positive = 0.05  # f_α(x) = min(x/α, 1)
+    eps2: Positive = 0.1  # rank level: smallest integer r with approximate rank ≤ r + ε₂
+    n_offshoots: Count = 10
+    offshoot_eta: Step = 0.05
+    offshoot_lam: Decay = 1e-4
+    offshoot_steps: Count = 100_000
+    generalize_tol: Positive = 0.1  # test error of an offshoot counted as "generalizes"
+    fail_min: Positive = 0.5  # test error above which an offshoot counts as "does not generalize"
+    seed: Seed = 21
 
 
 def problem_2x2(eps: float):

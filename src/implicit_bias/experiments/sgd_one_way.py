@@ -20,11 +20,14 @@ enters B_1 (ε₁ = 0.1, ε₂ = 0.1, C = 4) stays in; full-batch GD from the sa
 """
 
 import dataclasses
+from typing import Annotated
 
 import jax
 import numpy as np
+from annotated_types import Ge, Gt, Le
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Step
 from implicit_bias.experiments import Result
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
@@ -41,24 +44,24 @@ TINY = {"n_init": 48, "n_starts": 24, "n_steps": 16_000, "warmup": 8_000, "min_s
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    eps: float = 0.2
-    depth: int = 3
-    init_scale: float = 0.7
-    n_init: int = 400  # Gaussian inits tried
-    n_starts: int = 256  # rank-2 starts kept (at most)
-    min_starts: int = 200
-    warmup: int = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
-    eta0: float = 0.3
-    lam0: float = 0.03
-    etas: tuple[float, ...] = (0.3, 0.35, 0.4)
-    lams: tuple[float, ...] = (0.027, 0.03)
-    n_steps: int = 60_000
-    save_every: int = 500
-    alpha: float = 0.05
-    eps1: float = 0.1
-    eps2: float = 0.1
-    C: float = 4.0
-    seed: int = 0
+    eps: Annotated[float, Gt(0), Le(1e3)] = 0.2
+    depth: Depth = 3
+    init_scale: Scale = 0.7
+    n_init: Count = 400  # Gaussian inits tried
+    n_starts: Count = 256  # rank-2 starts kept (at most)
+    min_starts: Count = 200
+    warmup: Annotated[int, Ge(0), Le(10**9)] = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
+    eta0: Step = 0.3
+    lam0: Decay = 0.03
+    etas: tuple[Step, ...] = (0.3, 0.35, 0.4)
+    lams: tuple[Decay, ...] = (0.027, 0.03)
+    n_steps: Count = 60_000
+    save_every: Count = 500
+    alpha: Positive = 0.05
+    eps1: Positive = 0.1
+    eps2: Positive = 0.1
+    C: Positive = 4.0
+    seed: Seed = 0
 
 
 def _stack(trees):
