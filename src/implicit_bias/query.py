@@ -53,7 +53,13 @@ def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -
         for k, v in cfg["config"].items():
             row.setdefault(k, _plain(v))
         records.append(row)
+    if not records:  # an empty store still has the columns
+        return pd.DataFrame(columns=RUN_COLUMNS)
     return pd.DataFrame.from_records(records)
+
+
+RUN_COLUMNS = ["experiment", "hash", "status", "created", "elapsed_s", "checks_passed",
+               "checks_failed", "path"]  # fmt: skip
 
 
 LOCKED = {

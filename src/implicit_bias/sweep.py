@@ -220,7 +220,7 @@ def batches(
 def seconds_per_run(root: Path, experiment: str, *, last: int = 200) -> float | None:
     """Median wall time of the experiment's most recent stored runs (None if it has none)."""
     times = []
-    for path in store.runs(root, experiment)[-last:]:
+    for path in store.runs(root, experiment, warn=False)[-last:]:
         try:
             elapsed = store.read_config(path).get("elapsed_s")
         except (OSError, ValueError):
