@@ -26,6 +26,8 @@ FIELDS = [
     for field, dom in config.domains(experiments.get(name).Config).items()
 ]
 GARBAGE = ["abc", "", "1,,x", "None", "[]", "0x", "--1", "1e", "☃"]
+
+
 def fuzz(n: int):
     """Deterministic (derandomized, no example database), no deadline: the counts are reproducible."""
     return settings(

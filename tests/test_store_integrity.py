@@ -42,7 +42,9 @@ def corrupt(path, how: str) -> None:
         path.unlink()
     else:  # garble: flip 16 bytes in the middle, size unchanged
         mid = len(data) // 2
-        path.write_bytes(data[:mid] + bytes(b ^ 0x5A for b in data[mid : mid + 16]) + data[mid + 16 :])
+        path.write_bytes(
+            data[:mid] + bytes(b ^ 0x5A for b in data[mid : mid + 16]) + data[mid + 16 :]
+        )
 
 
 @pytest.mark.parametrize("how", ["truncate", "delete", "garble"])

@@ -66,7 +66,9 @@ def test_an_unreachable_scheduler_is_an_error_within_5_s(tmp_path):
         app, ["sweep", "dmf_identical", "--scheduler", "tcp://127.0.0.1:1", "--root", str(tmp_path)]
     )
     _one_error_line(result, r"cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 3 s")
-    assert time.perf_counter() - start < 5.0 + 2.0  # 3 s timeout + importing distributed on a busy box
+    assert (
+        time.perf_counter() - start < 5.0 + 2.0
+    )  # 3 s timeout + importing distributed on a busy box
     assert not list(tmp_path.iterdir())
 
 
@@ -94,7 +96,9 @@ def test_bad_sweep_files(text, message, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "data", [bytes(range(256)), 'experiment = "dmf_identical"\n'.encode("utf-16")], ids=["binary", "utf16"]
+    "data",
+    [bytes(range(256)), 'experiment = "dmf_identical"\n'.encode("utf-16")],
+    ids=["binary", "utf16"],
 )
 def test_binary_and_utf16_sweep_files(data, tmp_path):
     f = tmp_path / "s.toml"
@@ -142,5 +146,7 @@ def test_python_api_validates_and_warns_about_the_step_size(tmp_path):
         warnings.simplefilter("error")
         again = runner.execute("dmf_identical", cfg, root=tmp_path, plot=False)
     assert again.cached
-    with pytest.raises(ConfigError, match=r"refused under --strict: the stored run .* stable bound"):
+    with pytest.raises(
+        ConfigError, match=r"refused under --strict: the stored run .* stable bound"
+    ):
         runner.execute("dmf_identical", cfg, root=tmp_path, plot=False, strict=True)
