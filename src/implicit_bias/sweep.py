@@ -554,3 +554,67 @@ def _client_of(cluster):
     from distributed import Client
 
     return Client(cluster, security=cluster.security, set_as_default=False)
+
+
+def write_tls_credentials(folder: Path) -> tuple[Path, Path, Path]:
+    """A self-signed certificate and key for a Dask cluster (``Security.temporary()``, saved):
+    ``folder/{ca,cert,key}.pem``, readable by you only. Give all three to the scheduler, the
+    workers and ``implicit-bias sweep --tls-ca/--tls-cert/--tls-key``: a process without them is
+    refused."""
+    from distributed.security import Security
+
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = Security.temporary()
+    paths = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    for path, text in zip(paths, (tmp.tls_ca_file, tmp.tls_client_cert, tmp.tls_client_key)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    return paths
+
+
+def slurm_cluster(
+    tls: Path,
+    *,
+    host: str | None = None,
+    port: int = 0,
+    cores: int = 1,
+    memory: str = "4GiB",
+    walltime: str = "02:00:00",
+    prologue: tuple[str, ...] = (),
+    **kwargs,
+):
+    """The SLURM recipe of docs/sweeps.md: a dask-jobqueue ``SLURMCluster`` whose scheduler (on
+    the login node) and workers (one single-threaded process per job) speak TLS with the
+    credentials in ``tls`` (``write_tls_credentials``), with no dashboard. Scale it with
+    ``cluster.scale(jobs=N)``; ``cluster.scheduler_address`` is the ``tls://`` address."""
+    from dask_jobqueue import SLURMCluster
+    from distributed.security import Security
+
+    tls = Path(tls).expanduser()
+    ca, cert, key = (str(tls / n) for n in ("ca.pem", "cert.pem", "key.pem"))
+    security = Security(
+        tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, tls_scheduler_cert=cert,
+        tls_scheduler_key=key, tls_worker_cert=cert, tls_worker_key=key, require_encryption=True,
+    )  # fmt: skip
+    scheduler = {"dashboard": False, "dashboard_address": None, "port": port}
+    if host is not None:
+        scheduler["host"] = host
+    return SLURMCluster(
+        cores=cores,
+        processes=1,
+        memory=memory,
+        walltime=walltime,
+        protocol="tls://",
+        security=security,
+        scheduler_options=scheduler,
+        worker_extra_args=["--no-dashboard"],
+        job_script_prologue=[
+            "export JAX_ENABLE_X64=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg",
+            "export XLA_FLAGS='--xla_force_host_platform_device_count=1 "
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'",
+            *prologue,
+        ],
+        **kwargs,
+    )
