@@ -38,18 +38,29 @@ ENV = {
 
 
 def test_the_local_cluster_refuses_clients_without_its_credentials(dask_client):
-    from distributed import Client
+    import asyncio
+
+    from distributed.comm import connect
     from distributed.security import Security
 
     address = dask_client.scheduler.address
     assert address.startswith("tls://127.0.0.1:")
-    for security in (None, Security.temporary()):  # none, and someone else's
+
+    async def intrude(addr, security):
+        comm = await connect(addr, timeout=5, **security.get_connection_args("client"))
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            await comm.close()
+
+    # plain TCP to the TLS port (no credentials), and TLS with someone else's credentials
+    for addr, security in ((address.replace("tls://", "tcp://"), Security()),
+                           (address, Security.temporary())):  # fmt: skip
         start = time.perf_counter()
-        with pytest.raises(Exception) as refused:
-            intruder = Client(address, timeout=3, security=security, set_as_default=False)
-            intruder.close()
+        with pytest.raises((OSError, TimeoutError)):  # CommClosedError is an OSError
+            asyncio.run(intrude(addr, security))
         assert time.perf_counter() - start < 30
-        assert not isinstance(refused.value, AssertionError)
     # our own client is in, and the scheduler serves no HTTP route (no dashboard, no API)
     assert dask_client.submit(sum, [1, 2]).result(timeout=60) == 3
     http = dask_client.cluster.scheduler.http_server
@@ -184,7 +195,7 @@ def test_a_sweep_with_a_failed_run_exits_3_with_a_table_and_no_dask_noise(tmp_pa
     for noise in ("Port 8787", "leaked semaphore", "Traceback", "heartbeat", "distributed."):
         assert noise not in out, (noise, out)
     (record,) = sweep.read_sweeps(tmp_path)
-    assert record["log"].endswith("workers.log") and len(record["failed_runs"]) == 1
+    assert Path(record["log"]).is_file() and len(record["failed_runs"]) == 1
     # rerun: the failed run is cached (and still fails the sweep)
     again = subprocess.run(
         [sys.executable, "-m", "implicit_bias.cli", "sweep", NAME,

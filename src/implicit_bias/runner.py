@@ -166,7 +166,7 @@ def execute(
         if strict:
             _refuse_cached_under_strict(outcome)
         return outcome
-    broken = store.verify_run(path) if path.exists() else None
+    broken = store.verify_run(path) if store.looks_like_run(path) else None
     start = time.perf_counter()
     result, error = None, None
     with warnings.catch_warnings(record=True) as caught:

@@ -104,7 +104,7 @@ def check_writable(path: Path, *, what: str = "--root", run_folder: bool = True)
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{what}: {path} is an existing file, not a folder")
-    if run_folder and path.is_dir() and any(path.iterdir()) and not _looks_like_run(path):
+    if run_folder and path.is_dir() and any(path.iterdir()) and not looks_like_run(path):
         raise ConfigError(f"{what}: {path} is an existing folder that is not a run folder")
     ancestor = path
     while not ancestor.exists() and ancestor != ancestor.parent:
@@ -115,7 +115,7 @@ def check_writable(path: Path, *, what: str = "--root", run_folder: bool = True)
         raise ConfigError(f"{what}: cannot write {path}: {ancestor} is not writable")
 
 
-def _looks_like_run(path: Path) -> bool:
+def looks_like_run(path: Path) -> bool:
     return any((Path(path) / name).exists() for name in RUN_FILES)
 
 
@@ -187,7 +187,7 @@ def _write_rows(path: Path, rows) -> None:
 
 
 def _install(tmp: Path, final: Path, *, force: bool) -> None:
-    if final.exists() and not force and _looks_like_run(final) and not is_done(final):
+    if final.exists() and not force and looks_like_run(final) and not is_done(final):
         quarantine(final)  # a broken run is replaced (and kept aside, never deleted)
     if final.exists() and force:
         trash = final.parent / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
@@ -229,7 +229,7 @@ def run_folders(root: Path, experiment: str | None = None) -> list[Path]:
         and not p.name.startswith(".")
         and not p.parent.name.startswith(".")
         and p.parent.name not in NOT_EXPERIMENTS
-        and (re.fullmatch(r"[0-9a-f]{16}", p.name) or _looks_like_run(p))
+        and (re.fullmatch(r"[0-9a-f]{16}", p.name) or looks_like_run(p))
     )
 
 

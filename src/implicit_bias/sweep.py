@@ -310,7 +310,7 @@ def connect(address: str, *, security=None, timeout: float = CONNECT_TIMEOUT_S):
     if address.startswith("tls://") and security is None:
         raise ConfigError(f"{address} needs credentials: give --tls-ca, --tls-cert and --tls-key")
     try:
-        return Client(address, timeout=timeout, security=security, set_as_default=False)
+        return Client(address, timeout=timeout, security=security)
     except Exception as e:  # OSError, TimeoutError, ssl errors: all mean "cannot use it"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ConfigError(
@@ -355,34 +355,38 @@ def local_cluster(n_workers: int | None = None, *, dashboard: bool = False, tls:
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:8787" if dashboard else "127.0.0.1:0",
+            scheduler_kwargs={"dashboard": dashboard},  # else any address turns the dashboard on
             env=env,
             silence_logs=40,
             **kwargs,
         )
 
 
-class _LogToFile:
-    """Worker plugin: the worker's log records go to a file in the store, not to the terminal."""
+def _log_to_file(path: str):
+    """A worker plugin: the worker's log records go to ``path`` (in the store), not the terminal."""
+    from distributed.diagnostics.plugin import WorkerPlugin
 
-    name = "implicit-bias-log-to-file"
+    class LogToFile(WorkerPlugin):
+        name = "implicit-bias-log-to-file"
 
-    def __init__(self, path: str):
-        self.path = path
+        def setup(self, worker):
+            import logging
 
-    def setup(self, worker):
-        import logging
+            try:
+                handler = logging.FileHandler(path)
+            except OSError:  # a remote worker that does not see the store keeps its own logging
+                return
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+            )
+            for name in ("distributed", "implicit_bias"):
+                log = logging.getLogger(name)
+                for h in list(log.handlers):
+                    if type(h) is logging.StreamHandler:
+                        log.removeHandler(h)
+                log.addHandler(handler)
 
-        try:
-            handler = logging.FileHandler(self.path)
-        except OSError:  # a remote worker that does not see the store: keep its own logging
-            return
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        for name in ("distributed", "implicit_bias"):
-            log = logging.getLogger(name)
-            for h in list(log.handlers):
-                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
-                    log.removeHandler(h)
-            log.addHandler(handler)
+    return LogToFile()
 
 
 def _strict_refusals(root: Path, experiment: str, hashes: list[str]) -> list[str]:
@@ -480,7 +484,7 @@ def run_sweep(
                 own_cluster = local_cluster(n_workers, dashboard=dashboard)
                 client = own_client = _client_of(own_cluster)
             try:
-                client.register_plugin(_LogToFile(str(log_file.resolve())))
+                client.register_plugin(_log_to_file(str(log_file.resolve())))
             except Exception:  # an old or locked-down cluster: logs stay where they were
                 pass
             workers = max(1, len(client.scheduler_info().get("workers", {})) or (n_workers or 1))
@@ -501,7 +505,7 @@ def run_sweep(
                 ): len(task)
                 for task in tasks
             }
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 try:
                     results = future.result()
                 except (
@@ -553,7 +557,7 @@ def run_sweep(
 def _client_of(cluster):
     from distributed import Client
 
-    return Client(cluster, security=cluster.security, set_as_default=False)
+    return Client(cluster, security=cluster.security)
 
 
 def write_tls_credentials(folder: Path) -> tuple[Path, Path, Path]:
