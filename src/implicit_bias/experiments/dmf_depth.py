@@ -15,13 +15,11 @@ VΛ₊Vᵀ, and the negative eigenvalue decays to 0 more slowly for larger N.
 """
 
 import dataclasses
-from typing import Annotated
 
 import numpy as np
-from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
-from implicit_bias.config import Count, Depth, Scale, Seed, Time, Tol
+from implicit_bias.config import Count, Depth, Ratio, Scale, Seed, Time, Tol
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dmf_identical import eigen_observer
@@ -43,7 +41,7 @@ class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
     depths: tuple[Depth, ...] = (2, 3, 4, 5)
     alpha: Scale = 0.1
-    eta_fraction: Annotated[float, Gt(0), Le(10)] = 0.1  # η = eta_fraction × bound (8) for each depth
+    eta_fraction: Ratio = 0.1  # η = eta_fraction × bound (8) for each depth
     t_end: Time = 400.0  # time horizon in units of t = ηk
     n_saves: Count = 1000  # log-spaced snapshots
     tol: Tol = 1e-6

@@ -24,10 +24,10 @@ from typing import Annotated
 
 import jax
 import numpy as np
-from annotated_types import Ge, Gt, Le
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
-from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Step
+from implicit_bias.config import Count, Decay, Depth, NonNegativeInt, Positive, Scale, Seed, Step
 from implicit_bias.experiments import Result
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
@@ -50,7 +50,7 @@ class Config:
     n_init: Count = 400  # Gaussian inits tried
     n_starts: Count = 256  # rank-2 starts kept (at most)
     min_starts: Count = 200
-    warmup: Annotated[int, Ge(0), Le(10**9)] = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
+    warmup: NonNegativeInt = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
     eta0: Step = 0.3
     lam0: Decay = 0.03
     etas: tuple[Step, ...] = (0.3, 0.35, 0.4)
