@@ -71,10 +71,11 @@ def test_the_local_cluster_refuses_clients_without_its_credentials(dask_client):
         assert answer.value.code == 404
 
 
-def _spawn(args, cwd, log):
-    return subprocess.Popen(
-        args, cwd=cwd, env=ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+def _spawn(args, cwd, log: Path):
+    with open(log, "w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            args, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def _stop(*procs):
@@ -96,7 +97,7 @@ def test_external_tls_cluster_sweep_with_a_killed_worker(tmp_path):
     sched = _spawn(
         [bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--protocol", "tls",
          "--no-dashboard", "--scheduler-file", str(info), *tls],
-        tmp_path, open(logs / "scheduler.log", "w"),
+        tmp_path, logs / "scheduler.log",
     )  # fmt: skip
     workers = []
     try:
@@ -109,7 +110,7 @@ def test_external_tls_cluster_sweep_with_a_killed_worker(tmp_path):
             workers.append(_spawn(
                 [bin_dir / "dask", "worker", address, "--nthreads", "1", "--no-nanny",
                  "--no-dashboard", "--name", f"w{i}", "--local-directory", str(elsewhere), *tls],
-                elsewhere, open(logs / f"worker{i}.log", "w"),
+                elsewhere, logs / f"worker{i}.log",
             ))  # fmt: skip
         root = tmp_path / "store"
         alphas = "0.1,0.12,0.14,0.16,0.18,0.2"
