@@ -79,7 +79,12 @@ def test_store_writes_atomically_and_keeps_the_first_writer(tmp_path):
     path = tmp_path / "e" / "abc"
     _write(path, 1.0)
     assert store.is_done(path)
-    assert sorted(p.name for p in path.iterdir()) == ["checks.json", "config.json", "rows.parquet"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "checks.json",
+        "config.json",
+        "manifest.json",
+        "rows.parquet",
+    ]
     _write(path, 2.0)  # a concurrent duplicate: discarded
     assert store.read_rows(path).value.iloc[0] == 1.0
     _write(path, 3.0, force=True)  # --force replaces

@@ -31,13 +31,33 @@ def _friendly_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from implicit_bias.errors import ConfigError
+        import warnings
 
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as e:
-            err_console.print(f"[bold red]error:[/bold red] {e}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+        from implicit_bias.errors import BrokenRunWarning, ConfigError, StepSizeWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StepSizeWarning)  # shown as the run's notes instead
+            warnings.simplefilter("always", BrokenRunWarning)
+            shown = warnings.showwarning
+
+            def one_line(message, category, *rest, **kw):
+                if issubclass(category, BrokenRunWarning):
+                    from rich.markup import escape
+
+                    err_console.print(
+                        f"[yellow]warning:[/yellow] {escape(str(message))}", soft_wrap=True
+                    )
+                else:
+                    shown(message, category, *rest, **kw)
+
+            warnings.showwarning = one_line
+            try:
+                return fn(*args, **kwargs)
+            except ConfigError as e:
+                from rich.markup import escape
+
+                err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", soft_wrap=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
@@ -92,6 +112,8 @@ def _report_outcome(outcome, seed=None) -> None:
         "cached": "[cyan]cached[/cyan]",
         "failed": "[bold red]FAILED[/bold red]",
     }[outcome.status]
+    if getattr(outcome, "cached", False) and outcome.status == "failed":
+        status = "[cyan]cached[/cyan] [bold red]FAILED[/bold red]"
     label = outcome.experiment if seed is None else f"{outcome.experiment} (seed {seed})"
     console.print(f"{label}: {status} in {outcome.elapsed:.1f} s → {outcome.path}")
     if outcome.checks:
@@ -191,11 +213,21 @@ def reproduce(
     ] = None,
 ):
     """Run every experiment at its default size (at each of --seeds), then write the HTML report."""
-    from implicit_bias import checks as checks_mod, config, experiments, progress, report, runner
+    from implicit_bias import (
+        checks as checks_mod,
+        config,
+        experiments,
+        progress,
+        report,
+        runner,
+        store,
+    )
     from implicit_bias.sweep import parse_seeds
 
     names = only or experiments.names()
     modules = {name: experiments.get(name) for name in names}  # fail fast on a typo
+    _check_workers(workers)
+    store.check_writable(root, what="--root", run_folder=False)
     cfgs = {n: experiments.tiny_config(m) if tiny else m.Config() for n, m in modules.items()}
     seed_list = tuple(dict.fromkeys(parse_seeds(seeds))) if seeds is not None else None
     if seed_list is None:
@@ -277,10 +309,23 @@ def sweep(
     max_batch: Annotated[int | None, typer.Option(help="At most this many runs per task.")] = None,
     figures: Annotated[bool, typer.Option(help="Also draw each run's figures.")] = False,
     strict: Annotated[
-        bool, typer.Option(help="Refuse step sizes above a theorem's bound.")
+        bool, typer.Option(help="Refuse step sizes above a theorem's bound (stored runs too).")
     ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Start a sweep of more than 10,000 runs.")
+    ] = False,
+    dashboard: Annotated[
+        bool, typer.Option(help="Serve Dask's dashboard on 127.0.0.1:8787 (local cluster).")
+    ] = False,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="CA certificate (PEM) of a tls:// scheduler.")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="This client's certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="This client's private key (PEM).")] = None,
 ):
-    """Run the product of a grid × seeds on Dask; resumable; runs land in the store."""
+    """Run the product of a grid × seeds on Dask; resumable; runs land in the store.
+
+    Exit codes: 0 every run stored and none failed; 2 bad input; 3 a run failed or is missing."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -303,7 +348,19 @@ def sweep(
             seeds=sweep_mod.parse_seeds(seeds if seeds is not None else "0"),
             fixed=config.parse_assignments(set_),
         )
+    _check_workers(workers)
+    if max_batch is not None and max_batch < 1:
+        raise _usage(f"--max-batch must be an integer >= 1, got {max_batch}")
+    if scheduler is not None:
+        sweep_mod.check_address(scheduler)
+    security = sweep_mod.security(tls_ca, tls_cert, tls_key)
+    if spec.n_runs > sweep_mod.CONFIRM_ABOVE and not yes:
+        raise _usage(
+            f"this sweep has {spec.n_runs:,} runs (more than {sweep_mod.CONFIRM_ABOVE:,}); "
+            "pass --yes to start it"
+        )
     cfgs = sweep_mod.expand(spec)  # validates every config before anything starts
+    client = sweep_mod.connect(scheduler, security=security) if scheduler else None
     console.print(f"sweep {spec.id}: {len(cfgs)} runs of {spec.experiment} → {root}")
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -319,19 +376,39 @@ def sweep(
         def on_progress(done, total, failed):
             bar.update(task, completed=done, failed=failed)
 
-        record = sweep_mod.run_sweep(
-            spec, root=root, scheduler=scheduler, n_workers=workers, max_batch=max_batch,
-            plot=figures, strict=strict, on_progress=on_progress,
-        )  # fmt: skip
-    colour = "green" if record["status"] == "complete" and not record["n_failed"] else "yellow"
+        try:
+            record = sweep_mod.run_sweep(
+                spec, root=root, client=client, n_workers=workers, max_batch=max_batch,
+                plot=figures, strict=strict, on_progress=on_progress, dashboard=dashboard,
+                on_note=lambda text: err_console.print(f"[yellow]{text}[/yellow]"),
+            )  # fmt: skip
+        finally:
+            if client is not None:
+                client.close()
+    ok = record["status"] == "complete" and not record["n_failed"]
+    colour = "green" if ok else "red"
     console.print(
         f"[{colour}]{record['status']}: {record['n_done']} of {record['n_runs']} runs stored, "
         f"{record['n_failed']} failed, {record['n_missing']} missing[/{colour}]"
     )
+    if record.get("failed_runs"):
+        table = Table(title="failed runs", show_header=True)
+        table.add_column("run", no_wrap=True)
+        table.add_column("error", overflow="fold")
+        for run in record["failed_runs"]:
+            table.add_row(run["hash"], run["error"])
+        err_console.print(table)
     for err in record.get("task_errors", []):
         err_console.print(f"[red]task error:[/red] {err}")
-    if record["status"] != "complete":
+    if not ok:
         raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _check_workers(workers: int | None) -> None:
+    from implicit_bias.sweep import MAX_WORKERS
+
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise _usage(f"--workers must be an integer from 1 to {MAX_WORKERS}, got {workers}")
 
 
 def _usage(message: str):
@@ -357,6 +434,12 @@ def query(
 
     from implicit_bias import query as query_mod
 
+    if csv is not None and str(csv) != "-":
+        if csv.is_dir():
+            raise _usage(f"--csv: {csv} is a folder, not a file")
+        parent = csv.resolve().parent
+        if not parent.is_dir():
+            raise _usage(f"--csv: no folder {parent} to write {csv.name} into")
     try:
         df = query_mod.query(sql, root)
     except duckdb.Error as e:
@@ -398,8 +481,41 @@ def report_cmd(
     """Build the self-contained HTML report from the store (no recomputation)."""
     from implicit_bias import report
 
+    if out is not None and out.is_dir():
+        raise _usage(f"--out: {out} is a folder, not a file")
     path = report.build(root, out)
     console.print(f"report: {path.resolve()}")
+
+
+@app.command()
+@_friendly_errors
+def verify(
+    root: Root = Path("results"),
+    repair: Annotated[
+        bool, typer.Option(help="Move broken runs aside (ROOT/EXPERIMENT/.broken-…).")
+    ] = False,
+):
+    """Check every stored run against its manifest; list the broken ones (which file, why).
+
+    Exit code 0 when every run is sound (or every broken one was moved aside), 1 otherwise."""
+    from implicit_bias import store
+
+    if not Path(root).is_dir():
+        raise _usage(f"--root: no store at {root}")
+    n_runs = len(store.run_folders(root))
+    broken = store.broken_runs(root)
+    for path, why in broken:
+        line = f"[red]broken[/red] {path}: {why}"
+        if repair:
+            line += f" → moved to {store.quarantine(path).name}"
+        console.print(line, soft_wrap=True)
+    colour = "green" if not broken else ("yellow" if repair else "red")
+    console.print(
+        f"[{colour}]{n_runs} runs checked, {len(broken)} broken"
+        f"{', moved aside (rerun to recompute them)' if repair and broken else ''}[/{colour}]"
+    )
+    if broken and not repair:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 def main() -> None:

@@ -2,15 +2,48 @@
 
 ``apply_overrides(Config(), {"alpha": "0.01", "spectrum": "10,7,5,-5"})`` converts each value to the
 field's declared type and refuses unknown keys (listing the valid ones) and values of the wrong type.
+
+Each field declares its domain once, in its annotation, with ``annotated-types`` constraints::
+
+    alpha: Annotated[float, Gt(0), Le(10)] = 0.1      # or an alias below: alpha: Scale = 0.1
+    depths: Annotated[tuple[Depth, ...], MinLen(1)] = (2, 3)
+
+``validate(cfg)`` checks every field against its domain (floats are always finite; a tuple is never
+empty unless it says ``MinLen(0)``) and raises one ``ConfigError`` naming the field and the allowed
+range. ``apply_overrides``, ``from_dict``, the runner and sweeps all call it, so the CLI, sweep grids,
+sweep files and the Python API share one validator.
 """
 
 import dataclasses
+import decimal
 import hashlib
 import json
+import math
 import types
 import typing
+from typing import Annotated
+
+from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 
 from implicit_bias.errors import ConfigError
+
+# --- domains: aliases the experiments' Config classes use -------------------------------------
+
+Positive = Annotated[float, Gt(0)]  # a finite float > 0
+NonNegative = Annotated[float, Ge(0)]
+Fraction = Annotated[float, Gt(0), Le(1)]  # (0, 1]
+Tol = Annotated[float, Gt(0), Lt(1)]  # a relative tolerance in (0, 1)
+Scale = Annotated[float, Gt(0), Le(1e3)]  # an initialization scale
+Step = Annotated[float, Gt(0), Le(1e3)]  # a step size η (its stability bound is checked in run)
+Decay = Annotated[float, Ge(0), Le(1e3)]  # a weight decay λ
+Ratio = Annotated[float, Gt(0), Le(10)]  # a multiple of a bound or a level
+NonNegativeInt = Annotated[int, Ge(0), Le(10**9)]  # steps that may be none
+LogScale = Annotated[float, Gt(0), Le(700)]  # δ of an initial scale e^{−δ} (e^{−700} ≈ 1e-304)
+Time = Annotated[float, Gt(0), Le(1e12)]  # a time horizon
+Count = Annotated[int, Ge(1), Le(10**9)]  # steps, saves, samples, seeds …
+Dim = Annotated[int, Ge(1), Le(10_000)]  # a matrix or vector dimension
+Depth = Annotated[int, Ge(1), Le(100)]
+Seed = Annotated[int, Ge(0), Le(2**32 - 1)]  # a PRNG seed
 
 
 def field_types(cfg_or_cls) -> dict[str, object]:
@@ -25,6 +58,19 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _parse_float(text: str) -> float:
+    """float(text), refusing text whose value float64 cannot hold (1e-400 -> 0.0, 1e400 -> inf)."""
+    value = float(text)
+    try:
+        exact = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        return value
+    if exact.is_finite() and exact != 0 and (value == 0.0 or math.isinf(value)):
+        way = "underflows to 0" if value == 0.0 else "overflows to inf"
+        raise ValueError(f"{text.strip()} {way} in float64")
+    return value
+
+
 def _parse_scalar(text: str, tp):
     if tp is bool:
         low = text.strip().lower()
@@ -34,12 +80,16 @@ def _parse_scalar(text: str, tp):
             return False
         raise ValueError(text)
     if tp is int:
-        value = float(text)
-        if value != int(value):
+        try:
+            return int(text.strip())
+        except ValueError:
+            pass
+        value = _parse_float(text)
+        if not math.isfinite(value) or value != int(value):
             raise ValueError(text)
         return int(value)
     if tp is float:
-        return float(text)
+        return _parse_float(text)
     if tp is str:
         return text
     raise ValueError(f"unsupported type {tp}")
@@ -81,7 +131,7 @@ def _convert(value, tp):
         return float(value)
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if tp is int and isinstance(value, float) and value == int(value):
+    if tp is int and isinstance(value, float) and math.isfinite(value) and value == int(value):
         return int(value)
     if tp is bool and isinstance(value, bool):
         return value
@@ -104,14 +154,177 @@ def apply_overrides(cfg, overrides: dict, *, experiment: str = "") -> object:
     for key, value in overrides.items():
         try:
             converted[key] = _convert(value, types_[key])
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError) as e:
+            why = f" ({e})" if "flows to" in str(e) else ""
             raise ConfigError(
-                f"config key {key!r}{where} expects {_type_name(types_[key])}, got {value!r}"
+                f"config key {key!r}{where} expects {_type_name(types_[key])}, got {value!r}{why}; "
+                f"{key} must be {domains(cfg)[key].describe()}"
             ) from None
     try:
-        return dataclasses.replace(cfg, **converted)
+        new = dataclasses.replace(cfg, **converted)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"invalid config{where}: {e}") from None
+    return validate(new, experiment=experiment)
+
+
+# --- the validator ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Domain:
+    """The values a field may take: a type, bounds (floats always finite), lengths, choices."""
+
+    kind: type  # float | int | bool | str | tuple
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    min_len: int = 1
+    max_len: int | None = None
+    item: "Domain | None" = None  # tuples: the domain of every element
+    choices: tuple | None = None  # Literal[...]
+    optional: bool = False
+
+    def describe(self) -> str:
+        """'a finite float > 0 and <= 10', 'an integer >= 1', 'a non-empty tuple of …'."""
+        if self.choices is not None:
+            text = "one of " + ", ".join(map(repr, self.choices))
+        elif self.kind is tuple:
+            n = f" of {self.min_len}" if self.min_len == self.max_len else ""
+            size = n or (f" of at least {self.min_len}" if self.min_len > 1 else "") + (
+                f" of at most {self.max_len}" if self.max_len is not None else ""
+            )
+            empty = "non-empty " if self.min_len >= 1 and not n else ""
+            text = f"a {empty}tuple{size} of {_plural(self.item.describe())}"
+        else:
+            text = {
+                float: "a finite float",
+                int: "an integer",
+                bool: "true or false",
+                str: "a string",
+            }[self.kind]
+            bounds = [
+                f"{op} {_num(v)}"
+                for op, v in ((">", self.gt), (">=", self.ge), ("<", self.lt), ("<=", self.le))
+                if v is not None
+            ]
+            if bounds:
+                text += " " + " and ".join(bounds)
+        return text + (" (or none)" if self.optional else "")
+
+    def problem(self, value) -> str | None:
+        """Why ``value`` is outside the domain (None if it is inside)."""
+        if value is None:
+            return None if self.optional else "must not be none"
+        if self.choices is not None:
+            return None if value in self.choices else "is not allowed"
+        if self.kind is tuple:
+            if not isinstance(value, tuple):
+                return "is not a tuple"
+            if len(value) < self.min_len or (
+                self.max_len is not None and len(value) > self.max_len
+            ):
+                return f"has {len(value)} element{'s' if len(value) != 1 else ''}"
+            for i, v in enumerate(value):
+                why = self.item.problem(v)
+                if why is not None:
+                    return f"has element {i} = {v!r}, which {why}"
+            return None
+        if self.kind is bool:
+            return None if isinstance(value, bool) else "is not true or false"
+        if self.kind is str:
+            return None if isinstance(value, str) else "is not a string"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "is not a number"
+        if self.kind is int and not isinstance(value, int):
+            return "is not an integer"
+        if self.kind is float and not math.isfinite(value):
+            return "is not finite"
+        if (
+            (self.gt is not None and not value > self.gt)
+            or (self.ge is not None and not value >= self.ge)
+            or (self.lt is not None and not value < self.lt)
+            or (self.le is not None and not value <= self.le)
+        ):
+            return "is out of range"
+        return None
+
+
+def _num(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _plural(text: str) -> str:
+    for a, b in (("a finite float", "finite floats"), ("an integer", "integers"),
+                 ("a string", "strings"), ("a non-empty tuple", "non-empty tuples")):  # fmt: skip
+        if text.startswith(a):
+            return b + text[len(a) :]
+    return text
+
+
+def _domain(tp) -> Domain:
+    meta = []
+    while typing.get_origin(tp) is Annotated:
+        tp, *extra = typing.get_args(tp)
+        meta = extra + meta
+    flat = []
+    for m in meta:
+        flat.extend(m if hasattr(m, "__iter__") and not isinstance(m, (str, bytes)) else [m])
+    kw = {}
+    for m in flat:
+        if isinstance(m, Gt):
+            kw["gt"] = m.gt
+        elif isinstance(m, Ge):
+            kw["ge"] = m.ge
+        elif isinstance(m, Lt):
+            kw["lt"] = m.lt
+        elif isinstance(m, Le):
+            kw["le"] = m.le
+        elif isinstance(m, MinLen):
+            kw["min_len"] = m.min_length
+        elif isinstance(m, MaxLen):
+            kw["max_len"] = m.max_length
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        inner = _domain(rest[0] if len(rest) == 1 else float)
+        return dataclasses.replace(inner, optional=type(None) in args, **kw)
+    if origin is typing.Literal:
+        return Domain(kind=type(args[0]), choices=tuple(args), **kw)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return Domain(kind=tuple, item=_domain(args[0]), **kw)
+        kw.setdefault("min_len", len(args))
+        kw.setdefault("max_len", len(args))
+        return Domain(kind=tuple, item=_domain(args[0]), **kw)
+    if tp in (float, int, bool, str):
+        return Domain(kind=tp, **kw)
+    raise TypeError(f"unsupported config field type {tp!r}")
+
+
+def domains(cfg_or_cls) -> dict[str, Domain]:
+    """Each field's domain, read from its annotation (``annotated-types`` constraints)."""
+    cls = cfg_or_cls if isinstance(cfg_or_cls, type) else type(cfg_or_cls)
+    cached = _DOMAINS.get(cls)
+    if cached is None:
+        hints = typing.get_type_hints(cls, include_extras=True)
+        cached = _DOMAINS[cls] = {f.name: _domain(hints[f.name]) for f in dataclasses.fields(cls)}
+    return cached
+
+
+_DOMAINS: dict = {}
+
+
+def validate(cfg, *, experiment: str = ""):
+    """Return ``cfg`` if every field is inside its domain; else a ConfigError naming the first field
+    outside it, its value and the allowed range (``dmf_identical: alpha must be a finite float > 0 …``)."""
+    where = f"{experiment}: " if experiment else ""
+    for name, dom in domains(cfg).items():
+        value = getattr(cfg, name)
+        why = dom.problem(value)
+        if why is not None:
+            raise ConfigError(f"{where}{name} must be {dom.describe()}, got {value!r} ({why})")
+    return cfg
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -140,9 +353,9 @@ def _jsonable(v):
     return v
 
 
-def from_dict(cls, d: dict):
-    """Rebuild a config from ``to_dict`` output (lists become tuples)."""
-    return apply_overrides(cls(), d)
+def from_dict(cls, d: dict, *, experiment: str = ""):
+    """Rebuild a config from ``to_dict`` output (lists become tuples); validated."""
+    return apply_overrides(cls(), d, experiment=experiment)
 
 
 def config_hash(experiment: str, cfg) -> str:

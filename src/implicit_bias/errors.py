@@ -9,6 +9,10 @@ class StepSizeWarning(UserWarning):
     """The step size is above a theorem's stable bound (an error under ``--strict``)."""
 
 
+class BrokenRunWarning(UserWarning):
+    """A stored run fails its manifest (a file truncated, deleted or garbled); it is skipped."""
+
+
 class DivergenceError(RuntimeError):
     """A run produced NaN or inf. Carries the step, the last finite loss and the partial trajectory."""
 

@@ -15,9 +15,17 @@ Views (``implicit-bias query "SQL"`` and ``query(sql)``):
     sweep_runs   (sweep_id, hash) membership
 
     implicit-bias query "SELECT alpha, depth, avg(checks_failed) FROM runs GROUP BY ALL"
+
+Read-only in fact: the tables are loaded from the store first (``rows`` only when the SQL names it),
+then the connection is locked: ``enable_external_access = false`` (no file, network or database
+outside it: COPY … TO, ATTACH, INSTALL, read_csv('/etc/passwd'), read_text, glob all fail),
+extension autoinstall/autoload off, Python replacement scans off, ``lock_configuration = true``.
+``implicit-bias query --csv FILE`` is the way to export. Broken runs (``store.verify_run``) are
+skipped with a one-line warning.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +44,12 @@ COUNT_COLUMNS = (
     "claims_passed", "claims_total", "claims_outside", "claims_unconverged",
     "hypotheses_met", "hypotheses_total", "sanity_passed", "sanity_total",
 )  # fmt: skip
+
+
+RUN_COLUMNS = [
+    "experiment", "hash", "status", "created", "elapsed_s", "checks_passed", "checks_failed",
+    *COUNT_COLUMNS, "path",
+]  # fmt: skip
 
 
 def _counts(cfg: dict, path: Path) -> dict:
@@ -65,6 +79,8 @@ def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -
         for k, v in cfg["config"].items():
             row.setdefault(k, _plain(v))
         records.append(row)
+    if not records:  # an empty store still has the columns
+        return pd.DataFrame(columns=RUN_COLUMNS)
     return pd.DataFrame.from_records(records)
 
 
@@ -74,25 +90,46 @@ CHECK_COLUMNS = [
 ]  # fmt: skip
 
 
-def _connect(root: Path, runs: pd.DataFrame):
+LOCKED = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "python_enable_replacements": False,
+}
+
+
+def _table(con, name: str, frame: pd.DataFrame) -> None:
+    """Copy a DataFrame into an in-memory table (a registered frame would outlive the lock)."""
+    con.register(f"{name}_df", frame)
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_df")
+    con.unregister(f"{name}_df")
+
+
+def _lock(con) -> None:
+    """From here on the connection reaches nothing outside its in-memory tables."""
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _connect(root: Path, runs: pd.DataFrame, *, with_rows: bool = True):
     import duckdb
 
-    con = duckdb.connect()
-    con.register("runs_df", runs)
-    con.execute("CREATE VIEW runs AS SELECT * FROM runs_df")
-    files = [p for p in runs["path"]] if len(runs) else []
+    con = duckdb.connect(":memory:", config=LOCKED)
+    _table(con, "runs", runs)
+    files = [p for p in runs["path"]] if len(runs) and with_rows else []
     files = [str(Path(p) / "rows.parquet") for p in files if (Path(p) / "rows.parquet").is_file()]
     if files:
         con.read_parquet(files, filename=True, union_by_name=True).create_view("rows_files")
         con.execute(
-            "CREATE VIEW rows AS SELECT * EXCLUDE (filename), "
+            "CREATE TABLE rows AS SELECT * EXCLUDE (filename), "
             "regexp_extract(filename, '([^/]+)/rows[.]parquet$', 1) AS hash, "
             "regexp_extract(filename, '([^/]+)/[^/]+/rows[.]parquet$', 1) AS experiment "
             "FROM rows_files"
         )
+        con.execute("DROP VIEW rows_files")
     else:
         con.execute(
-            "CREATE VIEW rows AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment WHERE false"
+            "CREATE TABLE rows AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment "
+            "WHERE false"
         )
     checks = []
     for p in runs["path"] if len(runs) else []:
@@ -117,8 +154,7 @@ def _connect(root: Path, runs: pd.DataFrame):
             )
     checks_df = pd.DataFrame.from_records(checks, columns=CHECK_COLUMNS)
     checks_df[["loss", "loss_tol"]] = checks_df[["loss", "loss_tol"]].astype(float)
-    con.register("checks_df", checks_df)
-    con.execute("CREATE VIEW checks AS SELECT * FROM checks_df")
+    _table(con, "checks", checks_df)
     sweeps = sweep_mod.read_sweeps(root)
     sweeps_df = pd.DataFrame.from_records(
         [
@@ -134,16 +170,16 @@ def _connect(root: Path, runs: pd.DataFrame):
         [{"sweep_id": s["id"], "hash": h} for s in sweeps for h in s.get("runs", [])],
         columns=["sweep_id", "hash"],
     )
-    con.register("sweeps_df", sweeps_df)
-    con.register("sweep_runs_df", members)
-    con.execute("CREATE VIEW sweeps AS SELECT * FROM sweeps_df")
-    con.execute("CREATE VIEW sweep_runs AS SELECT * FROM sweep_runs_df")
+    _table(con, "sweeps", sweeps_df)
+    _table(con, "sweep_runs", members)
+    _lock(con)
     return con
 
 
 def query(sql: str, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame:
-    """Run ``sql`` against the store's views and return a pandas DataFrame."""
-    con = _connect(Path(root), runs_frame(root))
+    """Run ``sql`` against the store's views and return a pandas DataFrame (read-only: see above)."""
+    with_rows = re.search(r"\brows\b", sql, flags=re.IGNORECASE) is not None
+    con = _connect(Path(root), runs_frame(root), with_rows=with_rows)
     try:
         return con.execute(sql).df()
     finally:

@@ -31,6 +31,7 @@ class Outcome:
     notes: list[str]
     error: dict | None
     elapsed: float
+    cached: bool = False  # found in the store (an ok or a failed run), not computed now
 
     @property
     def n_failed_checks(self) -> int:
@@ -56,7 +57,18 @@ def _from_disk(name: str, path: Path) -> Outcome:
         notes=cfg.get("notes", []),
         error=store.read_error(path),
         elapsed=float(cfg.get("elapsed_s", 0.0)),
+        cached=True,
     )
+
+
+def _refuse_cached_under_strict(outcome: Outcome) -> None:
+    """--strict applies to a cached run too: one stored with a step size above a theorem's bound."""
+    above = [n for n in outcome.notes if "stable bound" in n]
+    if above:
+        raise ConfigError(
+            f"refused under --strict: the stored run {outcome.path} was computed with "
+            f"{above[0].removeprefix('warning: ')}"
+        )
 
 
 def _failure_rows(err: Exception) -> pd.DataFrame:
@@ -145,13 +157,21 @@ def execute(
     """
     module = experiments.get(name)
     cfg = module.Config() if cfg is None else cfg
+    if not isinstance(cfg, module.Config):
+        raise ConfigError(f"{name} expects a {name}.Config, got {type(cfg).__name__}")
+    config_mod.validate(cfg, experiment=name)
     path = (
         Path(out)
         if out is not None
         else store.run_path(root, name, config_mod.config_hash(name, cfg))
     )
+    store.check_writable(path, what="--out" if out is not None else "--root")
     if store.is_done(path) and not force:
-        return _from_disk(name, path)
+        outcome = _from_disk(name, path)
+        if strict:
+            _refuse_cached_under_strict(outcome)
+        return outcome
+    broken = store.verify_run(path) if store.looks_like_run(path) else None
     start = time.perf_counter()
     result, error = None, None
     with warnings.catch_warnings(record=True) as caught:
@@ -163,8 +183,15 @@ def execute(
         except RUN_FAILURES as e:
             error = {**_error_record(e), "exception": e}
     notes = _warning_notes(caught)
+    if broken is not None:
+        notes.insert(0, f"recomputed: the stored run was broken ({broken})")
+        progress.note(f"[yellow]recomputing[/yellow] {path}: the stored run was broken ({broken})")
     elapsed = time.perf_counter() - start
-    return _save(name, module, cfg, path, result, error, notes, elapsed, plot=plot, force=force)
+    outcome = _save(name, module, cfg, path, result, error, notes, elapsed, plot=plot, force=force)
+    for w in caught:  # the Python API sees the warnings too (the CLI shows them as notes)
+        if issubclass(w.category, StepSizeWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return outcome
 
 
 def execute_many(

@@ -6,24 +6,38 @@
         checks.json    [{name, predicted, observed, tolerance, passed, detail}, …]
         error.json     failed runs only: {type, message, step?, last_loss?}
         <figure>.png
+        manifest.json  written last: {files: {name: {size, sha256}}} of every other file
 
 A run folder is written completely under a temporary name (``.tmp-<hash>-<pid>-<uuid>``) and then
-renamed into place, so a folder that exists is complete: an interrupted run leaves only a temporary
-folder, which readers ignore and ``clean_stale`` removes. Writers write files; DuckDB only reads.
+renamed into place: an interrupted run leaves only a temporary folder, which readers ignore and
+``clean_stale`` removes. A run counts as done only when its manifest is present and every file it
+lists has its recorded size and checksum (``verify_run``); a run that fails this (a truncated,
+deleted or garbled file, a disk that filled up) is *broken*: readers skip it with a one-line
+warning, ``run``/``sweep`` recompute it and ``implicit-bias verify --repair`` moves it aside to
+``<experiment>/.broken-<hash>-<time>``. Writers write files; DuckDB only reads.
 """
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
+from implicit_bias.errors import BrokenRunWarning, ConfigError
+
 DEFAULT_ROOT = Path("results")
 TMP_PREFIX = ".tmp-"
+BROKEN_PREFIX = ".broken-"
+MANIFEST = "manifest.json"
+RUN_FILES = ("config.json", "rows.parquet", "checks.json", "error.json", MANIFEST)
+NOT_EXPERIMENTS = ("sweeps",)  # folders of the store that hold no runs
 
 
 def run_path(root: Path, experiment: str, config_hash: str) -> Path:
@@ -31,8 +45,78 @@ def run_path(root: Path, experiment: str, config_hash: str) -> Path:
 
 
 def is_done(path: Path) -> bool:
-    """A run folder is complete iff it exists with its config.json (the rename is atomic)."""
-    return (Path(path) / "config.json").is_file()
+    """A run folder is done iff its manifest is there and every file matches it (``verify_run``)."""
+    return verify_run(path) is None
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record the size and sha256 of every file of a run folder in its manifest (written last)."""
+    folder = Path(folder)
+    files = {
+        f.name: {"size": f.stat().st_size, "sha256": _digest(f)}
+        for f in sorted(folder.iterdir())
+        if f.is_file() and f.name != MANIFEST
+    }
+    _write_json(folder / MANIFEST, {"version": 1, "files": files})
+
+
+def verify_run(path: Path) -> str | None:
+    """Why the run folder ``path`` is broken ("rows.parquet has 812 bytes, manifest says 4096"), or
+    None if it is complete: manifest present and readable, every listed file there with its size and
+    checksum, config.json among them."""
+    path = Path(path)
+    if not path.is_dir():
+        return "no such run folder"
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        return f"{MANIFEST} missing (an unfinished run, or one written before manifests)"
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        listed = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"{MANIFEST} unreadable (garbled)"
+    if "config.json" not in listed:
+        return f"{MANIFEST} lists no config.json"
+    for name, (size, digest) in listed.items():
+        f = path / name
+        if not f.is_file():
+            return f"{name} missing"
+        actual = f.stat().st_size
+        if actual != size:
+            return f"{name} has {actual} bytes, the manifest says {size} (truncated or changed)"
+        if _digest(f) != digest:
+            return f"{name} fails its checksum (garbled)"
+    return None
+
+
+def check_writable(path: Path, *, what: str = "--root", run_folder: bool = True) -> None:
+    """Refuse, before any computation, a run folder that cannot be written: an existing file, an
+    existing folder that is not a run folder, or a first existing ancestor that is a file or is not
+    writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what}: {path} is an existing file, not a folder")
+    if run_folder and path.is_dir() and any(path.iterdir()) and not looks_like_run(path):
+        raise ConfigError(f"{what}: {path} is an existing folder that is not a run folder")
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{what}: cannot create {path}: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what}: cannot write {path}: {ancestor} is not writable")
+
+
+def looks_like_run(path: Path) -> bool:
+    return any((Path(path) / name).exists() for name in RUN_FILES)
 
 
 def _write_json(path: Path, obj) -> None:
@@ -76,7 +160,8 @@ def write_run(
             _write_json(tmp / "error.json", error)
         for name, fig in (figures or {}).items():
             fig.savefig(tmp / f"{name}.png", dpi=110)
-        _write_json(tmp / "config.json", config)  # last: marks the folder complete
+        _write_json(tmp / "config.json", config)
+        write_manifest(tmp)  # last: marks the folder complete
         _install(tmp, final, force=force)
     finally:
         if tmp.exists():
@@ -102,6 +187,8 @@ def _write_rows(path: Path, rows) -> None:
 
 
 def _install(tmp: Path, final: Path, *, force: bool) -> None:
+    if final.exists() and not force and looks_like_run(final) and not is_done(final):
+        quarantine(final)  # a broken run is replaced (and kept aside, never deleted)
     if final.exists() and force:
         trash = final.parent / f"{TMP_PREFIX}old-{final.name}-{uuid.uuid4().hex[:8]}"
         try:
@@ -117,6 +204,43 @@ def _install(tmp: Path, final: Path, *, force: bool) -> None:
     except OSError:
         if not is_done(final):
             raise
+
+
+def quarantine(path: Path) -> Path:
+    """Move a broken run folder aside to ``.broken-<hash>-<time>`` (readers ignore it); return it."""
+    path = Path(path)
+    aside = (
+        path.parent
+        / f"{BROKEN_PREFIX}{path.name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    )
+    os.rename(path, aside)
+    return aside
+
+
+def run_folders(root: Path, experiment: str | None = None) -> list[Path]:
+    """Every folder of ``root`` that is (or was meant to be) a run: ``<experiment>/<name>``, not
+    hidden (temporary and quarantined folders are), outside ``sweeps/``."""
+    root = Path(root)
+    pattern = f"{experiment}/*" if experiment else "*/*"
+    return sorted(
+        p
+        for p in root.glob(pattern)
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and not p.parent.name.startswith(".")
+        and p.parent.name not in NOT_EXPERIMENTS
+        and (re.fullmatch(r"[0-9a-f]{16}", p.name) or looks_like_run(p))
+    )
+
+
+def broken_runs(root: Path, experiment: str | None = None) -> list[tuple[Path, str]]:
+    """``(folder, why)`` for every run folder of the store that fails ``verify_run``."""
+    out = []
+    for p in run_folders(root, experiment):
+        why = verify_run(p)
+        if why is not None:
+            out.append((p, why))
+    return out
 
 
 def clean_stale(root: Path, *, older_than_s: float = 0.0) -> int:
@@ -169,9 +293,22 @@ def figures(path: Path) -> list[Path]:
     return sorted(Path(path).glob("*.png"))
 
 
-def runs(root: Path = DEFAULT_ROOT, experiment: str | None = None) -> list[Path]:
-    """Every complete run folder under ``root`` (optionally of one experiment), oldest first."""
-    root = Path(root)
-    pattern = f"{experiment}/*" if experiment else "*/*"
-    found = [p for p in root.glob(pattern) if not p.name.startswith(".") and is_done(p)]
+def runs(
+    root: Path = DEFAULT_ROOT, experiment: str | None = None, *, warn: bool = True
+) -> list[Path]:
+    """Every complete run folder under ``root`` (optionally of one experiment), oldest first.
+
+    A broken run is skipped with a one-line ``BrokenRunWarning`` naming it (unless ``warn=False``).
+    """
+    found = []
+    for p in run_folders(root, experiment):
+        why = verify_run(p)
+        if why is None:
+            found.append(p)
+        elif warn:
+            warnings.warn(
+                f"skipping broken run {p}: {why} (implicit-bias verify --repair)",
+                BrokenRunWarning,
+                stacklevel=2,
+            )
     return sorted(found, key=lambda p: read_config(p).get("created", 0))

@@ -28,12 +28,13 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 import tomllib
 from pathlib import Path
 
 from implicit_bias import config as config_mod, experiments, store
-from implicit_bias.cluster import local_cluster as local_cluster
+from implicit_bias.cluster import MAX_WORKERS, local_cluster
 from implicit_bias.errors import ConfigError
 
 SWEEPS_DIR = "sweeps"
@@ -57,16 +58,38 @@ class SweepSpec:
         }
 
     @property
+    def n_runs(self) -> int:
+        """Grid points × seeds (before duplicates are removed): known without expanding."""
+        return math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
+
+    @property
     def id(self) -> str:
         text = json.dumps(self.to_dict(), sort_keys=True, default=str)
         return f"{self.experiment}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
+MAX_SEEDS = 10_000_000  # a seed list longer than this is refused outright (memory)
+CONFIRM_ABOVE = 10_000  # the CLI asks for --yes before a sweep of more runs than this
+
+
 def parse_seeds(text) -> tuple[int, ...]:
-    """'0-9' -> 0…9; '1,4,7' -> (1, 4, 7); '3' -> (3,); a list is taken as it is."""
+    """'0-9' -> 0…9; '1,4,7' -> (1, 4, 7); '3' -> (3,); a list of integers is taken as it is.
+
+    Seeds are integers >= 0: 1.5, "a", true, an empty list or a reversed range are ConfigErrors.
+    """
+    usage = "seeds: expected e.g. '0-9', '1,4,7' or a list of integers >= 0"
     if isinstance(text, (list, tuple)):
-        return tuple(int(s) for s in text)
-    seeds = []
+        bad = [s for s in text if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+        if bad:
+            raise ConfigError(f"{usage}, got {list(text)!r} ({bad[0]!r} is not)")
+        if not text:
+            raise ConfigError(f"{usage}, got an empty list")
+        if len(text) > MAX_SEEDS:
+            raise ConfigError(f"seeds: {len(text)} seeds is more than {MAX_SEEDS:,}")
+        return tuple(text)
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise ConfigError(f"{usage}, got {text!r}")
+    seeds: list = []
     for part in str(text).split(","):
         part = part.strip()
         if not part:
@@ -75,15 +98,19 @@ def parse_seeds(text) -> tuple[int, ...]:
         try:
             if sep:
                 a, b = int(lo), int(hi)
-                if b < a:
+                if b < a or a < 0:
                     raise ValueError
+                if b - a + 1 + len(seeds) > MAX_SEEDS:
+                    raise ConfigError(f"seeds: {text!r} selects more than {MAX_SEEDS:,} seeds")
                 seeds.extend(range(a, b + 1))
             else:
                 seeds.append(int(part))
+                if seeds[-1] < 0:
+                    raise ValueError
         except ValueError:
-            raise ConfigError(f"--seeds expects e.g. '0-9' or '1,4,7', got {text!r}") from None
+            raise ConfigError(f"{usage}, got {text!r}") from None
     if not seeds:
-        raise ConfigError(f"--seeds selects no seed: {text!r}")
+        raise ConfigError(f"seeds: {text!r} selects no seed")
     return tuple(seeds)
 
 
@@ -99,13 +126,17 @@ def parse_grid(items: list[str]) -> dict:
             raise ConfigError(f"--grid expects key=v1,v2,…, got {item!r}")
         sep_char = ";" if ";" in values else ","
         grid[key.strip()] = tuple(v.strip() for v in values.split(sep_char) if v.strip())
+        if not grid[key.strip()]:
+            raise ConfigError(f"--grid {item!r} gives {key.strip()} no value")
     return grid
 
 
 def load_spec(path: Path) -> SweepSpec:
-    """Read a sweep file (TOML); unknown top-level keys are errors."""
+    """Read a sweep file (TOML, UTF-8); unknown top-level keys and misshapen values are errors."""
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"sweep file {path} is not UTF-8 text (binary, or UTF-16?)") from None
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read sweep file {path}: {e}") from None
     unknown = set(data) - {"experiment", "grid", "seeds", "set"}
@@ -113,9 +144,18 @@ def load_spec(path: Path) -> SweepSpec:
         raise ConfigError(
             f"unknown keys in {path}: {sorted(unknown)}; valid: experiment, grid, seeds, set"
         )
-    if "experiment" not in data:
-        raise ConfigError(f"{path} must name its experiment")
-    grid = {k: tuple(v) if isinstance(v, list) else (v,) for k, v in data.get("grid", {}).items()}
+    if not isinstance(data.get("experiment"), str):
+        raise ConfigError(f'{path} must name its experiment: experiment = "NAME"')
+    for key in ("grid", "set"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ConfigError(
+                f"{path}: {key} must be a table ([{key}] with key = value lines), got {data[key]!r}"
+            )
+    grid = {}
+    for k, v in data.get("grid", {}).items():
+        grid[k] = tuple(v) if isinstance(v, list) else (v,)
+        if not grid[k]:
+            raise ConfigError(f"{path}: grid.{k} is an empty list")
     return SweepSpec(
         data["experiment"], grid, parse_seeds(data.get("seeds", "0")), dict(data.get("set", {}))
     )
@@ -181,7 +221,7 @@ def batches(
 def seconds_per_run(root: Path, experiment: str, *, last: int = 200) -> float | None:
     """Median wall time of the experiment's most recent stored runs (None if it has none)."""
     times = []
-    for path in store.runs(root, experiment)[-last:]:
+    for path in store.runs(root, experiment, warn=False)[-last:]:
         try:
             elapsed = store.read_config(path).get("elapsed_s")
         except (OSError, ValueError):
@@ -198,7 +238,7 @@ def _run_task(
     from implicit_bias import runner
 
     module = experiments.get(experiment)
-    cfgs = [config_mod.from_dict(module.Config, d) for d in cfg_dicts]
+    cfgs = [config_mod.from_dict(module.Config, d, experiment=experiment) for d in cfg_dicts]
     outcomes = runner.execute_many(experiment, cfgs, root=Path(root), plot=plot, strict=strict)
     return [
         {"hash": o.path.name, "status": o.status, "failed_checks": o.n_failed_checks}
@@ -228,6 +268,94 @@ def read_sweeps(root: Path = store.DEFAULT_ROOT) -> list[dict]:
     return sorted(found, key=lambda r: r.get("created", 0))
 
 
+CONNECT_TIMEOUT_S = 3.0  # a scheduler that does not answer within this is an error, not a wait
+_ADDRESS = re.compile(r"(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-_]*):([0-9]{1,5})")
+
+
+def check_address(address: str) -> str:
+    """``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (``HOST:PORT`` means tcp://); else a ConfigError."""
+    text = address.strip()
+    full = text if "://" in text else f"tcp://{text}"
+    found = _ADDRESS.fullmatch(full)
+    if found is None or not 0 < int(found.group(3)) < 65536:
+        raise ConfigError(
+            f"--scheduler expects tls://HOST:PORT or tcp://HOST:PORT, got {address!r}"
+        )
+    return full
+
+
+def security(ca: Path | None = None, cert: Path | None = None, key: Path | None = None):
+    """Dask TLS credentials from PEM files (all three or none); None when none is given."""
+    given = [p for p in (ca, cert, key) if p is not None]
+    if not given:
+        return None
+    if len(given) != 3:
+        raise ConfigError("--tls-ca, --tls-cert and --tls-key go together: give all three")
+    for flag, p in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key)):
+        if not Path(p).is_file():
+            raise ConfigError(f"{flag}: no such file {p}")
+    from distributed.security import Security
+
+    return Security(
+        tls_ca_file=str(ca), tls_client_cert=str(cert), tls_client_key=str(key),
+        require_encryption=True,
+    )  # fmt: skip
+
+
+def connect(address: str, *, security=None, timeout: float = CONNECT_TIMEOUT_S):
+    """A Client of the scheduler at ``address``, or a ConfigError within ``timeout`` seconds."""
+    from distributed import Client
+
+    address = check_address(address)
+    if address.startswith("tls://") and security is None:
+        raise ConfigError(f"{address} needs credentials: give --tls-ca, --tls-cert and --tls-key")
+    try:
+        return Client(address, timeout=timeout, security=security)
+    except Exception as e:  # OSError, TimeoutError, ssl errors: all mean "cannot use it"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ConfigError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {first}"
+        ) from None
+
+
+def _log_to_file(path: str):
+    """A worker plugin: the worker's log records go to ``path`` (in the store), not the terminal."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class LogToFile(WorkerPlugin):
+        name = "implicit-bias-log-to-file"
+
+        def setup(self, worker):
+            import logging
+
+            try:
+                handler = logging.FileHandler(path)
+            except OSError:  # a remote worker that does not see the store keeps its own logging
+                return
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+            )
+            for name in ("distributed", "implicit_bias"):
+                log = logging.getLogger(name)
+                for h in list(log.handlers):
+                    if type(h) is logging.StreamHandler:
+                        log.removeHandler(h)
+                log.addHandler(handler)
+
+    return LogToFile()
+
+
+def _strict_refusals(root: Path, experiment: str, hashes: list[str]) -> list[str]:
+    """Stored runs of ``hashes`` that were computed with a step size above a theorem's bound."""
+    found = []
+    for h in hashes:
+        path = store.run_path(root, experiment, h)
+        if store.is_done(path):
+            notes = store.read_config(path).get("notes", [])
+            found += [f"{h}: {n.removeprefix('warning: ')}" for n in notes if "stable bound" in n]
+    return found
+
+
 def run_sweep(
     spec: SweepSpec,
     *,
@@ -239,18 +367,41 @@ def run_sweep(
     strict: bool = False,
     on_progress=None,
     client=None,
+    security=None,
+    dashboard: bool = False,
+    on_note=None,
 ) -> dict:
     """Run every config of ``spec`` that the store does not have yet; returns the sweep record.
 
+    Everything is checked before anything is submitted: every grid point's config, the store's
+    folder, ``max_batch``, the scheduler (reached within ``CONNECT_TIMEOUT_S``, TLS ``security``
+    for ``tls://``). A stored run that fails its manifest is recomputed (``on_note`` says so).
     ``on_progress(done, total, failed)`` is called as tasks finish. Interrupting (Ctrl-C, a killed
     client or worker) loses nothing finished: rerunning the same spec skips the stored runs.
+    Workers' logs go to ``ROOT/sweeps/<id>/workers.log``.
     """
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
     root = Path(root)
+    store.check_writable(root, what="--root", run_folder=False)
+    if max_batch is not None and max_batch < 1:
+        raise ConfigError(f"--max-batch must be an integer >= 1, got {max_batch}")
+    if n_workers is not None and not 1 <= n_workers <= MAX_WORKERS:
+        raise ConfigError(f"--workers must be an integer from 1 to {MAX_WORKERS}, got {n_workers}")
     cfgs = expand(spec)
     hashes = [config_mod.config_hash(spec.experiment, c) for c in cfgs]
+    if strict:
+        refused = _strict_refusals(root, spec.experiment, hashes)
+        if refused:
+            raise ConfigError(
+                f"refused under --strict: {len(refused)} stored run(s) of this sweep were computed "
+                f"above a step-size bound, e.g. {refused[0]}"
+            )
+    own_client = None
+    if client is None and scheduler:
+        client = own_client = connect(scheduler, security=security)
     path = sweep_dir(root, spec)
+    log_file = path / "workers.log"
     store.clean_stale(root)
     record = {
         **spec.to_dict(),
@@ -259,17 +410,26 @@ def run_sweep(
         "runs": hashes,
         "status": "running",
         "n_runs": len(cfgs),
+        "log": str(log_file),
     }
     previous = path / "sweep.json"
     if previous.is_file():
-        record["created"] = json.loads(previous.read_text()).get("created", record["created"])
+        try:
+            record["created"] = json.loads(previous.read_text()).get("created", record["created"])
+        except (OSError, ValueError):
+            pass
     _write_record(path, record)
 
-    todo = [
-        c
-        for c, h in zip(cfgs, hashes)
-        if not store.is_done(store.run_path(root, spec.experiment, h))
-    ]
+    todo, broken = [], []
+    for c, h in zip(cfgs, hashes):
+        run = store.run_path(root, spec.experiment, h)
+        why = store.verify_run(run) if run.exists() else "not stored"
+        if why is not None:
+            todo.append(c)
+            if why != "not stored":
+                broken.append(f"{h}: {why}")
+    if broken and on_note:
+        on_note(f"recomputing {len(broken)} broken stored run(s), e.g. {broken[0]}")
     done, failed = len(cfgs) - len(todo), 0
     if on_progress:
         on_progress(done, len(cfgs), failed)
@@ -277,11 +437,12 @@ def run_sweep(
     try:
         if todo:
             if client is None:
-                if scheduler:
-                    client = Client(scheduler)
-                else:
-                    own_cluster = local_cluster(n_workers)
-                    client = Client(own_cluster)
+                own_cluster = local_cluster(n_workers, dashboard=dashboard)
+                client = own_client = _client_of(own_cluster)
+            try:
+                client.register_plugin(_log_to_file(str(log_file.resolve())))
+            except Exception:  # an old or locked-down cluster: logs stay where they were
+                pass
             workers = max(1, len(client.scheduler_info().get("workers", {})) or (n_workers or 1))
             tasks = batches(
                 spec.experiment, todo, workers, max_batch,
@@ -300,13 +461,14 @@ def run_sweep(
                 ): len(task)
                 for task in tasks
             }
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 try:
                     results = future.result()
                 except (
                     Exception
                 ) as e:  # a task that failed beyond its retries: its runs stay missing
-                    task_errors.append(f"{type(e).__name__}: {e}")
+                    first = (str(e).strip().splitlines() or [""])[0]
+                    task_errors.append(f"{type(e).__name__}: {first} (worker logs: {log_file})")
                     failed += futures[future]
                     if on_progress:
                         on_progress(done, len(cfgs), failed)
@@ -320,23 +482,99 @@ def run_sweep(
         _write_record(path, record)
         raise
     finally:
+        if own_client is not None:
+            own_client.close()
         if own_cluster is not None:
-            client.close()
             own_cluster.close()
         store.clean_stale(root)  # folders of writers that died during the sweep (killed workers)
     missing = [h for h in hashes if not store.is_done(store.run_path(root, spec.experiment, h))]
-    statuses = [
-        store.read_config(store.run_path(root, spec.experiment, h)).get("status")
-        for h in hashes
-        if h not in missing
-    ]
+    failed_runs = []
+    for h in hashes:
+        run = store.run_path(root, spec.experiment, h)
+        if h not in missing and store.read_config(run).get("status") == "failed":
+            err = store.read_error(run) or {}
+            failed_runs.append(
+                {"hash": h, "error": f"{err.get('type', '?')}: {err.get('message', '')}"}
+            )
     record.update(
         status="complete" if not missing else "incomplete",
         n_done=len(hashes) - len(missing),
-        n_failed=sum(s == "failed" for s in statuses),
+        n_failed=len(failed_runs),
         n_missing=len(missing),
+        n_recomputed=len(broken),
+        failed_runs=failed_runs[:50],
         task_errors=task_errors[:20],
         finished=time.time(),
     )
     _write_record(path, record)
     return record
+
+
+def _client_of(cluster):
+    from distributed import Client
+
+    return Client(cluster, security=cluster.security)
+
+
+def write_tls_credentials(folder: Path) -> tuple[Path, Path, Path]:
+    """A self-signed certificate and key for a Dask cluster (``Security.temporary()``, saved):
+    ``folder/{ca,cert,key}.pem``, readable by you only. Give all three to the scheduler, the
+    workers and ``implicit-bias sweep --tls-ca/--tls-cert/--tls-key``: a process without them is
+    refused."""
+    from distributed.security import Security
+
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = Security.temporary()
+    paths = (folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    for path, text in zip(paths, (tmp.tls_ca_file, tmp.tls_client_cert, tmp.tls_client_key)):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+    return paths
+
+
+def slurm_cluster(
+    tls: Path,
+    *,
+    host: str | None = None,
+    port: int = 0,
+    cores: int = 1,
+    memory: str = "4GiB",
+    walltime: str = "02:00:00",
+    prologue: tuple[str, ...] = (),
+    **kwargs,
+):
+    """The SLURM recipe of docs/sweeps.md: a dask-jobqueue ``SLURMCluster`` whose scheduler (on
+    the login node) and workers (one single-threaded process per job) speak TLS with the
+    credentials in ``tls`` (``write_tls_credentials``), with no dashboard. Scale it with
+    ``cluster.scale(jobs=N)``; ``cluster.scheduler_address`` is the ``tls://`` address."""
+    from dask_jobqueue import SLURMCluster
+    from distributed.security import Security
+
+    tls = Path(tls).expanduser()
+    ca, cert, key = (str(tls / n) for n in ("ca.pem", "cert.pem", "key.pem"))
+    security = Security(
+        tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, tls_scheduler_cert=cert,
+        tls_scheduler_key=key, tls_worker_cert=cert, tls_worker_key=key, require_encryption=True,
+    )  # fmt: skip
+    scheduler = {"dashboard": False, "dashboard_address": None, "port": port}
+    if host is not None:
+        scheduler["host"] = host
+    return SLURMCluster(
+        cores=cores,
+        processes=1,
+        memory=memory,
+        walltime=walltime,
+        protocol="tls://",
+        security=security,
+        scheduler_options=scheduler,
+        worker_extra_args=["--no-dashboard"],
+        job_script_prologue=[
+            "export JAX_ENABLE_X64=1 OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg",
+            "export XLA_FLAGS='--xla_force_host_platform_device_count=1 "
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'",
+            *prologue,
+        ],
+        **kwargs,
+    )

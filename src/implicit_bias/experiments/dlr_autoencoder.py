@@ -13,11 +13,14 @@ learned one component L = 1 has a trace norm above 2 and no plateaus.
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
+from implicit_bias.config import Dim, LogScale, Positive, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dlr_sequential import plateau_times
 from implicit_bias.models.spectral import deep_linear, spectral_init
@@ -34,13 +37,13 @@ TINY = {"delta": 6.0}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    lam: tuple[float, ...] = (8.0, 4.0, 2.0, 1.0)  # eigenvalues of Σ_x = XᵀX/n
-    n: int = 8
-    delta: float = 8.0
-    eta: float = 0.02
-    steps_factor: float = 1.5  # n_steps = steps_factor · δ/(η λ_min)
-    tol: float = 0.05  # |trace norm − k| on the plateaus
-    seed: int = 0
+    lam: tuple[Positive, ...] = (8.0, 4.0, 2.0, 1.0)  # eigenvalues of Σ_x = XᵀX/n
+    n: Dim = 8
+    delta: LogScale = 8.0
+    eta: Step = 0.02
+    steps_factor: Annotated[float, Gt(0), Le(1e3)] = 1.5  # n_steps = steps_factor · δ/(η λ_min)
+    tol: Tol = 0.05  # |trace norm − k| on the plateaus
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

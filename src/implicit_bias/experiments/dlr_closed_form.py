@@ -18,6 +18,7 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Dim, LogScale, Positive, Seed, Step, Time, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import GD, GradientFlow, fit
@@ -33,19 +34,19 @@ TINY = {"n_saves": 40, "n_steps": 300}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    sigma: tuple[float, ...] = (4.0, 2.0, 1.0)  # diag D_xy
-    lam: tuple[float, ...] = (2.0, 1.5, 1.0, 0.5)  # diag D_x (p values)
-    d: int = 3
-    hidden: int = 3  # r: width of the hidden layer
-    delta: tuple[float, ...] = (2.0, 2.5, 1.5)
-    t1: float = 8.0
-    n_saves: int = 200
-    rtol: float = 1e-11
-    atol: float = 1e-14
-    tol: float = 1e-6  # closed form vs flow, relative
-    eta: float = 0.05
-    n_steps: int = 600
-    seed: int = 0
+    sigma: tuple[Positive, ...] = (4.0, 2.0, 1.0)  # diag D_xy
+    lam: tuple[Positive, ...] = (2.0, 1.5, 1.0, 0.5)  # diag D_x (p values)
+    d: Dim = 3
+    hidden: Dim = 3  # r: width of the hidden layer
+    delta: tuple[LogScale, ...] = (2.0, 2.5, 1.5)
+    t1: Time = 8.0
+    n_saves: Count = 200
+    rtol: Tol = 1e-11
+    atol: Tol = 1e-14
+    tol: Tol = 1e-6  # closed form vs flow, relative
+    eta: Step = 0.05
+    n_steps: Count = 600
+    seed: Seed = 0
 
 
 def components(U, V, Ws, r: int) -> np.ndarray:

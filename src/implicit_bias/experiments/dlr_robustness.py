@@ -23,6 +23,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
+from implicit_bias.config import Count, Depth, LogScale, NonNegative, Positive, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dlr_closed_form import components
 from implicit_bias.experiments.dlr_sequential import (
@@ -45,17 +46,17 @@ TINY = {"eps": (0.0, 0.1), "depths": (2, 3), "n_saves": 1000}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    sigma: tuple[float, ...] = (8.0, 4.0, 2.0, 1.0)
-    lam: tuple[float, ...] = (2.0, 1.5, 1.0, 1.0)
-    delta: float = 6.0
-    eps: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)
-    depths: tuple[int, ...] = (2, 3, 4)
-    n_saves: int = 3000
-    plateau_tol: float = (
+    sigma: tuple[Positive, ...] = (8.0, 4.0, 2.0, 1.0)
+    lam: tuple[Positive, ...] = (2.0, 1.5, 1.0, 1.0)
+    delta: LogScale = 6.0
+    eps: tuple[NonNegative, ...] = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)
+    depths: tuple[Depth, ...] = (2, 3, 4)
+    n_saves: Count = 3000
+    plateau_tol: Tol = (
         0.05  # at δ = 6 the plateaus sit ~2e-2 from W^{k,*} (the gap shrinks like e^{−cδ})
     )
-    blur: float = 0.1  # plateau distance above which we call the staircase blurred
-    seed: int = 0
+    blur: Positive = 0.1  # plateau distance above which we call the staircase blurred
+    seed: Seed = 0
 
 
 def _flow(data, widths, delta, t1, n_saves):

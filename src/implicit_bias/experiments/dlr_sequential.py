@@ -15,11 +15,14 @@ discrete bounds. The one-layer model (L = 1) from the same initial product learn
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
+from implicit_bias.config import Count, Dim, LogScale, Positive, Seed, Step, Tol
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dlr_closed_form import components
@@ -37,16 +40,16 @@ TINY = {"n_saves": 400}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    sigma: tuple[float, ...] = (8.0, 4.0, 2.0, 1.0)  # diag D_xy, distinct and decreasing
-    lam: tuple[float, ...] = (2.0, 1.5, 1.0, 0.5, 0.3)  # diag D_x (p values)
-    d: int = 4
-    hidden: int = 4
-    delta: float = 10.0  # initial scale e^{−δ} per layer
-    t1_factor: float = 1.5  # run to t1 = t1_factor · δ/σ_min
-    n_saves: int = 1500
-    eta: float = 0.02
-    plateau_tol: float = 0.01  # relative distance to W^{k,*} on the plateaus
-    seed: int = 0
+    sigma: tuple[Positive, ...] = (8.0, 4.0, 2.0, 1.0)  # diag D_xy, distinct and decreasing
+    lam: tuple[Positive, ...] = (2.0, 1.5, 1.0, 0.5, 0.3)  # diag D_x (p values)
+    d: Dim = 4
+    hidden: Dim = 4
+    delta: LogScale = 10.0  # initial scale e^{−δ} per layer
+    t1_factor: Annotated[float, Gt(0), Le(1e3)] = 1.5  # run to t1 = t1_factor · δ/σ_min
+    n_saves: Count = 1500
+    eta: Step = 0.02
+    plateau_tol: Tol = 0.01  # relative distance to W^{k,*} on the plateaus
+    seed: Seed = 0
 
 
 def crossing_time(t, values, level) -> float:

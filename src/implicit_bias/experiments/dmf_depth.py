@@ -19,6 +19,7 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Depth, Ratio, Scale, Seed, Time, Tol
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dmf_identical import crossing_time, eigen_observer, euler_time_rtol
@@ -38,13 +39,13 @@ TINY = {"depths": (2, 3), "t_end": 30.0, "n_saves": 200, "tol": 1e-3}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
-    depths: tuple[int, ...] = (2, 3, 4, 5)
-    alpha: float = 0.1
-    eta_fraction: float = 0.1  # η = eta_fraction × bound (8) for each depth
-    t_end: float = 400.0  # time horizon in units of t = ηk
-    n_saves: int = 1000  # log-spaced snapshots
-    tol: float = 1e-6
-    seed: int = 0
+    depths: tuple[Depth, ...] = (2, 3, 4, 5)
+    alpha: Scale = 0.1
+    eta_fraction: Ratio = 0.1  # η = eta_fraction × bound (8) for each depth
+    t_end: Time = 400.0  # time horizon in units of t = ηk
+    n_saves: Count = 1000  # log-spaced snapshots
+    tol: Tol = 1e-6
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

@@ -20,6 +20,7 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Scale, Seed, Step, Time
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dmf_identical import eigen_observer
@@ -39,13 +40,13 @@ TINY = {"alphas": (0.01,), "t_end": 100.0, "n_saves": 400}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
-    depth: int = 3
-    alphas: tuple[float, ...] = (0.1, 0.01)
-    beta_ratio: float = 0.4  # β = beta_ratio × α (the seed's 0.5 violates β/(c−1) < α for N = 3)
-    eta: float = 3e-4
-    t_end: float = 300.0
-    n_saves: int = 1500  # log-spaced snapshots
-    seed: int = 0
+    depth: Depth = 3
+    alphas: tuple[Scale, ...] = (0.1, 0.01)
+    beta_ratio: Decay = 0.4  # β = beta_ratio × α (the seed's 0.5 violates β/(c−1) < α for N = 3)
+    eta: Step = 3e-4
+    t_end: Time = 300.0
+    n_saves: Count = 1500  # log-spaced snapshots
+    seed: Seed = 0
 
 
 U_ROUND = 2.0**-53

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from implicit_bias import checks, metrics, plots
+from implicit_bias.config import Count, Depth, Scale, Seed, Step, Tol
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
@@ -36,13 +37,13 @@ TINY = {"n_steps": 2000, "n_saves": 50, "tol": 1e-3}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
-    depth: int = 3
-    alpha: float = 0.1
-    eta: float = 0.005
-    n_steps: int = 20_000
-    n_saves: int = 400  # log-spaced snapshots
-    tol: float = 1e-6
-    seed: int = 0
+    depth: Depth = 3
+    alpha: Scale = 0.1
+    eta: Step = 0.005
+    n_steps: Count = 20_000
+    n_saves: Count = 400  # log-spaced snapshots
+    tol: Tol = 1e-6
+    seed: Seed = 0
 
 
 def eigen_observer(V):

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from implicit_bias import checks, metrics, plots
+from implicit_bias.config import Count, Decay, Depth, Scale, Seed, Step, Tol
 from implicit_bias.errors import check_step_size
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments.dmf_identical import eigen_observer
@@ -41,14 +42,14 @@ TINY = {"n_steps": 40_000, "n_saves": 200, "tol": 1e-4}
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     spectrum: tuple[float, ...] = (10.0, 7.0, 5.0, -5.0)
-    depth: int = 3
-    alpha: float = 0.1
-    beta: float = 0.04  # inside β/(c−1) < α for N = 3 (the seed's 0.05 is not)
-    eta: float = 3e-4
-    n_steps: int = 100_000
-    n_saves: int = 1000  # log-spaced snapshots
-    tol: float = 1e-6
-    seed: int = 0
+    depth: Depth = 3
+    alpha: Scale = 0.1
+    beta: Decay = 0.04  # inside β/(c−1) < α for N = 3 (the seed's 0.05 is not)
+    eta: Step = 3e-4
+    n_steps: Count = 100_000
+    n_saves: Count = 1000  # log-spaced snapshots
+    tol: Tol = 1e-6
+    seed: Seed = 0
 
 
 def factor_observer(V):

@@ -41,6 +41,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Dim, Positive, Scale, Seed, Time, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit, fit_batch
@@ -56,17 +57,17 @@ TINY = {"alphas": (1e-1, 1e-3), "t1": 2000.0, "tol_limit": 1e-3}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 10
-    m: int = 5
-    k: int = 2  # non-zeros of x*
-    alpha0: float = 0.3  # scale of the Gaussian U₀ in part 1
-    t_closed: float = 20.0
-    alphas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8)
-    t1: float = 15_000.0
-    tol: float = 1e-8  # closed form vs flow
-    tol_limit: float = 1e-6  # flow at t1 vs its predicted limit, largest α
-    max_loss_t2: float = 25.0  # t1² × training loss at t1, every α: the 1/t² tail (see notes)
-    seed: int = 0
+    n: Dim = 10
+    m: Dim = 5
+    k: Dim = 2  # non-zeros of x*
+    alpha0: Scale = 0.3  # scale of the Gaussian U₀ in part 1
+    t_closed: Time = 20.0
+    alphas: tuple[Scale, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8)
+    t1: Time = 15_000.0
+    tol: Tol = 1e-8  # closed form vs flow
+    tol_limit: Tol = 1e-6  # flow at t1 vs its predicted limit, largest α
+    max_loss_t2: Positive = 25.0  # t1² × training loss at t1, every α: the 1/t² tail (see notes)
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config):

@@ -51,6 +51,7 @@ import numpy as np
 
 from implicit_bias import checks, metrics, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit, fit_batch
@@ -68,19 +69,19 @@ TINY = {"n": 12, "ms": (60, 120), "m_init": 60, "n_steps": 6000, "depths": (1, 3
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 30
-    rank: int = 2
-    ms: tuple[int, ...] = (150, 200, 250, 600)
-    depths: tuple[int, ...] = (1, 2, 3, 4)
-    etas: tuple[float, ...] = (0.5, 0.02, 0.008, 0.005)  # by depth 1, 2, 3, 4
-    init_scale: float = 1e-4  # end-to-end: W_j(0) = init_scale^{1/N} Q_j
-    n_steps: int = 20_000
-    m_init: int = 250
-    init_scales: tuple[float, ...] = (1e-1, 1e-2, 1e-4, 1e-6)
-    few: int = 250  # the "few observations" m at which depth ≥ 3 must beat the nuclear norm
-    scs_eps: float = 1e-6
-    loss_rtol: float = 1e-6  # converged: final training loss ≤ loss_rtol × initial loss
-    seed: int = 0
+    n: Dim = 30
+    rank: Dim = 2
+    ms: tuple[Count, ...] = (150, 200, 250, 600)
+    depths: tuple[Depth, ...] = (1, 2, 3, 4)
+    etas: tuple[Step, ...] = (0.5, 0.02, 0.008, 0.005)  # by depth 1, 2, 3, 4
+    init_scale: Scale = 1e-4  # end-to-end: W_j(0) = init_scale^{1/N} Q_j
+    n_steps: Count = 20_000
+    m_init: Count = 250
+    init_scales: tuple[Scale, ...] = (1e-1, 1e-2, 1e-4, 1e-6)
+    few: Count = 250  # the "few observations" m at which depth ≥ 3 must beat the nuclear norm
+    scs_eps: Tol = 1e-6
+    loss_rtol: Tol = 1e-6  # converged: final training loss ≤ loss_rtol × initial loss
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config, m: int):

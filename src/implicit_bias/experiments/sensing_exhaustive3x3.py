@@ -29,6 +29,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Dim, Fraction, Positive, Scale, Seed, Time
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit_batch
@@ -46,13 +47,13 @@ POSITIONS = [(i, j) for i in range(3) for j in range(i, 3)]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    m: int = 4
-    n_truths: int = 10  # random rank-1 ground truths per observation set
-    alphas: tuple[float, ...] = (1e-3, 1e-6)
-    t1: float = 20_000.0
-    within: float = 1e-3
-    min_fraction: float = 0.9  # fraction within 1e-3 required at the smallest α
-    seed: int = 0
+    m: Dim = 4
+    n_truths: Count = 10  # random rank-1 ground truths per observation set
+    alphas: tuple[Scale, ...] = (1e-3, 1e-6)
+    t1: Time = 20_000.0
+    within: Positive = 1e-3
+    min_fraction: Fraction = 0.9  # fraction within 1e-3 required at the smallest α
+    seed: Seed = 0
 
 
 def make_problems(cfg: Config):

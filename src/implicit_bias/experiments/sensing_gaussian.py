@@ -25,6 +25,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Dim, Positive, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GD, fit_batch
@@ -41,20 +42,20 @@ TINY = {"n": 12, "m": 60, "n_steps": 1500, "n_seeds": 1, "alphas": (1e-1, 1e-3),
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 50
-    m: int = 300
-    rank: int = 2
-    m_test: int = 100
-    alphas: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4)
-    small_d: tuple[int, ...] = (2, 5)
-    alpha_small_d: float = 1e-3
-    eta: float = 0.1
-    n_steps: int = 5_000
-    n_saves: int = 50
-    n_seeds: int = 2
-    max_distance: float = 0.02  # ‖X(α) − X_NN‖/‖X_NN‖ at the smallest α
-    max_test_small_d: float = 0.01
-    seed: int = 0
+    n: Dim = 50
+    m: Count = 300
+    rank: Dim = 2
+    m_test: Count = 100
+    alphas: tuple[Scale, ...] = (1e-1, 1e-2, 1e-3, 1e-4)
+    small_d: tuple[Dim, ...] = (2, 5)
+    alpha_small_d: Scale = 1e-3
+    eta: Step = 0.1
+    n_steps: Count = 5_000
+    n_saves: Count = 50
+    n_seeds: Count = 2
+    max_distance: Positive = 0.02  # ‖X(α) − X_NN‖/‖X_NN‖ at the smallest α
+    max_test_small_d: Positive = 0.01
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config, seed: int):

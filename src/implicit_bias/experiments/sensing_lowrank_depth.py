@@ -23,6 +23,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit
@@ -38,15 +39,15 @@ TINY = {"n": 10, "ms": (20, 50, 100), "few": 50, "n_steps": 6000, "depths": (1, 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 20
-    rank: int = 2
-    ms: tuple[int, ...] = (40, 80, 120, 160, 240, 400)
-    depths: tuple[int, ...] = (1, 2, 3, 4)
-    eta0: tuple[float, ...] = (0.9, 0.5, 0.3, 0.2)  # η = η₀/‖A‖²_op, by depth 1 … 4
-    init_scale: float = 1e-4
-    n_steps: int = 15_000
-    few: int = 120  # an m below the nuclear norm's threshold where depth ≥ 3 should recover
-    seed: int = 0
+    n: Dim = 20
+    rank: Dim = 2
+    ms: tuple[Count, ...] = (40, 80, 120, 160, 240, 400)
+    depths: tuple[Depth, ...] = (1, 2, 3, 4)
+    eta0: tuple[Step, ...] = (0.9, 0.5, 0.3, 0.2)  # η = η₀/‖A‖²_op, by depth 1 … 4
+    init_scale: Scale = 1e-4
+    n_steps: Count = 15_000
+    few: Count = 120  # an m below the nuclear norm's threshold where depth ≥ 3 should recover
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config, m: int):

@@ -31,6 +31,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Depth, Dim, Positive, Scale, Seed, Time
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init, product
 from implicit_bias.models.product_flow import ProductFlow, log_volume
@@ -46,17 +47,17 @@ TINY = {"n_problems": 2, "depths": (3,), "t1": 300.0, "n_samples": 100, "max_los
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 3
-    m: int = 6
-    n_problems: int = 4
-    depths: tuple[int, ...] = (2, 3, 4)
-    alpha: float = 1e-2
-    t1: float = 2000.0
-    t_compare: float = 5.0
-    n_samples: int = 500
-    rhos: tuple[float, ...] = (0.1, 0.3, 1.0)
-    max_loss: float = 1e-5
-    seed: int = 0
+    n: Dim = 3
+    m: Count = 6
+    n_problems: Count = 4
+    depths: tuple[Depth, ...] = (2, 3, 4)
+    alpha: Scale = 1e-2
+    t1: Time = 2000.0
+    t_compare: Time = 5.0
+    n_samples: Count = 500
+    rhos: tuple[Positive, ...] = (0.1, 0.3, 1.0)
+    max_loss: Positive = 1e-5
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config, k: int):

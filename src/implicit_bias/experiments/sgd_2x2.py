@@ -18,11 +18,14 @@ rank-1 truth), those from before it at rank-2 fits (≈ 0.85–0.89). The figure
 """
 
 import dataclasses
+from typing import Annotated
 
 import jax
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init
 from implicit_bias.problems.completion import from_entries
@@ -39,26 +42,26 @@ TINY = {"n_seeds": 24, "n_steps": 10_000, "save_every": 500, "eta": 0.4, "n_offs
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    eps: float = 0.2
-    depth: int = 3
-    init_scale: float = 0.7  # Gaussian init, entries N(0, init_scale²)
-    eta: float = 0.3
-    lam: float = 0.03
-    n_steps: int = 200_000
-    save_every: int = 500
-    alpha: float = 0.05  # f_α(x) = min(x/α, 1)
-    eps2: float = 0.1  # rank level: smallest integer r with approximate rank ≤ r + ε₂
-    n_offshoots: int = 10
-    offshoot_eta: float = 0.05
-    offshoot_lam: float = 1e-4
-    offshoot_steps: int = 100_000
-    generalize_tol: float = 0.1  # test error of an offshoot counted as "generalizes"
-    fail_min: float = 0.5  # test error above which an offshoot counts as "does not generalize"
-    seed: int = 0
-    n_seeds: int = 48  # Gaussian inits, one SGD and one GD run each (rates with confidence bounds)
-    confidence: float = 0.95  # one-sided Clopper–Pearson level
-    grad_tol: float = 1e-4  # ‖∇L‖ at which a GD offshoot counts as converged
-    min_rank2: int = 4  # snapshots at level 2 (after t = 0) that make a later fall to 1 a "jump"
+    eps: Annotated[float, Gt(0), Le(1e3)] = 0.2
+    depth: Depth = 3
+    init_scale: Scale = 0.7  # Gaussian init, entries N(0, init_scale²)
+    eta: Step = 0.3
+    lam: Decay = 0.03
+    n_steps: Count = 200_000
+    save_every: Count = 500
+    alpha: Positive = 0.05  # f_α(x) = min(x/α, 1)
+    eps2: Positive = 0.1  # rank level: smallest integer r with approximate rank ≤ r + ε₂
+    n_offshoots: Count = 10
+    offshoot_eta: Step = 0.05
+    offshoot_lam: Decay = 1e-4
+    offshoot_steps: Count = 100_000
+    generalize_tol: Positive = 0.1  # test error of an offshoot counted as "generalizes"
+    fail_min: Positive = 0.5  # test error above which an offshoot counts as "does not generalize"
+    seed: Seed = 0
+    n_seeds: Count = 48  # Gaussian inits, one SGD and one GD run each (rates with confidence bounds)
+    confidence: Tol = 0.95  # one-sided Clopper–Pearson level
+    grad_tol: Positive = 1e-4  # ‖∇L‖ at which a GD offshoot counts as converged
+    min_rank2: Count = 4  # snapshots at level 2 (after t = 0) that make a later fall to 1 a "jump"
 
 
 def problem_2x2(eps: float):

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Decay, Depth, Dim, Positive, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.problems.completion import random_completion
@@ -40,21 +41,21 @@ TINY = {"n": 12, "m": 80, "n_steps": 60_000, "save_every": 2_000, "lam": 3e-3}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 20
-    rank: int = 2
-    m: int = 200
-    depth: int = 3
-    init_scale: float = 0.2
-    eta: float = 0.01
-    lam: float = 1e-3
-    n_steps: int = 400_000
-    save_every: int = 10_000
-    alpha: float = 0.1
-    eps2: float = 0.1
-    eps1: float = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
-    min_steps: int = 5  # distinct down-steps of the level required under SGD
-    seed: int = 0
-    drift_tol: float = 1e-2  # stationary: loss changes ≤ this over the last tenth
+    n: Dim = 20
+    rank: Dim = 2
+    m: Count = 200
+    depth: Depth = 3
+    init_scale: Scale = 0.2
+    eta: Step = 0.01
+    lam: Decay = 1e-3
+    n_steps: Count = 400_000
+    save_every: Count = 10_000
+    alpha: Positive = 0.1
+    eps2: Positive = 0.1
+    eps1: Positive = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
+    min_steps: Count = 5  # distinct down-steps of the level required under SGD
+    seed: Seed = 0
+    drift_tol: Tol = 1e-2  # stationary: loss changes ≤ this over the last tenth
     watch_steps: bool = False  # also track B_r at every step (notes only; ≈ 4× slower)
 
 

@@ -23,11 +23,24 @@ docs/seed001.md); the Lemma holds at every critical point in B_1.
 """
 
 import dataclasses
+from typing import Annotated, Literal
 
 import jax
 import numpy as np
+from annotated_types import Gt, Le
 
 from implicit_bias import checks, plots
+from implicit_bias.config import (
+    Count,
+    Decay,
+    Depth,
+    NonNegativeInt,
+    Positive,
+    Scale,
+    Seed,
+    Step,
+    Tol,
+)
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
@@ -45,28 +58,28 @@ TINY = {"n_init": 40, "n_starts": 20, "n_inside": 20, "n_steps": 8_000, "warmup"
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    eps: float = 0.2
-    depth: int = 3
-    init_scale: float = 0.7
-    n_init: int = 240  # Gaussian inits tried
-    n_starts: int = 256  # rank-2 starts kept (at most)
-    min_starts: int = 20
-    warmup: int = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
-    eta0: float = 0.3
-    lam0: float = 0.03
-    etas: tuple[float, ...] = (0.05, 0.3, 0.35, 0.4)
-    lams: tuple[float, ...] = (0.027, 0.03)
-    n_steps: int = 60_000
-    save_every: int = 500
-    alpha: float = 0.05
-    eps1: float = 0.1
-    eps2: float = 0.1
-    C: float = 4.0
-    seed: int = 0
-    f_alpha: str = "linear"  # f_α of the approximate rank (theory.sgd.F_ALPHA)
-    n_inside: int = 32  # warm-up states inside B_1 kept as starts (closedness from the first step)
-    confidence: float = 0.95  # one-sided Clopper–Pearson level of the rate bounds
-    grad_tol: float = 1e-9  # ‖∇L‖ below which a warm-up endpoint counts as a critical point
+    eps: Annotated[float, Gt(0), Le(1e3)] = 0.2
+    depth: Depth = 3
+    init_scale: Scale = 0.7
+    n_init: Count = 240  # Gaussian inits tried
+    n_starts: Count = 256  # rank-2 starts kept (at most)
+    min_starts: Count = 20
+    warmup: NonNegativeInt = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
+    eta0: Step = 0.3
+    lam0: Decay = 0.03
+    etas: tuple[Step, ...] = (0.05, 0.3, 0.35, 0.4)
+    lams: tuple[Decay, ...] = (0.027, 0.03)
+    n_steps: Count = 60_000
+    save_every: Count = 500
+    alpha: Positive = 0.05
+    eps1: Positive = 0.1
+    eps2: Positive = 0.1
+    C: Positive = 4.0
+    seed: Seed = 0
+    f_alpha: Literal["linear", "sqrt", "smooth"] = "linear"  # f_α of the approximate rank (theory.sgd.F_ALPHA)
+    n_inside: Count = 32  # warm-up states inside B_1 kept as starts (closedness from the first step)
+    confidence: Tol = 0.95  # one-sided Clopper–Pearson level of the rate bounds
+    grad_tol: Positive = 1e-9  # ‖∇L‖ below which a warm-up endpoint counts as a critical point
 
 
 def _stack(trees):

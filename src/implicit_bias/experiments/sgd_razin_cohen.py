@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Depth, Positive, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit
@@ -39,16 +40,16 @@ TINY = {"n_steps": 30_000, "sgd_steps": 20_000, "n_sgd": 2}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    depth: int = 3
-    alpha: float = 0.1  # W_ℓ(0) = αI
-    eta: float = 0.05
-    n_steps: int = 1_000_000
-    n_saves: int = 60  # log-spaced
-    sgd_steps: int = 200_000
-    n_sgd: int = 4  # SGD seeds (λ = 0)
-    grow_min: float = 20.0  # |x| that GD must pass ("grows without bound" at the run's horizon)
-    sgd_grow_min: float = 5.0
-    seed: int = 0
+    depth: Depth = 3
+    alpha: Scale = 0.1  # W_ℓ(0) = αI
+    eta: Step = 0.05
+    n_steps: Count = 1_000_000
+    n_saves: Count = 60  # log-spaced
+    sgd_steps: Count = 200_000
+    n_sgd: Count = 4  # SGD seeds (λ = 0)
+    grow_min: Positive = 20.0  # |x| that GD must pass ("grows without bound" at the run's horizon)
+    sgd_grow_min: Positive = 5.0
+    seed: Seed = 0
 
 
 def razin_cohen_problem():

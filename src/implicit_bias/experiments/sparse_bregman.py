@@ -20,11 +20,14 @@ g misses the general-start limit by ~0.5 (N = 3, c_range = 3).
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
+from implicit_bias.config import Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result
 from implicit_bias.experiments._sparse import limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
@@ -39,15 +42,15 @@ TINY = {"depths": (3,)}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 30
-    m: int = 12
-    s: int = 3
-    depths: tuple[int, ...] = (2, 3)
-    alpha: float = 0.2
-    c_range: float = 3.0  # general start: w(0) = α c, log10 c uniform in ±log10(c_range)
-    tol: float = 1e-4  # flow vs cvxpy, max |Δ| / max |z|
-    rel_tol: float = 1e-14
-    seed: int = 0
+    n: Dim = 30
+    m: Dim = 12
+    s: Dim = 3
+    depths: tuple[Depth, ...] = (2, 3)
+    alpha: Scale = 0.2
+    c_range: Annotated[float, Ge(1), Le(1e6)] = 3.0  # general start: w(0) = α c, log10 c uniform in ±log10(c_range)
+    tol: Tol = 1e-4  # flow vs cvxpy, max |Δ| / max |z|
+    rel_tol: Tol = 1e-14
+    seed: Seed = 0
 
 
 def _rel(a, b) -> float:

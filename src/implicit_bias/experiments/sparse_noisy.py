@@ -18,11 +18,14 @@ at δ = 0.003 (early-stopped error 0.0028 vs BPDN 0.0008): small noise needs sma
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
+from implicit_bias.config import Count, Dim, NonNegative, Scale, Seed
 from implicit_bias.experiments import Result
 from implicit_bias.experiments._sparse import engine_flow, engine_limit, limit
 from implicit_bias.models.hadamard import Hadamard
@@ -38,14 +41,14 @@ TINY = {"n": 30, "m": 16, "s": 2, "n_seeds": 1, "noises": (0.01, 0.1)}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 60
-    m: int = 30
-    s: int = 3
-    alpha: float = 1e-5
-    noises: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)  # ‖e‖₂
-    n_seeds: int = 2
-    factor: float = 2.0  # early-stopped flow error ≤ factor · BPDN error (+ 1e-3)
-    seed: int = 0
+    n: Dim = 60
+    m: Dim = 30
+    s: Dim = 3
+    alpha: Scale = 1e-5
+    noises: tuple[NonNegative, ...] = (0.01, 0.03, 0.1, 0.3)  # ‖e‖₂
+    n_seeds: Count = 2
+    factor: Annotated[float, Ge(1), Le(1e6)] = 2.0  # early-stopped flow error ≤ factor · BPDN error (+ 1e-3)
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

@@ -33,6 +33,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
+from implicit_bias.config import Count, Depth, Dim, Fraction, Scale, Seed, Tol
 from implicit_bias.experiments import Result
 from implicit_bias.models.hadamard import Hadamard
 from implicit_bias.optim import GradientFlow, fit_batch
@@ -54,18 +55,18 @@ TINY = {
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 30
-    deltas: tuple[float, ...] = (0.25, 0.45, 0.65, 0.85)  # m/n
-    rhos: tuple[float, ...] = (0.1, 0.25, 0.4, 0.55)  # s/m
-    depths: tuple[int, ...] = (2, 3)
-    x0s: tuple[float, ...] = (1e-12, 1e-6)  # initial product α^N per depth (N = 2 needs it tiny)
-    n_seeds: int = 4
-    loss_tol: float = 1e-8
-    rtol: float = 1e-5  # success needs 1e-2 accuracy only
-    max_steps: int = 20_000
-    success: float = 1e-2
-    agree: float = 0.25  # mean |p_flow − p_BP| over cells (one of 4 problems moves a cell by 0.25)
-    seed: int = 0
+    n: Dim = 30
+    deltas: tuple[Fraction, ...] = (0.25, 0.45, 0.65, 0.85)  # m/n
+    rhos: tuple[Fraction, ...] = (0.1, 0.25, 0.4, 0.55)  # s/m
+    depths: tuple[Depth, ...] = (2, 3)
+    x0s: tuple[Scale, ...] = (1e-12, 1e-6)  # initial product α^N per depth (N = 2 needs it tiny)
+    n_seeds: Count = 4
+    loss_tol: Tol = 1e-8
+    rtol: Tol = 1e-5  # success needs 1e-2 accuracy only
+    max_steps: Count = 20_000
+    success: Tol = 1e-2
+    agree: Fraction = 0.25  # mean |p_flow − p_BP| over cells (one of 4 problems moves a cell by 0.25)
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._sparse import limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
@@ -36,14 +37,14 @@ TINY = {"n": 20, "m": 10, "s": 2, "depths": (2, 3), "alphas": (0.1, 0.01)}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 40
-    m: int = 16
-    s: int = 3
-    depths: tuple[int, ...] = (2, 3, 4)
-    alphas: tuple[float, ...] = (0.3, 0.1, 0.03, 0.01, 0.003)
-    rel_tol: float = 1e-12  # stop when L < rel_tol · ½‖y‖²
-    path_alpha: float = 0.01  # α of the recorded coordinate paths (nearest grid value)
-    seed: int = 0
+    n: Dim = 40
+    m: Dim = 16
+    s: Dim = 3
+    depths: tuple[Depth, ...] = (2, 3, 4)
+    alphas: tuple[Scale, ...] = (0.3, 0.1, 0.03, 0.01, 0.003)
+    rel_tol: Tol = 1e-12  # stop when L < rel_tol · ½‖y‖²
+    path_alpha: Scale = 0.01  # α of the recorded coordinate paths (nearest grid value)
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

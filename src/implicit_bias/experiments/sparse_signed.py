@@ -27,6 +27,7 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
+from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._sparse import engine_flow, engine_limit, limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
@@ -43,17 +44,17 @@ TINY = {"n": 20, "m": 12, "s": 2, "depths": (2, 3), "alphas": (0.1, 0.01), "gd_s
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 40
-    m: int = 20
-    s: int = 3
-    depths: tuple[int, ...] = (2, 3, 4)
-    alphas: tuple[float, ...] = (0.3, 0.1, 0.03, 0.01, 0.003)
-    rel_tol: float = 1e-12
-    path_alpha: float = 0.01
-    invariant_alpha: float = 0.1
-    eta: float = 0.2  # GD step for the invariant contrast
-    gd_steps: int = 20_000
-    seed: int = 0
+    n: Dim = 40
+    m: Dim = 20
+    s: Dim = 3
+    depths: tuple[Depth, ...] = (2, 3, 4)
+    alphas: tuple[Scale, ...] = (0.3, 0.1, 0.03, 0.01, 0.003)
+    rel_tol: Tol = 1e-12
+    path_alpha: Scale = 0.01
+    invariant_alpha: Scale = 0.1
+    eta: Step = 0.2  # GD step for the invariant contrast
+    gd_steps: Count = 20_000
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

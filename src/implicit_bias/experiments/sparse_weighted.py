@@ -22,11 +22,14 @@ O(1/log(1/α)) for N = 2.
 """
 
 import dataclasses
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
+from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result
 from implicit_bias.experiments._sparse import limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
@@ -45,16 +48,16 @@ PREDICTED = {2: "log", 3: "product"}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 30
-    m: int = 10
-    s: int = 4
-    depths: tuple[int, ...] = (2, 3)
-    alphas: tuple[float, ...] = (1e-4, 1e-3)  # per depth: x̃(0) ~ 1e-8 and 1e-9
-    c_range: float = 10.0
-    n_problems: int = 4
-    tol: float = 2e-2  # predicted weights vs flow, max |Δ| / max |x_flow|
-    rel_tol: float = 1e-12
-    seed: int = 0
+    n: Dim = 30
+    m: Dim = 10
+    s: Dim = 4
+    depths: tuple[Depth, ...] = (2, 3)
+    alphas: tuple[Scale, ...] = (1e-4, 1e-3)  # per depth: x̃(0) ~ 1e-8 and 1e-9
+    c_range: Annotated[float, Ge(1), Le(1e6)] = 10.0
+    n_problems: Count = 4
+    tol: Tol = 2e-2  # predicted weights vs flow, max |Δ| / max |x_flow|
+    rel_tol: Tol = 1e-12
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

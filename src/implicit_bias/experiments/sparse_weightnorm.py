@@ -25,6 +25,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
+from implicit_bias.config import Depth, Dim, Positive, Seed, Tol
 from implicit_bias.experiments import Result
 from implicit_bias.experiments._sparse import limit
 from implicit_bias.models.hadamard import Hadamard, WeightNormalized
@@ -40,15 +41,15 @@ TINY = {"eta_rs": (0.1,)}
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 40
-    m: int = 16
-    s: int = 3
-    depth: int = 3
-    r0: float = 2.0
-    eta_rs: tuple[float, ...] = (1.0, 0.1, 0.01)
-    rel_tol: float = 1e-12
-    slack: float = 1e-5  # numerical floor of the gap at the stopping tolerance
-    seed: int = 0
+    n: Dim = 40
+    m: Dim = 16
+    s: Dim = 3
+    depth: Depth = 3
+    r0: Positive = 2.0
+    eta_rs: tuple[Positive, ...] = (1.0, 0.1, 0.01)
+    rel_tol: Tol = 1e-12
+    slack: Positive = 1e-5  # numerical floor of the gap at the stopping tolerance
+    seed: Seed = 0
 
 
 def run(cfg: Config) -> Result:

@@ -18,6 +18,10 @@ One file per concern; imports point one way (top to bottom, never back up):
 The methods never import ``api``; ``api`` imports them.
 """
 
+from implicit_bias.optim.api import fit as fit, fit_batch as fit_batch
+from implicit_bias.optim.batching import Axes as Axes
+from implicit_bias.optim.flow import GradientFlow as GradientFlow
+from implicit_bias.optim.gd import GD as GD
 from implicit_bias.optim.objective import (
     descent_direction as descent_direction,
     end_to_end_gradient as end_to_end_gradient,
@@ -25,6 +29,7 @@ from implicit_bias.optim.objective import (
     identity as identity,
     objective as objective,
 )
+from implicit_bias.optim.sgd import SGD as SGD
 from implicit_bias.optim.trajectory import (
     DIVERGED as DIVERGED,
     OK as OK,
@@ -32,11 +37,6 @@ from implicit_bias.optim.trajectory import (
     STOPPED_AT_TOL as STOPPED_AT_TOL,
     Trajectory as Trajectory,
 )
-from implicit_bias.optim.batching import Axes as Axes
-from implicit_bias.optim.gd import GD as GD
-from implicit_bias.optim.flow import GradientFlow as GradientFlow
-from implicit_bias.optim.sgd import SGD as SGD
-from implicit_bias.optim.api import fit as fit, fit_batch as fit_batch
 
 __all__ = [
     "DIVERGED",

@@ -18,8 +18,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from implicit_bias.errors import ConfigError
-from implicit_bias.problems import completion as _completion, full as _full, linear as _linear
-from implicit_bias.problems import sensing as _sensing
+from implicit_bias.problems import (
+    completion as _completion,
+    full as _full,
+    linear as _linear,
+    sensing as _sensing,
+)
 from implicit_bias.problems.completion import MatrixCompletion, from_entries as from_entries
 from implicit_bias.problems.full import FullObservation
 from implicit_bias.problems.linear import Linear, linear as linear

@@ -1,0 +1,81 @@
+"""``query`` is read-only in fact (issue 15 §4): SQL sees the store's tables and nothing else."""
+
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from implicit_bias import query, store
+from implicit_bias.cli import app
+
+cli = CliRunner()
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A store with one hand-written run (no computation needed)."""
+    root = tmp_path / "store"
+    store.write_run(
+        root / "dmf_identical" / "0123456789abcdef",
+        config={"experiment": "dmf_identical", "hash": "0123456789abcdef",
+                "config": {"alpha": 0.1, "depth": 3}, "status": "ok", "created": 1.0,
+                "checks_passed": 1, "checks_failed": 0},
+        rows=pd.DataFrame({"t": [0.0, 1.0], "series": "loss", "i": 0, "value": [1.0, 0.5]}),
+        checks=[{"name": "c", "predicted": 1.0, "observed": 1.0, "tolerance": 0.1, "passed": True}],
+    )  # fmt: skip
+    return root
+
+
+ATTACKS = [
+    ("COPY (SELECT * FROM runs) TO '{out}/x.csv'", "x.csv"),
+    ("COPY runs TO '{store}/inside.csv'", "inside.csv"),  # not even inside the store
+    ("ATTACH '{out}/x.db' AS x", "x.db"),
+    ("INSTALL httpfs", None),
+    ("LOAD httpfs", None),
+    ("SELECT * FROM read_csv('/etc/passwd')", None),
+    ("SELECT * FROM read_text('/etc/passwd')", None),
+    ("SELECT * FROM read_blob('/etc/passwd')", None),
+    ("SELECT * FROM glob('/')", None),
+    ("SELECT * FROM glob('/*')", None),
+    ("SELECT * FROM read_parquet('{store}/dmf_identical/*/rows.parquet')", None),
+    ("SET enable_external_access = true", None),
+    ("EXPORT DATABASE '{out}/dump'", "dump"),
+    ("SELECT * FROM runs_df", None),  # the frames the tables were loaded from are gone
+]
+
+
+@pytest.mark.parametrize("sql, leftover", ATTACKS, ids=[a for a, _ in ATTACKS])
+def test_nothing_outside_the_store_is_reachable(root, tmp_path, sql, leftover):
+    out = tmp_path / "out"
+    out.mkdir()
+    sql = sql.format(out=out, store=root)
+    result = cli.invoke(app, ["query", sql, "--root", str(root)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, text
+    assert re.search(r"error: query failed: (Permission|Invalid Input|Catalog) Error", text), text
+    assert "Traceback" not in result.output
+    assert not list(out.iterdir()) and not (root / "inside.csv").exists()
+
+
+def test_select_still_works_and_csv_exports(root, tmp_path):
+    assert query.query("SELECT alpha, depth, status FROM runs", root).to_dict("records") == [
+        {"alpha": 0.1, "depth": 3, "status": "ok"}
+    ]
+    rows = query.query("SELECT hash, experiment, sum(value) AS s FROM rows GROUP BY ALL", root)
+    assert rows.to_dict("records") == [
+        {"hash": "0123456789abcdef", "experiment": "dmf_identical", "s": 1.5}
+    ]
+    joined = query.query("SELECT count(*) AS n FROM checks JOIN runs USING (hash)", root)
+    assert joined["n"].item() == 1
+    out = tmp_path / "export.csv"
+    result = cli.invoke(
+        app, ["query", "SELECT alpha, depth FROM runs", "--root", str(root), "--csv", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == ["alpha,depth", "0.1,3"]
+
+
+def test_an_empty_store_is_queryable(tmp_path):
+    assert query.query("SELECT count(*) AS n FROM runs", tmp_path)["n"].item() == 0
+    assert query.query("SELECT count(*) AS n FROM rows", tmp_path)["n"].item() == 0
