@@ -33,6 +33,7 @@ import numpy as np
 
 from implicit_bias import checks, metrics, plots, stiff
 from implicit_bias.baselines import nuclear
+from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.problems import sensing
@@ -49,17 +50,17 @@ SOURCE = "seed 002 (implicit regularization in matrix factorization); Arora et a
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    n: int = 100
-    rank: int = 5
-    m: int = 2000
-    depths: tuple[int, ...] = (1, 2, 3, 4)
-    init_scale: float = 1e-3  # entries of each factor ~ N(0, init_scale²)
-    loss_rtol: float = 1e-6  # converged: training loss ≤ loss_rtol × initial
-    rtol: float = 1e-6  # the flow solver's relative tolerance
-    max_steps: int = 20_000
-    recovered: float = 1e-2  # test error below which a method counts as recovering X*
-    scs_eps: float = 1e-8
-    seed: int = 0
+    n: Dim = 100
+    rank: Dim = 5
+    m: Count = 2000
+    depths: tuple[Depth, ...] = (1, 2, 3, 4)
+    init_scale: Scale = 1e-3  # entries of each factor ~ N(0, init_scale²)
+    loss_rtol: Tol = 1e-6  # converged: training loss ≤ loss_rtol × initial
+    rtol: Tol = 1e-6  # the flow solver's relative tolerance
+    max_steps: Count = 20_000
+    recovered: Tol = 1e-2  # test error below which a method counts as recovering X*
+    scs_eps: Tol = 1e-8
+    seed: Seed = 0
 
 
 def make_problem(cfg: Config):
