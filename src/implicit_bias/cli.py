@@ -224,7 +224,7 @@ def reproduce(
     )
     from implicit_bias.sweep import parse_seeds
 
-    names = only or experiments.names()
+    names = only or experiments.reproduced()
     modules = {name: experiments.get(name) for name in names}  # fail fast on a typo
     _check_workers(workers)
     store.check_writable(root, what="--root", run_folder=False)

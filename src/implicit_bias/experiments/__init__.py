@@ -6,6 +6,7 @@ Each module defines
     run(cfg)  -> Result: tidy rows and theory checks, no file I/O
     plot(rows, cfg) -> dict[str, matplotlib Figure]; never computes, reads rows only
     TINY      overrides that make a config run in seconds (the smoke tests use it)
+    REPRODUCE (optional) False for a full-size study that ``reproduce`` leaves to its sweep file
 and a docstring whose first line is the claim, followed by the expected result, the command and
 the run time at the default size (``implicit-bias run NAME  # ~N s``: ``reproduce`` starts the
 longest first).
@@ -40,6 +41,12 @@ def names() -> list[str]:
         return getattr(module, "SEED", "999"), getattr(module, "ORDER", 99), n
 
     return sorted(found, key=key)
+
+
+def reproduced() -> list[str]:
+    """The experiments ``implicit-bias reproduce`` runs: all but full-size studies (``REPRODUCE = False``),
+    which have their own sweep file."""
+    return [n for n in names() if getattr(get(n), "REPRODUCE", True)]
 
 
 def get(name: str):

@@ -43,6 +43,9 @@ SEED = "002"
 ORDER = 5
 TITLE = "Arora et al. 2019 at full size: depth ≥ 3 vs the nuclear norm, 100×100 rank 5"
 
+# a full-size study: ``reproduce`` leaves it to ``sweeps/arora2019.toml`` (minutes per run)
+REPRODUCE = False
+
 TINY = {"n": 20, "rank": 2, "m": 160, "depths": (1, 3)}
 
 SOURCE = "seed 002 (implicit regularization in matrix factorization); Arora et al. 2019, Fig. 1"
