@@ -138,9 +138,9 @@ def test_simplified_epsilon_bounds_epsilon():
         bmin = b1 * 10 ** rng.uniform(-4, 0)
         if theory.simplified_applies(b1, Q, N):
             assert theory.epsilon(b1, bmin, Q, N) <= theory.epsilon_simplified(b1, Q, N)
-        else:
-            assert theory.epsilon_simplified(b1, Q, N) == np.inf
     assert not theory.simplified_applies(1e-9, 1.0, 2)  # the note is for N > 2 only
+    with pytest.raises(ConfigError, match="N > 2"):
+        theory.epsilon_simplified(1e-9, 1.0, 2)
 
 
 def test_nsp_constant_and_lp_dual(signed_data):

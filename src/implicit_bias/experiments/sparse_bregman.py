@@ -11,6 +11,11 @@ minimizer is computed by cvxpy/Clarabel for
 The seed's g equals D_F (up to constants and a factor) only for a uniform start: for a general start
 the flow converges to the divergence minimizer, not to the seed's g minimizer.
 
+Claims: the flow limit equals the cvxpy minimizer of D_F (every depth and start) and of the seed's g
+(uniform start), within ``tol`` = 1e-4 (Clarabel's objective accuracy ~1e-8 fixes a minimizer to
+~√1e-8), at a converged flow. That the seed's g misses the general-start limit is a sanity check (the
+test discriminates), not a claim of the seed.
+
 Expected at the defaults (n = 30, m = 12, s = 3, α = 0.2): flow vs cvxpy max relative difference
 ~1e-5 (N = 2) and ~1e-6 (N = 3) from the uniform and the general start with "divergence"; the seed's
 g misses the general-start limit by ~0.5 (N = 3, c_range = 3).

@@ -11,16 +11,23 @@ notes: near the transition the flow is stiff and slow) and basis pursuit (HiGHS)
 Deviation from the issue (n = 200, ≥ 20 seeds per cell): the default is n = 30, 4 seeds, a 4 × 4
 grid, to fit in a minute on 2 shared cores; the full size is one ``--set`` away (tens of minutes).
 
-Expected at the defaults: the three success maps agree cell by cell up to sampling noise
-(mean |p_flow − p_BP| = 0.047 for N = 2 and 0.016 for N = 3; check ≤ 0.25), success 1 at small s/m
-and large m/n, 0 in the opposite corner, with the transition where basis pursuit has it. 89 of the 128
-flow runs stop at ``max_steps`` rather than at ``loss_tol`` (the stiff tail; see ``_sparse.py``);
-their iterates are already within 1e-2 of x wherever basis pursuit succeeds.
+Checks. Claim, per N: the compressed-sensing corollary ‖x̂_∞ − x‖₁ ≤ (1+ρ_S)/(1−ρ_S)·εQ (x is
+exactly s-sparse, σ_s(x)₁ = 0) in every problem inside its hypotheses: ρ_S < 1 (the null space
+constant on the support of x, exact by 2^{s−1} LPs, s ≤ 6), β₁ < Q, and a converged flow (loss ≤
+``loss_tol``); the slack (C+1)‖A⁺r‖₁ covers the residual r at the stop. Deterministic, so one violation
+fails it. Sanity: basis pursuit succeeds in the easy corner and fails in the hard one more often than
+not (Donoho–Tanner). The success maps (flow vs basis pursuit) are reported, not checked: the
+corollary's ε at these α (≈ 0.13–0.18 for N = 2, ≈ 0.06 for N = 3) is far above the 1e-2 success
+criterion, so no theorem ties the maps together at this size.
+
+Expected at the defaults: success 1 at small s/m and large m/n, 0 in the opposite corner, with the
+transition where basis pursuit has it (mean |p_flow − p_BP| = 0.047 for N = 2 and 0.016 for N = 3).
+Many flow runs stop at ``max_steps`` rather than at ``loss_tol`` (the stiff tail; see ``_sparse.py``);
+they are outside the corollary claim (counted in the notes).
 Over seeds (``sweeps/sparse_phase_seeds.toml``, n = 20, 30, 40 × 5 seeds, 20 problems per cell) the
 N = 2 flow lags basis pursuit a little: mean success 0.61 vs 0.72, |p_flow − p_BP| 0.09–0.13 (up to
 0.19 for one seed), as ε = log(β₁/β_min)/log(Q/β₁) ≈ 0.13 at x̃(0) = 1e-12 allows; N = 3 stays within
-0.05–0.08. Hence the check's 0.25: with 4 problems per cell one problem moves a cell by 0.25. For the
-same reason the hard-corner check asks only that basis pursuit fails more often than not there.
+0.05–0.08.
 
     implicit-bias run sparse_phase                      # ~60 s (2 shared cores)
     implicit-bias run sparse_phase --set n=200 --set n_seeds=20
@@ -49,7 +56,7 @@ TINY = {
     "n": 20,
     "depths": (2,),
     "x0s": (1e-12,),
-    "deltas": (0.3, 0.9),
+    "deltas": (0.9,),
     "rhos": (0.1, 0.8),
     "n_seeds": 2,
     "agree": 0.5,
@@ -78,7 +85,7 @@ def run(cfg: Config) -> Result:
     p = {name: np.zeros((len(cfg.deltas), len(cfg.rhos))) for name in ["bp", *map(str, cfg.depths)]}
     unconverged = 0
     # per depth: [problems meeting the corollary's hypotheses, of which violating it, worst ratio]
-    cs = {N: [0, 0, 0.0] for N in cfg.depths}
+    cs = {N: [0, 0, 0.0, 0.0] for N in cfg.depths}  # + the largest loss among them
     no_nsp = 0
     for i, delta in enumerate(cfg.deltas):
         m = max(1, round(delta * cfg.n))
@@ -120,6 +127,7 @@ def run(cfg: Config) -> Result:
                 cs[N][0] += 1
                 cs[N][1] += ratio > 1
                 cs[N][2] = max(cs[N][2], ratio)
+                cs[N][3] = max(cs[N][3], loss)
         for name, e in errs.items():
             ok = np.asarray(e) < cfg.success
             for (j, _, _), good in zip(cells, ok):
@@ -137,7 +145,7 @@ def run(cfg: Config) -> Result:
                 )
     n_problems = len(cfg.deltas) * len(cfg.rhos) * cfg.n_seeds
     for N in cfg.depths:
-        k, bad, worst = cs[N]
+        k, bad, worst, loss = cs[N]
         h = f"N={N}: problems inside the corollary (ρ_S < 1, β₁ < Q, converged)"
         found.append(checks.hypothesis(h, k >= 1, predicted="≥ 1", observed=f"{k} of {n_problems}",
                                        source=CS))  # fmt: skip
@@ -146,7 +154,8 @@ def run(cfg: Config) -> Result:
             k >= 1 and bad == 0, predicted="0 violations", observed=f"{bad} of {k} (worst ratio {worst:.3g})",
             source=CS, basis="deterministic: the corollary with ρ = ρ_S (exact LP; Foucart & Rauhut "
             "Thm 4.14) and ε of the general-case theorem, + (C+1)‖A⁺r‖₁ for the residual r at the "
-            "stop; any violation fails", requires=(h,)))  # fmt: skip
+            "stop; any violation fails", loss=loss if k else None, loss_tol=cfg.loss_tol,
+            requires=(h,)))  # fmt: skip
         diff = float(np.mean(np.abs(p[str(N)] - p["bp"])))
         notes.append(f"N={N}: success map (mean |p_flow − p_BP| = {diff:.3g}; reported, not "
                      f"checked)\n{np.array2string(p[str(N)], precision=2)}")  # fmt: skip

@@ -77,7 +77,7 @@ def run(cfg: Config) -> Result:
                 rows += series_rows(t, np.asarray(traj.observed), series=f"path_N{N}", depth=N,
                                     per_index={"true": data.x})  # fmt: skip
             notes.append(f"N={N} α={alpha:g}: gap {gap:.3g}, ε {eps:.3g}, "
-                         f"N(β₁/Q)^(1−2/N) {theory.epsilon_simplified(b1, Q, N):.3g}, "
+                         f"N(β₁/Q)^(1−2/N) {N * (b1 / Q) ** (1 - 2 / N):.3g}, "
                          f"residual {res:.2g}, {int(traj.n_evals)} steps")  # fmt: skip
     found.append(uniform_start(x0s))
     notes.append(f"Q = {Q:.6g}, ‖x‖₁ = {np.abs(data.x).sum():.6g}")

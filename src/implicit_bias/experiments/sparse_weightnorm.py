@@ -10,10 +10,12 @@ the actual start; the slides print r₀^N√n and r₀^N); r_∞ = ‖x̃_∞^{�
 
 Expected at the defaults (n = 40, m = 16, s = 3, r₀ = 2): plain flow gap (‖x̃_∞‖₁ − Q)/Q ≈ 0.19 (its
 own ε bound 1.47); normalized flow gap ≈ 2e-2 (η_r = 1, bound 0.13), ≈ 3e-7 (η_r = 0.1, bound 6e-5),
-≈ 0 (η_r = 0.01, bound 1e-41). Every gap lies below its bound up to the stopping tolerance (slack
-1e-5: the flow stops at L < 1e-12·½‖y‖², so ‖x̃‖₁ can undershoot Q slightly). Not everything converges:
-at r₀ = 1, η_r = 0.01 the normalized flow reaches the horizon t = 1e12 without fitting y (the gap is
-−0.5); rerun with ``--set r0=1`` to see it recorded as a failed check.
+≈ 0 (η_r = 0.01, bound 1e-41). Every gap lies in [−δ, bound + δ], δ = |λᵀr|/Q the LP-dual slack of
+the residual r left at the stop (the flow stops at L < 1e-12·½‖y‖², so ‖x̃‖₁ can undershoot Q
+slightly). Hypotheses (checks of kind "hypothesis"): Av = 0 for some v > 0, c_N β₁ < Q, and β₁ < Q
+for the plain flow's own ε. Not everything converges: at r₀ = 1, η_r = 0.01 the normalized flow
+reaches the horizon t = 1e12 without fitting y (the gap is −0.5); rerun with ``--set r0=1`` to see it
+recorded as a failed "reaches S₊" claim (its limit claims are then "unconverged").
 
     implicit-bias run sparse_weightnorm                 # ~35 s (2 shared cores)
     implicit-bias run sparse_weightnorm --set r0=1

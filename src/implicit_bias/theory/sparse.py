@@ -63,9 +63,9 @@ def epsilon(beta1: float, beta_min: float, Q: float, depth: int) -> float:
 
 def epsilon_simplified(beta1: float, Q: float, depth: int) -> float:
     """N (β₁/Q)^{1−2/N}: seed 003's note to the positive-case theorem, ε ≤ N(β₁/Q)^{1−2/N} when N > 2
-    and β₁^{1−2/N} ≤ Q^{1−2/N}/2 (``simplified_applies``). inf where it does not apply."""
-    if not simplified_applies(beta1, Q, depth):
-        return float("inf")
+    and β₁^{1−2/N} ≤ Q^{1−2/N}/2 (``simplified_applies``; the value is a bound only there)."""
+    if depth <= 2:
+        raise ConfigError(f"the simplified bound is for depth N > 2, got {depth}")
     return float(depth * (beta1 / Q) ** (1 - 2 / depth))
 
 
