@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 import pytest
+
 from mutation import Mutant, check_mutants
 
 # --- defects -------------------------------------------------------------------------------------
@@ -162,7 +163,6 @@ MUTANTS: dict[str, list[Mutant]] = {
     "sparse_weightnorm": [
         Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
         Mutant("η_r inverted (1/η_r)", eta_r_inverted, kills=(r"ε\(ρ", "below the plain")),
-        Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S₊",)),
     ],
     "sparse_noisy": [
         Mutant("discrepancy stop at δ/2, not δ²/2", stop_without_square, kills=("× BPDN",)),

@@ -13,8 +13,9 @@ the flow converges to the divergence minimizer, not to the seed's g minimizer.
 
 Claims: the flow limit equals the cvxpy minimizer of D_F (every depth and start) and of the seed's g
 (uniform start), within ``tol`` = 1e-4 (Clarabel's objective accuracy ~1e-8 fixes a minimizer to
-~√1e-8), at a converged flow. That the seed's g misses the general-start limit is a sanity check (the
-test discriminates), not a claim of the seed.
+~√1e-8), at a converged flow. How far the seed's g misses the general-start limit is reported in the
+notes, not checked: it depends on the problem (0.55 at seed 0, 1.4e-6 at seed 3, where both programs
+have the same minimizer), and it is a finding about the seed's formula, not a claim of it.
 
 Expected at the defaults (n = 30, m = 12, s = 3, α = 0.2): flow vs cvxpy max relative difference
 ~1e-5 (N = 2) and ~1e-6 (N = 3) from the uniform and the general start with "divergence"; the seed's
@@ -30,8 +31,8 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
-from implicit_bias.experiments import Result
 from implicit_bias.errors import ConfigError
+from implicit_bias.experiments import Result
 from implicit_bias.experiments._sparse import final_loss, limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
 from implicit_bias.problems.linear import make_sparse
@@ -97,12 +98,9 @@ def run(cfg: Config) -> Result:
                     found.append(checks.at_most(label, cfg.tol, d, source=SOURCE, basis=BASIS,
                                                 loss=loss, loss_tol=loss_tol,
                                                 requires=(h_feasible,)))  # fmt: skip
-                elif start == "general":
-                    found.append(checks.sanity(
-                        f"N={N}, general start: the test discriminates: the seed's printed "
-                        "g(z) = 2‖z‖₁ − NΣz^(2/N)x̃(0)^(1−2/N) misses the flow limit (≥ 100× tol)",
-                        d >= 100 * cfg.tol, predicted=f"≥ {100 * cfg.tol:g}", observed=d,
-                        basis="the printed g equals D_F only for a uniform start (docs, deviation 2)"))  # fmt: skip
+                elif start == "general":  # reported, not checked: see the docstring
+                    notes.append(f"N={N}, general start: the seed's printed g misses the flow limit "
+                                 f"by {d:.3g} (a miss shows the printed g is not D_F here)")  # fmt: skip
                 else:
                     found.append(checks.at_most(
                         f"N={N}, uniform start: the seed's g(z) = 2‖z‖₁ − NΣz^(2/N)x̃(0)^(1−2/N) is "

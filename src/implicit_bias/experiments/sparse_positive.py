@@ -25,7 +25,7 @@ import dataclasses
 
 import numpy as np
 
-from implicit_bias import checks, plots
+from implicit_bias import plots
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._sparse import epsilon_checks, limit, uniform_start
 from implicit_bias.models.hadamard import Hadamard, x_tilde0

@@ -28,8 +28,8 @@ import dataclasses
 import numpy as np
 
 from implicit_bias import checks, plots
-from implicit_bias.experiments import Result, series_rows
 from implicit_bias.baselines import l1
+from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._sparse import (
     UNIFORM,
     engine_flow,
