@@ -56,7 +56,7 @@ TINY = {
     "n": 20,
     "depths": (2,),
     "x0s": (1e-12,),
-    "deltas": (0.9,),
+    "deltas": (0.3, 0.9),
     "rhos": (0.1, 0.8),
     "n_seeds": 2,
     "agree": 0.5,
