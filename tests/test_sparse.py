@@ -128,6 +128,43 @@ def test_cs_corollary_sides():
     assert theory.cs_bound(x, 2, 0.1, 0.5) == pytest.approx(3 * (1.2 + 0.1))
 
 
+def test_simplified_epsilon_bounds_epsilon():
+    """Oracle (algebra): the seed's note ε ≤ N(β₁/Q)^{1−2/N} wherever β₁^{1−2/N} ≤ Q^{1−2/N}/2, N > 2."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        N = int(rng.integers(3, 8))
+        Q = float(rng.uniform(0.5, 20))
+        b1 = Q * 10 ** rng.uniform(-12, 0)
+        bmin = b1 * 10 ** rng.uniform(-4, 0)
+        if theory.simplified_applies(b1, Q, N):
+            assert theory.epsilon(b1, bmin, Q, N) <= theory.epsilon_simplified(b1, Q, N)
+    assert not theory.simplified_applies(1e-9, 1.0, 2)  # the note is for N > 2 only
+    with pytest.raises(ConfigError, match="N > 2"):
+        theory.epsilon_simplified(1e-9, 1.0, 2)
+
+
+def test_nsp_constant_and_lp_dual(signed_data):
+    """Oracle: ρ_S bounds ‖v_S‖₁/‖v_{S^c}‖₁ over random kernel vectors and is nearly attained by some;
+    the ℓ1 LP's dual λ gives weak duality ‖z‖₁ ≥ Q + λᵀ(Az − y) for every z."""
+    d = signed_data
+    S = np.flatnonzero(d.x)
+    rho = l1.nsp_constant(d.A, S)
+    kernel = np.linalg.svd(d.A)[2][d.A.shape[0] :].T  # orthonormal basis of ker A
+    V = kernel @ np.random.default_rng(1).standard_normal((kernel.shape[1], 2000))
+    mask = np.zeros(30, bool)
+    mask[S] = True
+    ratios = np.abs(V[mask]).sum(0) / np.abs(V[~mask]).sum(0)
+    assert ratios.max() <= rho * (1 + 1e-9) and 0 < rho < 10
+    Q, lam = theory.Q_dual(d.A, d.y, nonneg=False)
+    assert Q == pytest.approx(theory.Q_value(d.A, d.y, nonneg=False))
+    assert np.abs(d.A.T @ lam).max() <= 1 + 1e-7  # dual feasible
+    for z in np.random.default_rng(2).standard_normal((20, 30)):
+        assert np.abs(z).sum() >= Q + lam @ (d.A @ z - d.y) - 1e-7
+    assert theory.stop_slack(lam, d.A, d.y, d.x) == pytest.approx(1e-7 * np.abs(d.x).sum(), rel=1e-6)
+    with pytest.raises(ConfigError, match="indices"):
+        l1.nsp_constant(d.A, [])
+
+
 def test_bad_input():
     A = np.random.default_rng(0).standard_normal((5, 10))
     with pytest.raises(ConfigError, match="rows"):

@@ -20,13 +20,13 @@ def _arrays(A, y):
     return A, y
 
 
-def _linprog(c, A_eq, b_eq, what: str):
+def _linprog(c, A_eq, b_eq, what: str, *, full: bool = False):
     res = linprog(c, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
     if res.status == 2:
         raise ConfigError(f"{what}: the feasible set is empty (the LP is infeasible)")
     if res.status != 0:
         raise SolverError(f"{what}: HiGHS failed with status {res.status}: {res.message}")
-    return res.x
+    return res if full else res.x
 
 
 def weighted_l1(A, y, h=None, *, nonneg: bool = False) -> np.ndarray:
@@ -48,6 +48,57 @@ def weighted_l1(A, y, h=None, *, nonneg: bool = False) -> np.ndarray:
 def basis_pursuit(A, y, *, nonneg: bool = False) -> np.ndarray:
     """argmin ‖z‖₁ s.t. Az = y (and z ≥ 0 with ``nonneg``): Q = ‖result‖₁."""
     return weighted_l1(A, y, nonneg=nonneg)
+
+
+def weighted_l1_dual(A, y, h=None, *, nonneg: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(z, λ): the weighted-ℓ1 minimizer and an optimal dual λ (HiGHS's equality marginals).
+
+    The dual is max λᵀy s.t. Aᵀλ ≤ h (``nonneg``) or |Aᵀλ| ≤ h, so for every z' (z' ≥ 0 with
+    ``nonneg``) weak duality gives Σ h_k|z'_k| ≥ λᵀAz' = Q_h + λᵀ(Az' − y): the ℓ1 minimum moves by at
+    most |λᵀr| when y moves by r.
+    """
+    A, y = _arrays(A, y)
+    n = A.shape[1]
+    h = np.ones(n) if h is None else np.asarray(h, dtype=np.float64)
+    if h.shape != (n,) or not np.all(h > 0):
+        raise ConfigError(f"weights h must be {n} positive numbers")
+    if nonneg:
+        res = _linprog(h, A, y, "weighted ℓ1 over S₊ = {z ≥ 0 : Az = y}", full=True)
+        return res.x, np.asarray(res.eqlin.marginals)
+    res = _linprog(np.concatenate([h, h]), np.hstack([A, -A]), y, "weighted ℓ1 over S", full=True)
+    return res.x[:n] - res.x[n:], np.asarray(res.eqlin.marginals)
+
+
+def nsp_constant(A, S) -> float:
+    """ρ_S = max {‖v_S‖₁ : Av = 0, ‖v_{S^c}‖₁ ≤ 1}: the null space constant of A on the index set S
+    (inf if ker A holds a vector supported on S). 2^{|S|−1} LPs (HiGHS), one per sign pattern σ on S
+    (σ and −σ give the same value): ‖v_S‖₁ = max_σ σᵀv_S. In v = v⁺ − v⁻ ≥ 0: max σᵀ(v⁺ − v⁻)_S
+    s.t. A(v⁺ − v⁻) = 0, Σ_{k∉S}(v⁺_k + v⁻_k) ≤ 1.
+
+    If ρ_S < 1, every z with Az = Ax obeys ‖z − x‖₁ ≤ (1+ρ_S)/(1−ρ_S)(‖z‖₁ − ‖x‖₁ + 2‖x_{S^c}‖₁)
+    (Foucart & Rauhut 2013, Thm 4.14, whose proof uses the null space property on S only).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    m, n = A.shape
+    S = np.asarray(sorted(set(int(k) for k in S)), dtype=int)
+    if S.size == 0 or S.min() < 0 or S.max() >= n:
+        raise ConfigError(f"S must be a non-empty set of indices in [0, {n})")
+    off = np.ones(n)
+    off[S] = 0.0
+    A_ub = np.concatenate([off, off])[None, :]
+    best = 0.0
+    for bits in range(2 ** (S.size - 1)):
+        sigma = np.array([1.0] + [(-1.0) ** ((bits >> k) & 1) for k in range(S.size - 1)])
+        c = np.zeros(2 * n)
+        c[S], c[n + S] = -sigma, sigma
+        res = linprog(c, A_ub=A_ub, b_ub=[1.0], A_eq=np.hstack([A, -A]), b_eq=np.zeros(m),
+                      bounds=(0, None), method="highs")  # fmt: skip
+        if res.status == 3:
+            return float("inf")
+        if res.status != 0:
+            raise SolverError(f"null space constant LP: HiGHS status {res.status}: {res.message}")
+        best = max(best, -float(res.fun))
+    return best
 
 
 def check_nonempty(A, y) -> None:

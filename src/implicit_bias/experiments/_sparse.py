@@ -11,8 +11,10 @@ Two integrators of the same vector field −``descent_direction`` (the engine's)
 
 import numpy as np
 
+from implicit_bias import checks
 from implicit_bias.models.hadamard import Hadamard
 from implicit_bias.optim import GradientFlow, Trajectory, fit
+from implicit_bias.theory import sparse as theory
 
 
 def loss_tol(problem, rel_tol: float) -> float:
@@ -60,3 +62,63 @@ def engine_limit(model, problem, method, params0=None) -> tuple[Trajectory, np.n
     """The same with the engine's ``fit`` (explicit solver or GD)."""
     traj = fit(model, problem, method, params0=params0, observe=observer(model))
     return traj, np.asarray(model(traj.final))
+
+
+# ---------------------------------------------------------------------------------------------
+# the checks of the ε theorems (positive and general case), shared by sparse_positive/_signed
+
+POSITIVE = "seed 003, Thm (Chou, Maly & Rauhut 2022), positive case"
+GENERAL = "seed 003, Thm (Chou, Maly & Rauhut 2022), general case"
+UNIFORM = "uniform start w(0) = u(0) = v(0) = α·1"
+
+
+def final_loss(A, y, x) -> float:
+    """L = ½‖Ax − y‖² at the flow's stop (computed here, not taken from the solver)."""
+    return float(0.5 * np.sum((np.asarray(A) @ np.asarray(x) - np.asarray(y)) ** 2))
+
+
+def uniform_start(x0s) -> "checks.Check":
+    """Hypothesis: every run starts from a uniform product x̃(0) = α^N·1 (the theorems' start)."""
+    spread = max(float(np.ptp(np.asarray(x0)) / np.max(np.asarray(x0))) for x0 in x0s)
+    return checks.hypothesis(UNIFORM, spread == 0.0, predicted="max−min of x̃(0) = 0",
+                             observed=spread, source="seed 003, 'Simplification for identical initialization'")  # fmt: skip
+
+
+def epsilon_checks(tag, *, N, b1, bmin, Q, lam, A, y, x_inf, rel_tol, signed) -> list:
+    """The checks of one flow limit against the ε theorem: convergence to S (S₊), the two-sided
+    bound Q ≤ ‖x_∞‖₁ ≤ (1+ε)Q and, for N > 2, the seed's simplified ε ≤ N(β₁/Q)^{1−2/N}."""
+    source = GENERAL if signed else POSITIVE
+    S = "S" if signed else "S₊"
+    loss = final_loss(A, y, x_inf)
+    tol = rel_tol * 0.5 * float(np.sum(np.asarray(y) ** 2))
+    slack = theory.stop_slack(lam, A, y, x_inf) / Q
+    eps = theory.epsilon(b1, bmin, Q, N)
+    gap = theory.l1_gap(x_inf, Q)
+    h_b1 = f"{tag}: β₁ < Q"
+    basis_slack = ("± |λᵀr|/Q: λ the dual of the ℓ1 LP, r the residual left at the stop (LP duality: "
+                   "the ℓ1 minimum over {Az = y + r} lies within |λᵀr| of Q)")  # fmt: skip
+    found = [
+        checks.hypothesis(h_b1, b1 < Q, predicted="β₁/Q < 1", observed=b1 / Q, source=source),
+        checks.at_most(f"{tag}: the flow reaches {S} (L ≤ rel_tol·½‖y‖² before t₁)", tol, loss,
+                       source=source + " (the limit exists and lies in " + S + ")",
+                       basis=f"the stopping tolerance rel_tol = {rel_tol:g} of ½‖y‖²"),  # fmt: skip
+        checks.holds(f"{tag}: Q ≤ ‖x_∞‖₁ ≤ (1+ε)Q", -slack <= gap <= eps + slack,
+                     predicted=f"gap in [−{slack:.2g}, ε + {slack:.2g}], ε = {eps:.4g}", observed=gap,
+                     source=source, basis="ε of the theorem (β₁, β_min from the actual start); "
+                     "lower side: x_∞ ∈ " + S + "; " + basis_slack, loss=loss, loss_tol=tol,
+                     requires=(h_b1, UNIFORM)),  # fmt: skip
+    ]
+    if N > 2:
+        simple = theory.epsilon_simplified(b1, Q, N)
+        h_simple = f"{tag}: β₁^(1−2/N) ≤ Q^(1−2/N)/2"
+        p = 1 - 2 / N
+        found += [
+            checks.hypothesis(h_simple, theory.simplified_applies(b1, Q, N),
+                              predicted="≤ 1/2", observed=(b1 / Q) ** p,
+                              source="seed 003, note to the positive-case theorem"),  # fmt: skip
+            checks.at_most(f"{tag}: (‖x_∞‖₁ − Q)/Q ≤ N(β₁/Q)^(1−2/N) (simplified bound)",
+                           simple + slack, gap, source="seed 003, note to the positive-case theorem",
+                           basis="the note's bound N(β₁/Q)^(1−2/N) " + basis_slack.replace("±", "+"),
+                           loss=loss, loss_tol=tol, requires=(h_simple, UNIFORM)),  # fmt: skip
+        ]
+    return found

@@ -7,6 +7,10 @@ engine's gradient flow stops as soon as ‖Ax̂ − y‖₂ ≤ δ (``loss_tol``
 discrepancy principle); BPDN solves min ‖z‖₁ s.t. ‖Az − y‖₂ ≤ δ (cvxpy). The flow run to interpolation
 (Ax̂ = y) is shown for contrast. Errors ‖x̂ − x‖₂/‖x‖₂, averaged over ``n_seeds`` problems.
 
+The seed gives no constant for the noisy case, so the factor 2 and the slope band ±0.35 of the
+claims are the experiment's choices, said so in each check's basis; interpolation being worse than
+early stopping is a sanity check.
+
 Expected at the defaults (n = 60, m = 30, s = 3, α = 1e-5, δ = 0.01 … 0.3): both errors grow about
 linearly in δ (log-log slopes ≈ 0.96 for the flow, 1.00 for BPDN); the early-stopped flow is about
 twice as accurate as BPDN (0.0021 vs 0.0034 at δ = 0.01, 0.055 vs 0.10 at δ = 0.3); the interpolating
@@ -37,6 +41,7 @@ ORDER = 7
 TITLE = "Noisy measurements: early-stopped flow vs basis pursuit denoising"
 
 TINY = {"n": 30, "m": 16, "s": 2, "n_seeds": 1, "noises": (0.01, 0.1)}
+NOISY = "seed 003, 'Extension to noisy measurements possible (via the ℓ1-quotient property)'"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -77,15 +82,24 @@ def run(cfg: Config) -> Result:
     for j, delta in enumerate(cfg.noises):
         notes.append(f"δ = {delta:g}: error early-stopped flow {early[j]:.3g}, BPDN {bpdn[j]:.3g}, "
                      f"interpolating flow {interp[j]:.3g}")  # fmt: skip
-        found.append(checks.at_most(f"δ = {delta:g}: early-stopped flow ≤ {cfg.factor:g} × BPDN error (+1e-3)",
-                                    cfg.factor * bpdn[j] + 1e-3, early[j]))  # fmt: skip
+        found.append(checks.at_most(
+            f"δ = {delta:g}: early-stopped flow ≤ {cfg.factor:g} × BPDN error (+1e-3)",
+            cfg.factor * bpdn[j] + 1e-3, early[j], source=NOISY,
+            basis="not derived: the seed gives no constant; BPDN and the discrepancy-stopped flow "
+            "obey robust bounds ‖z − x‖₂ ≤ Dδ of the same form (Foucart & Rauhut Thm 4.22); factor "
+            f"{cfg.factor:g} and the 1e-3 floor (the α-bias at α = 1e-5) are the experiment's choice"))  # fmt: skip
     if len(cfg.noises) >= 2:
         lx = np.log(np.asarray(cfg.noises))
         for name, e in [("early-stopped flow", early), ("BPDN", bpdn)]:
             slope = float(np.polyfit(lx, np.log(e), 1)[0])
-            found.append(checks.close(f"{name}: error ∝ δ (log-log slope)", 1.0, slope, 0.35))
-    found.append(checks.at_least("at the largest δ, interpolation is worse than early stopping",
-                                 early[-1], interp[-1]))  # fmt: skip
+            found.append(checks.close(
+                f"{name}: error ∝ δ (log-log slope)", 1.0, slope, 0.35, source=NOISY,
+                basis="robust recovery bounds are linear in δ; the ±0.35 band is not derived (it "
+                "allows the α-bias floor at the smallest δ and the spread of n_seeds problems)"))  # fmt: skip
+    found.append(checks.sanity(
+        "the comparison discriminates: at the largest δ, interpolation is worse than early stopping",
+        interp[-1] >= early[-1], predicted=f"≥ {early[-1]:.3g}", observed=interp[-1],
+        basis="an interpolating limit fits the noise; an ordering, no tolerance"))  # fmt: skip
     return Result(rows=rows, checks=found, notes=notes)
 
 

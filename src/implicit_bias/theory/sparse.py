@@ -14,13 +14,32 @@ r₀^N√n, r₀^N) does not follow from the initializations they state.
 
 import numpy as np
 
-from implicit_bias.baselines.l1 import basis_pursuit
+from implicit_bias.baselines.l1 import basis_pursuit, weighted_l1_dual
 from implicit_bias.errors import ConfigError
 
 
 def Q_value(A, y, *, nonneg: bool) -> float:
     """Q = min_{z ∈ S₊} ‖z‖₁ (positive case) or min_{Az=y} ‖z‖₁ (signed case), by linear programming."""
     return float(np.abs(basis_pursuit(A, y, nonneg=nonneg)).sum())
+
+
+def Q_dual(A, y, *, nonneg: bool) -> tuple[float, np.ndarray]:
+    """(Q, λ): Q as in ``Q_value`` and an optimal dual λ of the ℓ1 program (see ``stop_slack``)."""
+    z, lam = weighted_l1_dual(A, y, nonneg=nonneg)
+    return float(np.abs(z).sum()), lam
+
+
+LP_FEAS_TOL = 1e-7  # HiGHS's default primal and dual feasibility tolerance
+
+
+def stop_slack(lam, A, y, x) -> float:
+    """|λᵀ(Ax − y)| + 1e-7·‖x‖₁: how far the ℓ1 minimum over {Az = y + r} (r the residual the flow left
+    at its stop) can lie from Q. Weak duality (exact for the lower side) gives ‖z‖₁ ≥ Q + λᵀr for every
+    such z; HiGHS returns λ dual feasible up to LP_FEAS_TOL, which costs at most LP_FEAS_TOL·‖z‖₁.
+    The slack of every ‖x̃_∞‖₁ vs Q comparison made at a stopped flow."""
+    x = np.asarray(x)
+    r = np.asarray(A) @ x - np.asarray(y)
+    return float(abs(np.dot(lam, r)) + LP_FEAS_TOL * np.abs(x).sum())
 
 
 def betas(x_init) -> tuple[float, float]:
@@ -46,6 +65,22 @@ def epsilon(beta1: float, beta_min: float, Q: float, depth: int) -> float:
         return float(np.log(beta1 / beta_min) / np.log(Q / beta1))
     p = 1 - 2 / depth
     return float(depth / 2 * (beta1**p - beta_min**p) / (Q**p - beta1**p))
+
+
+def epsilon_simplified(beta1: float, Q: float, depth: int) -> float:
+    """N (β₁/Q)^{1−2/N}: seed 003's note to the positive-case theorem, ε ≤ N(β₁/Q)^{1−2/N} when N > 2
+    and β₁^{1−2/N} ≤ Q^{1−2/N}/2 (``simplified_applies``; the value is a bound only there)."""
+    if depth <= 2:
+        raise ConfigError(f"the simplified bound is for depth N > 2, got {depth}")
+    return float(depth * (beta1 / Q) ** (1 - 2 / depth))
+
+
+def simplified_applies(beta1: float, Q: float, depth: int) -> bool:
+    """The hypothesis of the simplified bound: N > 2 and β₁^{1−2/N} ≤ Q^{1−2/N}/2."""
+    if depth <= 2:
+        return False
+    p = 1 - 2 / depth
+    return bool(beta1**p <= Q**p / 2)
 
 
 def l1_gap(x_inf, Q: float) -> float:
@@ -106,6 +141,11 @@ def sigma_s(x, s: int) -> float:
     """σ_s(x)₁ = min over s-sparse z of ‖x − z‖₁: the ℓ1 norm of all but the s largest |x_k|."""
     a = np.sort(np.abs(np.asarray(x)))[::-1]
     return float(a[s:].sum())
+
+
+def largest_support(x, s: int) -> np.ndarray:
+    """The indices of the s largest |x_k| (the set S of σ_s(x)₁ = ‖x_{S^c}‖₁)."""
+    return np.sort(np.argsort(-np.abs(np.asarray(x)), kind="stable")[:s])
 
 
 def cs_bound(x, s: int, eps_abs: float, rho: float) -> float:

@@ -1,0 +1,180 @@
+"""Mutation tests for the seed-003 sparse experiments: every claim is failed by a realistic defect.
+
+Each defect patches the experiment module's namespace (see tests/mutation.py): the ℓ2 (min-norm)
+solution in place of the ℓ1 minimum Q, α ×10 in the simulation only (the prediction keeps α), the
+flow truncated at t₁ = 1, the min-ℓ2 solution in place of the flow's limit, the prediction for the
+wrong depth, the wrong weights h, GD in place of the flow, the magnitude rate η_r inverted, the
+discrepancy stop without its square or with a stale δ, a wrong-depth (N = 1, ℓ2-biased) model.
+"""
+
+import dataclasses
+import types
+
+import numpy as np
+import pytest
+
+from mutation import Mutant, check_mutants
+
+# --- defects -------------------------------------------------------------------------------------
+
+
+def _patch_theory(mp, module, **replacements):
+    """Replace functions of ``module.theory`` for this module only (a namespace copy)."""
+    ns = types.SimpleNamespace(**{k: getattr(module.theory, k) for k in dir(module.theory)
+                                  if not k.startswith("__")})  # fmt: skip
+    for name, fn in replacements.items():
+        setattr(ns, name, fn(getattr(module.theory, name)))
+    mp.setattr(module, "theory", ns)
+
+
+def l2_for_l1(mp, module):
+    """Q taken from the min-ℓ2-norm solution A⁺y instead of the ℓ1 program."""
+
+    def wrap(real):
+        def Q_dual(A, y, *, nonneg):
+            _, lam = real(A, y, nonneg=nonneg)
+            return float(np.abs(np.linalg.pinv(A) @ y).sum()), lam
+
+        return Q_dual
+
+    _patch_theory(mp, module, Q_dual=wrap)
+
+
+def _scaled_alpha(model, factor):
+    if hasattr(model, "alpha"):
+        return dataclasses.replace(model, alpha=factor * model.alpha)
+    return model
+
+
+def alpha_x10_in_flow(mp, module):
+    """The flow starts from 10α (params0 ×10) while β₁, β_min and the prediction use α."""
+    real = module.limit
+
+    def limit(model, problem, params0=None, **kw):
+        if params0 is not None:
+            params0 = 10.0 * params0
+            return real(model, problem, params0, **kw)
+        return real(_scaled_alpha(model, 10.0), problem, None, **kw)
+
+    mp.setattr(module, "limit", limit)
+
+
+def truncated_flow(mp, module):
+    """The flow stopped at t₁ = 1 (long before the saddle is escaped)."""
+    real = module.limit
+    mp.setattr(module, "limit", lambda model, problem, params0=None, **kw: real(
+        model, problem, params0, **{**kw, "t1": 1.0}))  # fmt: skip
+
+
+def bregman_wrong_depth(mp, module):
+    """The cvxpy prediction computed for depth N + 1."""
+    real = module.l1.bregman
+    ns = types.SimpleNamespace(**vars(module.l1))
+    ns.bregman = lambda A, y, x0, depth, **kw: real(A, y, x0, depth + 1, **kw)
+    mp.setattr(module, "l1", ns)
+
+
+def seed_weights_for_product(mp, module):
+    """h = w(0)^{2/N−1} (the seed's formula read with the factor) where x̃(0)^{2/N−1} belongs."""
+
+    def wrap(real):
+        return lambda x0, N, kind: real(x0, N, "seed" if kind == "product" else kind)
+
+    _patch_theory(mp, module, weights=wrap)
+
+
+def gd_for_invariant_flow(mp, module):
+    """GD (η = 0.2, 2000 steps) in place of the exact flow in the invariant test."""
+    from implicit_bias.optim import GD
+
+    mp.setattr(module, "engine_flow", lambda problem, **kw: GD(eta=0.2, n_steps=2000, n_saves=5))
+
+
+def eta_r_inverted(mp, module):
+    """The magnitude rate inverted in the simulation (η_r → 1/η_r: r fast, v slow); ρ keeps η_r."""
+    real = module.WeightNormalized
+    mp.setattr(module, "WeightNormalized", lambda **kw: real(**{**kw, "eta_r": 1.0 / kw["eta_r"]}))
+
+
+def l2_for_limit(mp, module):
+    """The min-ℓ2-norm solution A⁺y returned in place of the flow's limit."""
+    real = module.limit
+
+    def limit(model, problem, params0=None, **kw):
+        traj, _ = real(model, problem, params0, **{**kw, "t1": 1e-2})  # a cheap trajectory
+        A, y = np.asarray(problem.A), np.asarray(problem.y)
+        return traj, np.linalg.pinv(A) @ y
+
+    mp.setattr(module, "limit", limit)
+
+
+def depth_one_model(mp, module):
+    """The simulated model has depth 1 (x = u − v: an ℓ2-biased flow); the prediction keeps N."""
+    real = module.Hadamard
+    mp.setattr(module, "Hadamard", lambda **kw: real(**{**kw, "depth": 1}))
+
+
+def stop_without_square(mp, module):
+    """The discrepancy stop at L ≤ δ/2 instead of δ²/2 (the square forgotten)."""
+    real = module.GradientFlow
+    mp.setattr(module, "GradientFlow", lambda **kw: real(**{**kw, "loss_tol": (2 * kw["loss_tol"]) ** 0.5 / 2}))
+
+
+def stale_delta_in_stop(mp, module):
+    """A stale loop variable: the flow stops at the largest δ of the TINY grid (0.1) for every δ."""
+    real = module.GradientFlow
+    mp.setattr(module, "GradientFlow", lambda **kw: real(**{**kw, "loss_tol": 0.5 * 0.1**2}))
+
+
+def stale_delta_in_bpdn(mp, module):
+    """A stale loop variable: BPDN solved at δ = 0.1 (the TINY grid's largest) for every δ."""
+    real = module.l1.bpdn
+    ns = types.SimpleNamespace(**vars(module.l1))
+    ns.bpdn = lambda A, y, delta: real(A, y, 0.1)
+    mp.setattr(module, "l1", ns)
+
+
+# --- per experiment ------------------------------------------------------------------------------
+
+L1 = r"Q ≤ ‖x"
+MUTANTS: dict[str, list[Mutant]] = {
+    "sparse_positive": [
+        Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
+        Mutant("ℓ2 solution in place of the flow's limit", l2_for_limit,
+               kills=(L1, "simplified bound")),  # fmt: skip
+        Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S₊",)),
+    ],
+    "sparse_signed": [
+        Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
+        Mutant("ℓ2 solution in place of the flow's limit", l2_for_limit,
+               kills=(L1, "simplified bound", "CS corollary")),  # fmt: skip
+        Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S ",)),
+        Mutant("GD in place of the flow (invariant)", gd_for_invariant_flow, kills=("arcsinh",)),
+    ],
+    "sparse_bregman": [
+        Mutant("prediction for depth N + 1", bregman_wrong_depth, kills=("argmin D_F", "seed's g")),
+        Mutant("α ×10 in the simulation", alpha_x10_in_flow, kills=("argmin D_F",)),
+    ],
+    "sparse_weighted": [
+        Mutant("the seed's h = w(0)^(2/N−1) for x̃(0)^(2/N−1)", seed_weights_for_product,
+               kills=("product weights",)),  # fmt: skip
+        Mutant("α ×10 in the simulation", alpha_x10_in_flow, kills=("product weights",)),
+    ],
+    "sparse_weightnorm": [
+        Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
+        Mutant("η_r inverted (1/η_r)", eta_r_inverted, kills=(r"ε\(ρ", "below the plain")),
+    ],
+    "sparse_noisy": [
+        Mutant("discrepancy stop at δ/2, not δ²/2", stop_without_square, kills=("× BPDN",)),
+        Mutant("stale δ in the flow's stop", stale_delta_in_stop, kills=("flow: error ∝ δ",)),
+        Mutant("stale δ in BPDN", stale_delta_in_bpdn, kills=("BPDN: error ∝ δ",)),
+    ],
+    "sparse_phase": [
+        Mutant("depth-1 model (ℓ2 bias) in the simulation", depth_one_model, kills=("corollary",)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_sparse_claim_has_a_failing_mutant(name):
+    check_mutants(name, MUTANTS[name])
