@@ -173,11 +173,12 @@ def run(cfg: Config) -> Result:
             observed=cfg.eta * cfg.lam,
             source="seed 001, the SGD update",
         ),  # fmt: skip
-        checks.sanity(
-            "SGD runs stay finite",
+        checks.hypothesis(
+            "η small enough for every init: all SGD runs stay finite",
             bool(ok.all()),
             predicted="all finite",
             observed=f"{int((~ok).sum())} diverged of {S}",
+            source="seed 001 (small η); a diverged run is left out of the one-way count",
         ),  # fmt: skip
         checks.sanity(
             "offshoot checkpoints on both sides of the jump",
