@@ -344,18 +344,21 @@ def run(cfg: Config) -> Result:
 
 def plot(rows, cfg: Config):
     fig, axes = plots.figure(2, 1, width=4.6, height=3.4)
-    surv = rows[rows.series == "survival"]
-    for k, ((e, l), g) in enumerate(surv.groupby(["eta", "lam"])):
+    if "series" not in rows or not (rows.series == "P_in_B1").any():
+        axes[0, 0].set(title="no run (see the checks)")
+        return {"one_way": fig}
+    curve = rows[rows.series == "P_in_B1"]
+    for k, ((e, l), g) in enumerate(curve.groupby(["eta", "lam"])):
         axes[0, 0].plot(g.t, g.value, color=plots.color(k), label=f"SGD η={e:g}, λ={l:g}")
-    axes[0, 0].axhline(1.0, color="0.4", ls="--", label="full-batch GD (no jump)")
-    axes[0, 0].set(xlabel="step t", ylabel="fraction not yet jumped to rank 1", ylim=(0, 1.05),
-                   title="time to the first down-jump")  # fmt: skip
-    axes[0, 0].legend(fontsize=7)
+        axes[0, 0].fill_between(g.t, g.lower, g.upper, color=plots.color(k), alpha=0.15)
+    axes[0, 0].set(xlabel="step T", ylabel="P(θ_T ∈ B_1 | rank-2 start)", ylim=(0, 1.05),
+                   title="entry into B_1 (95% bounds)")  # fmt: skip
+    axes[0, 0].legend(fontsize=6)
     summ = rows[(rows.series == "summary") & (rows.method == "SGD")]
     x = np.arange(len(summ))
-    axes[0, 1].bar(x - 0.2, summ["down"], width=0.4, label="down-jumps")
-    axes[0, 1].bar(x + 0.2, summ["up"], width=0.4, label="up-jumps")
-    axes[0, 1].set_xticks(x, [f"η={e:g}\nλ={l:g}" for e, l in zip(summ.eta, summ.lam)], fontsize=7)
-    axes[0, 1].set(ylabel="number of jumps (all starts)", title="jumps are one-way")
+    axes[0, 1].bar(x - 0.2, summ["entered_B1"], width=0.4, label="rank-2 starts entering B_1")
+    axes[0, 1].bar(x + 0.2, summ["runs_with_exit"], width=0.4, label="runs with an exit (any step)")
+    axes[0, 1].set_xticks(x, [f"η={e:g}\nλ={l:g}" for e, l in zip(summ.eta, summ.lam)], fontsize=6)
+    axes[0, 1].set(ylabel="runs", title="entries and exits of B_1")
     axes[0, 1].legend(fontsize=7)
     return {"one_way": fig}
