@@ -275,12 +275,14 @@ def run(cfg: Config) -> Result:
             predicted=f"≥ {cfg.min_starts} states",
             observed=int(lemma_set.sum()),
             source="seed 001, Lemma",
+            basis="min_starts: enough states for the claim's one-sided confidence bound",
         ),  # fmt: skip
         checks.hypothesis(
             HYP_ETA,
             int(quiet.sum()) >= cfg.min_starts,
             predicted=f"≥ {cfg.min_starts} runs",
             observed=int(quiet.sum()),
+            basis="min_starts: enough runs for the claim's one-sided confidence bound",
             source="seed 001 (B_r absorbing for small η, λ); the bound is derived in "
             "sgd.noise_condition",
         ),  # fmt: skip
