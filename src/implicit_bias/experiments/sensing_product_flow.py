@@ -42,7 +42,7 @@ SEED = "003"
 ORDER = 6
 TITLE = "Product flow of balanced factorizations: equals the layer flow; Riemannian volume along it"
 
-TINY = {"n_problems": 2, "depths": (3,), "t1": 300.0, "n_samples": 100, "max_loss": 1e-3}
+TINY = {"n_problems": 6, "depths": (3,), "t1": 300.0, "n_samples": 100, "max_loss": 1e-3}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -92,7 +92,10 @@ def run(cfg: Config) -> Result:
     H = np.random.default_rng(3000 + cfg.seed).standard_normal((cfg.n, cfg.rank_k))
     Wk0 = G @ H.T / np.linalg.norm(G @ H.T, 2)
     pf = ProductFlow(depth=N0, shape=(cfg.n, cfg.n))
-    rk = fit(pf, problem, tight, params0=jnp.asarray(Wk0))
+    # rtol 1e-8: the clipped fractional powers of WWᵀ's zero eigenvalues make the field rough at
+    # round-off level, and a tighter controller collapses its step
+    rough = GradientFlow(t1=cfg.t_compare, n_saves=20, rtol=1e-8, atol=1e-12, max_steps=100_000)
+    rk = fit(pf, problem, rough, params0=jnp.asarray(Wk0))
     sig = np.linalg.svd(np.asarray(rk.observed), compute_uv=False)  # (snapshots, n)
     escaped = float((sig[:, cfg.rank_k] / sig[:, 0]).max()) if cfg.rank_k < cfg.n else 0.0
     kept = float((sig[:, cfg.rank_k - 1] / sig[:, 0]).min())
@@ -166,8 +169,8 @@ def run(cfg: Config) -> Result:
             1e-8,
             escaped,
             source="seed 003, slide 'Riemannian gradient flow': W(0) ∈ M_k ⇒ W(t) ∈ M_k",
-            basis="A_W kills the normal space only up to round-off powers (eps·‖W‖²)^{1/N} of eigh; "
-            "1e-8 ≫ that leak integrated at rtol 1e-11 over t ≤ 5",
+            basis="A_W kills the normal space up to round-off powers (eps·‖W‖²)^{1/N} of eigh; "
+            "1e-8 = the solver's rtol over t ≤ 5",
             detail=f"min σ_k/σ₁ along the way {kept:.3g} (stays rank k)",
         ),
         checks.holds(
