@@ -42,7 +42,7 @@ SEED = "003"
 ORDER = 6
 TITLE = "Product flow of balanced factorizations: equals the layer flow; Riemannian volume along it"
 
-TINY = {"n_problems": 6, "depths": (3,), "t1": 300.0, "n_samples": 100, "max_loss": 1e-3}
+TINY = {"n_problems": 6, "depths": (2, 3), "t1": 300.0, "n_samples": 100, "max_loss": 1e-3}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
