@@ -101,10 +101,16 @@ def _product_depth_one(mp, module):
 
 def _product_operator_transposed(mp, module):
     """A defect: A_W(Z) = Σ (WWᵀ)^{(N−j)/N} Z (WWᵀ)^{(j−1)/N} (WWᵀ on both sides)."""
+    import dataclasses
+    import functools as ft
+
+    import jax
     import jax.numpy as jnp
 
     from implicit_bias.models import product_flow as pf
 
+    @ft.partial(jax.tree_util.register_dataclass, data_fields=[], meta_fields=["depth", "shape"])
+    @dataclasses.dataclass(frozen=True, kw_only=True)
     class Wrong(module.ProductFlow):
         def precondition(self, W, G):
             N = self.depth
