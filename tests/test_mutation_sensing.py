@@ -188,7 +188,7 @@ MUTANTS: dict[str, list[Mutant]] = {
             _product_operator_transposed,
             kills=("self-adjoint",),
         ),
-        Mutant("log v at the wrong depth", _volume_wrong_depth, kills=("volume",)),
+        Mutant("log v at the wrong depth", _volume_wrong_depth, kills=("larger v",)),
     ],
 }
 
