@@ -27,6 +27,7 @@ class Solution:
     status: str
     residual: float  # ‖A(X) − y‖ / ‖y‖
     value: float  # the objective at X
+    dual: np.ndarray | None = None  # ν of the equality constraint, seed 002's sign (see psd_kkt)
 
 
 def _operator(problem_or_A, y=None):
@@ -92,7 +93,10 @@ def min_nuclear_norm(
                 prob.solve(solver=name, **kwargs)
         except cp.error.SolverError as e:
             raise SolverError(f"{name} failed on the nuclear-norm program: {e}") from None
-        return _checked(prob.status, X.value, M, y, max_residual, "nuclear-norm", name, psd=psd)
+        sol = _checked(prob.status, X.value, M, y, max_residual, "nuclear-norm", name, psd=psd)
+        nu = constraints[0].dual_value
+        # cvxpy's Lagrangian is f + ν_cvxᵀ(A(X) − y); seed 002 writes the KKT point as ν = −ν_cvx
+        return dataclasses.replace(sol, dual=None if nu is None else -np.asarray(nu, dtype=float))
 
     try:
         sol = attempt(solver)
@@ -126,6 +130,32 @@ def _checked(status, X, M, y, max_residual, name, solver, *, psd=False) -> Solut
     return Solution(X=X, status=status, residual=res, value=value)
 
 
+def psd_kkt(problem_or_A, X, nu, y=None) -> dict[str, float]:
+    """Residuals of seed 002's KKT conditions for min tr X s.t. A(X) = y, X ⪰ 0 at (X, ν):
+
+        dual feasibility       A*(ν) ⪯ I            →  ``dual_infeasibility`` = max(0, λ_max(A*(ν)) − 1)
+        complementary slackness A*(ν)X = X          →  ``slackness`` = ‖A*(ν)X − X‖_F / ‖X‖_F
+        strong duality          yᵀν = tr X          →  ``gap`` = |tr X − yᵀν| / tr X
+        primal feasibility      A(X) = y, X ⪰ 0     →  ``residual``, ``psd_violation`` = max(0, −λ_min(X))
+
+    All zero certifies that X minimizes the trace (Gunasekar et al. 2017, "Proof strategy"). Any ν
+    works: the solver's dual (``Solution.dual``) or one constructed from theory.
+    """
+    M, y, shape = _operator(problem_or_A, y)
+    X = np.asarray(X, dtype=np.float64)
+    nu = np.asarray(nu, dtype=np.float64)
+    S = (M.T @ nu).reshape(shape)
+    S = (S + S.T) / 2
+    trX = float(np.trace(X))
+    return {
+        "dual_infeasibility": max(0.0, float(np.linalg.eigvalsh(S)[-1]) - 1.0),
+        "slackness": float(np.linalg.norm(S @ X - X) / np.linalg.norm(X)),
+        "gap": abs(trX - float(y @ nu)) / abs(trX),
+        "residual": _residual(M, y, X),
+        "psd_violation": max(0.0, -float(np.linalg.eigvalsh((X + X.T) / 2)[0])),
+    }
+
+
 def min_frobenius(problem_or_A, y=None) -> Solution:
     """argmin ‖X‖_F s.t. A(X) = y: the pseudo-inverse solution (also GD's limit from 0 at depth 1)."""
     M, y, shape = _operator(problem_or_A, y)
@@ -152,4 +182,7 @@ def min_l1(A, y, *, nonneg: bool = True, max_residual: float = 1e-8) -> Solution
     r = float(np.linalg.norm(A @ x - y) / max(np.linalg.norm(y), 1e-300))
     if r > max_residual:
         raise SolverError(f"HiGHS ℓ1 solution has constraint residual {r:.3g} > {max_residual:g}")
-    return Solution(X=x, status="optimal", residual=r, value=float(np.abs(x).sum()))
+    # HiGHS's equality marginals: ν with yᵀν = the optimum and Aᵀν ≤ 1 (|Aᵀν| ≤ 1 without x ≥ 0)
+    nu = getattr(getattr(res, "eqlin", None), "marginals", None)
+    return Solution(X=x, status="optimal", residual=r, value=float(np.abs(x).sum()),
+                    dual=None if nu is None else np.asarray(nu, dtype=float))  # fmt: skip

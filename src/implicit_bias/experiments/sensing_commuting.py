@@ -21,8 +21,11 @@ t1 = 15000 only for α = 0.1 (7e-12): for small α the entries of x that must va
 decay like 1/t (ẋ_i ∝ −x_i (Dᵀr)_i with r itself O(x_off)), so at t1 the flow sits ~6e-4 from its limit
 and the training loss is a 1/t² tail, L(t) ≈ C/t² with a problem-dependent C = O(1) (seed 2, α = 10⁻³:
 t²L rises from 1 at t = 3000 to 4 at t1 and peaks near 6 at t ≈ 5·10⁴ before the exponential phase).
-The loss check is therefore scale-free, t1²·L(t1) ≤ ``max_loss_t2`` = 25 for every α (seeds 0–3: at
-most 4.1, i.e. L(t1) ≤ 1.8e-8); an absolute bound at fixed t1 only restated the seed's C.
+Since issue 12 the α-sweep is run until its training loss is below ``loss_tol`` (1e-16; an implicit
+Kvaerno5 solver follows the stiff 1/t tail cheaply), and the limit claims are evaluated on the flow
+there, not on the formula; the old scale-free check t1²·L(t1) ≤ 25 (a bound read off seeds 0–3) is
+gone. Part 3 is the seed's m = 1 analysis: one measurement A, flow from αI, limit e^{sA}X₀e^{sA}
+with ⟨A, X⟩ = y, and the KKT residual ‖νAX_∞ − X_∞‖ (ν = 1/λ_max) falling to 0 as α → 0.
 
 The α → 0 check is the theorem's own rate, not a fixed distance: x_α minimizes φ(x) + 2 log(1/α)‖x‖₁
 (φ = Σ x log x − x) on {Dx = y, x ≥ 0}, and x_ℓ1 is feasible, so ‖x_α‖₁/‖x_ℓ1‖₁ − 1 ≤
@@ -52,7 +55,7 @@ SEED = "002"
 ORDER = 3
 TITLE = "Commuting measurements: closed form of the flow, α → 0 limit = nuclear-norm minimizer"
 
-TINY = {"alphas": (1e-1, 1e-3), "t1": 2000.0, "tol_limit": 1e-3}
+TINY = {"alphas": (1e-1, 1e-3), "t1": 2000.0, "tol_limit": 1e-3, "loss_tol": 1e-10}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,6 +71,8 @@ class Config:
     tol_limit: Tol = 1e-6  # flow at t1 vs its predicted limit, largest α
     max_loss_t2: Positive = 25.0  # t1² × training loss at t1, every α: the 1/t² tail (see notes)
     seed: Seed = 0
+    loss_tol: Tol = 1e-16  # the flow runs until its training loss is below this
+    t1_limit: Time = 1e12  # a cap only: the flow stops at loss_tol
 
 
 def make_problem(cfg: Config):
@@ -98,31 +103,34 @@ def run(cfg: Config) -> Result:
     rows = series_rows(ts, dev, series="closed_form_deviation")
     rows += series_rows(ts, traj.loss, series="loss_closed_form_run")
 
-    # part 2: U₀ = αI, α → 0, against X_NN and the dual prediction
+    # part 2: U₀ = αI, α → 0, against X_NN and the dual prediction. The flow is run until its loss
+    # is below loss_tol (t1_limit is only a cap): the entries of x that must vanish decay like 1/t, so
+    # the adaptive solver takes long steps in the tail and the limit is reached, not extrapolated.
     X_nn = nuclear.min_nuclear_norm(problem, psd=True)
     x_l1 = nuclear.min_l1(D, y)
     X_l1 = (V * x_l1.X) @ V.T
     models = [SymmetricFactor(n=cfg.n, d=cfg.n, init="identity", alpha=a) for a in cfg.alphas]
-    # linear save times: geomspace can overshoot t1 by a rounding error (an engine bug)
-    flow = GradientFlow(t1=cfg.t1, n_saves=20, rtol=1e-10, atol=1e-14)
-    batch = fit_batch(models, problem, flow, params0=[m.init_params() for m in models])
+    # implicit Kvaerno5: the tail is stiff (support entries relax at rate O(1), the others like 1/t)
+    limit_flow = GradientFlow(t1=cfg.t1_limit, n_saves=20, spacing="log", t_first=1.0, rtol=1e-10,
+                              atol=1e-14, loss_tol=cfg.loss_tol, solver="kvaerno5")  # fmt: skip
+    batch = fit_batch(models, problem, limit_flow, params0=[m.init_params() for m in models])
     dist, ratio, pred_dev, final_loss, flow_dist, flow_ratio = [], [], [], [], [], []
     for b, a in enumerate(cfg.alphas):
         U = np.asarray(batch.final[b])
         X = U @ U.T
         X_pred = (V * theory.vector_flow_limit(D, y, a)) @ V.T
-        pred_dev.append(np.linalg.norm(X - X_pred))
+        pred_dev.append(theory.relative_distance(X, X_pred))
         # against V diag(x_ℓ1) Vᵀ (HiGHS, ~1e-12): the minimizer diagonal in V (X_NN is not unique)
         dist.append(theory.relative_distance(X_pred, X_l1))
         ratio.append(theory.nuclear_ratio(X_pred, X_l1))
         flow_dist.append(theory.relative_distance(X, X_l1))
         flow_ratio.append(theory.nuclear_ratio(X, X_l1))
-        final_loss.append(float(batch.loss[b][-1]))
+        final_loss.append(float(problem.loss(X)))  # at the stop (loss_tol)
     alphas = np.asarray(cfg.alphas)
-    rows += series_rows(alphas, dist, series="rel_distance", kind="limit (t = ∞)")
-    rows += series_rows(alphas, ratio, series="nuclear_ratio", kind="limit (t = ∞)")
-    rows += series_rows(alphas, flow_dist, series="rel_distance", kind=f"flow at t = {cfg.t1:g}")
-    rows += series_rows(alphas, flow_ratio, series="nuclear_ratio", kind=f"flow at t = {cfg.t1:g}")
+    rows += series_rows(alphas, dist, series="rel_distance", kind="limit (formula)")
+    rows += series_rows(alphas, ratio, series="nuclear_ratio", kind="limit (formula)")
+    rows += series_rows(alphas, flow_dist, series="rel_distance", kind="flow at loss_tol")
+    rows += series_rows(alphas, flow_ratio, series="nuclear_ratio", kind="flow at loss_tol")
     rows += series_rows(alphas, pred_dev, series="prediction_deviation")
 
     # x_α = argmin{φ(x) + 2 log(1/α)‖x‖₁ : Dx = y, x ≥ 0}, φ(x) = Σ x_i log x_i − x_i (its KKT point is
@@ -135,56 +143,153 @@ def run(cfg: Config) -> Result:
     bound = (phi(x_l1.X) - phi(x_small)) / (2 * np.log(1 / alphas[-1]) * x_l1.value)
     Z = V.T @ X_nn.X @ V  # X_NN in the common eigenbasis: only its diagonal is determined
     offdiag = np.abs(Z - np.diag(np.diag(Z))).max()
+    # KKT certificate of X_NN (seed 002, "Proof strategy"): the LP dual ν of min{1ᵀx : Dx = y, x ≥ 0}
+    # gives A*(ν) = V diag(Dᵀν) Vᵀ ⪯ I with A*(ν)X = X; and the SCS dual of the PSD program.
+    kkt_lp = nuclear.psd_kkt(problem, X_l1, x_l1.dual)
+    kkt_scs = nuclear.psd_kkt(problem, X_nn.X, X_nn.dual)
+    kkt_worst = max(max(kkt_lp.values()), max(kkt_scs.values()))
+
+    # part 3: m = 1 (seed 002, "Gradient flow for single observation m = 1"): X_t = e^{s_t A}X₀e^{s_t A},
+    # and as α → 0 only the top eigenvector of A survives: X_∞ = νAX_∞ with ν = 1/λ_max(A).
+    lam, y1 = D[0].copy(), float(y[0])
+    if y1 < 0:  # ⟨A, X⟩ = y and ⟨−A, X⟩ = −y are one constraint; the seed's analysis has y > 0
+        lam, y1 = -lam, -y1
+    A1 = (V * lam) @ V.T
+    one = sensing.from_matrices(A1[None], np.asarray(problem.X_star), symmetric=True)
+    batch1 = fit_batch(models, one, limit_flow, params0=[m.init_params() for m in models])
+    v1 = V[:, np.argmax(lam)]
+    X1_nn = y1 / lam.max() * np.outer(v1, v1)
+    kkt1, kkt1_pred, dev1, loss1 = [], [], [], []
+    for b, a in enumerate(cfg.alphas):
+        U = np.asarray(batch1.final[b])
+        X = U @ U.T
+        kkt1.append(float(np.linalg.norm(A1 @ X / lam.max() - X) / np.linalg.norm(X)))
+        X_pred = (V * theory.vector_flow_limit(lam[None, :], np.array([y1]), a)) @ V.T
+        dev1.append(theory.relative_distance(X, X_pred))
+        kkt1_pred.append(float(np.linalg.norm(A1 @ X_pred / lam.max() - X_pred) / np.linalg.norm(X_pred)))
+        loss1.append(float(one.loss(X)))
+    rows += series_rows(alphas, kkt1, series="m1_kkt_residual")
+
+    loss_all = max(final_loss)
+    lim = {"loss": loss_all, "loss_tol": cfg.loss_tol}
+    comm = ("measurements commute",)
+    interp = ("flow interpolates: training loss ≤ loss_tol",)
+    src = "seed 002, theorem (commutative A_i)"
     found = [
-        checks.at_most("commutator max ‖A_iA_j − A_jA_i‖_F", 1e-13, theory.commutator_norm(A)),
-        checks.at_most(
-            "flow vs closed form e^{A*(s)}X₀e^{A*(s)}, max ‖·‖_F over time", cfg.tol, dev.max()
+        checks.hypothesis(
+            "measurements commute",
+            theory.commutator_norm(A) <= 1e-13,
+            predicted="max ‖A_iA_j − A_jA_i‖_F ≤ 1e-13",
+            observed=theory.commutator_norm(A),
+            source=src,
+            basis="round-off of products of unit-scale 10×10 matrices (~n·eps)",
+        ),
+        checks.hypothesis(
+            "flow interpolates: training loss ≤ loss_tol",
+            bool(max(loss_all, max(loss1)) <= cfg.loss_tol),
+            predicted=f"≤ {cfg.loss_tol:g} for every α (and for m = 1)",
+            observed=max(loss_all, max(loss1)),
+            source="seed 002: the theorem assumes A(X̄_∞) = b",
+            basis="the premise of the theorem, reached by running the flow to loss_tol",
         ),
         checks.at_most(
-            "diag(Vᵀ X_NN V) (SCS, PSD) vs min-ℓ1 x (HiGHS), max |·|",
-            1e-6,
-            np.abs(np.diag(Z) - x_l1.X).max(),
-            detail="off-diagonal of Vᵀ X_NN V is free on supp x_ℓ1 (X_NN not unique), see notes",
+            "flow vs closed form e^{A*(s)}X₀e^{A*(s)}, max ‖·‖_F over time",
+            cfg.tol,
+            dev.max(),
+            source="seed 002, slide 'Commutative A_i' (X_t = e^{A*(s_t)}X₀e^{A*(s_t)})",
+            basis="two independent ODE solves (diffrax Dopri8 on U, SciPy DOP853 on s) at rtol 1e-12 "
+            "over t ≤ 20: 1e-8 allows a 1e4 growth of the local errors",
+            requires=comm,
+        ),
+        checks.sanity(
+            "X_NN (SCS) vs min-ℓ1 in the eigenbasis (HiGHS): diag and trace agree",
+            bool(np.abs(np.diag(Z) - x_l1.X).max() <= 1e-6
+                 and abs(X_nn.value / x_l1.value - 1) <= 1e-7),  # fmt: skip
+            predicted="max |diag(VᵀX_NN V) − x_ℓ1| ≤ 1e-6, |tr X_NN/‖x_ℓ1‖₁ − 1| ≤ 1e-7",
+            observed=f"{np.abs(np.diag(Z) - x_l1.X).max():.2g}, "
+            f"{abs(X_nn.value / x_l1.value - 1):.2g}",
+            basis="SCS eps 1e-9, HiGHS 1e-9; off-diagonal of VᵀX_NN V is free (X_NN not unique)",
+        ),
+        checks.sanity(
+            "KKT certificate of X_NN: A*(ν) ⪯ I, A*(ν)X = X, yᵀν = tr X (LP dual and SCS dual)",
+            kkt_worst <= 1e-6,
+            predicted="every residual ≤ 1e-6",
+            observed=kkt_worst,
+            source="seed 002, 'Proof strategy' (KKT conditions)",
+            basis="solver tolerances 1e-9 (HiGHS, SCS) on unit-scale data",
         ),
         checks.at_most(
-            "tr X_NN / ‖x_ℓ1‖₁ − 1 (SCS vs HiGHS)", 1e-7, abs(X_nn.value / x_l1.value - 1)
-        ),  # fmt: skip
-        checks.at_most(
-            "t1² × final training loss, every α",
-            cfg.max_loss_t2,
-            cfg.t1**2 * max(final_loss),
-            detail="1/t² tail: entries that must vanish decay like 1/t, see notes",
-        ),  # fmt: skip
-        checks.at_most(
-            f"flow at t1 vs its predicted limit α²e^{{Dᵀν}} at α = {alphas[0]:g}",
+            "flow limit vs its predicted limit α²e^{Dᵀν}, max relative ‖·‖_F over α",
             cfg.tol_limit,
-            pred_dev[0],
-            detail="smaller α: entries that must vanish decay only like 1/t, see notes",
+            max(pred_dev),
+            source="seed 002, corollary (x = u⊙u ↔ entropic dual), in the common eigenbasis",
+            basis="at loss L the entries that must vanish are O(√L): 1e-6 at loss_tol, plus the dual "
+            "solver's 1e-13 gradient tolerance",
+            requires=comm + interp,
+            **lim,
         ),
         checks.holds(
-            "‖X_∞(α) − X_NN‖/‖X_NN‖ of the limit decreases as α → 0",
-            all(np.diff(dist) < 0),
+            "‖X_∞(α) − X_NN‖/‖X_NN‖ of the flow decreases as α → 0",
+            bool(np.all(np.diff(flow_dist) < 0)),
             predicted="monotone decrease",
-            observed=", ".join(f"{d:.3g}" for d in dist),
+            observed=", ".join(f"{d:.3g}" for d in flow_dist),
+            source=src,
+            basis="an ordering; the flow is compared at loss ≤ loss_tol",
+            requires=comm + interp,
+            **lim,
         ),
         checks.at_most(
-            f"‖X_∞‖_*/‖X_NN‖_* − 1 at α = {alphas[-1]:g}, vs the bound (φ(x_ℓ1) − φ(x_α))/(2 log(1/α)‖x_ℓ1‖₁)",
-            bound + 1e-12,
-            ratio[-1] - 1,
-            detail=f"‖X_∞ − X_NN‖/‖X_NN‖ = {dist[-1]:.3g}",
+            "‖X_∞‖_*/‖X_NN‖_* − 1 of the flow at the smallest α vs the entropic bound",
+            bound + cfg.tol_limit,
+            flow_ratio[-1] - 1,
+            source=src,
+            basis="x_α minimizes φ(x) + 2 log(1/α)‖x‖₁ on {Dx = y}: excess ≤ (φ(x_ℓ1) − φ(x_α))/"
+            "(2 log(1/α)‖x_ℓ1‖₁), + tol_limit for the flow's distance to x_α",
+            detail=f"bound {bound:.3g} at α = {alphas[-1]:g}; ‖X_∞ − X_NN‖/‖X_NN‖ = {flow_dist[-1]:.3g}",
+            requires=comm + interp,
+            **lim,
+        ),
+        checks.at_most(
+            "m = 1: flow limit vs e^{sA}X₀e^{sA} with ⟨A, X⟩ = y, max relative ‖·‖_F over α",
+            cfg.tol_limit,
+            max(dev1),
+            source="seed 002, slide 'Gradient flow for single observation m = 1'",
+            basis="as for the m-measurement limit: O(√L) at loss_tol",
+            loss=max(loss1),
+            loss_tol=cfg.loss_tol,
+            requires=interp,
+        ),
+        checks.holds(
+            "m = 1: KKT residual ‖νAX_∞ − X_∞‖/‖X_∞‖ (ν = 1/λ_max) decreases to 0 as α → 0",
+            bool(np.all(np.diff(kkt1) < 0) and kkt1[-1] <= kkt1_pred[-1] + cfg.tol_limit),
+            predicted="monotone decrease, at the smallest α ≤ the closed form's "
+            f"{kkt1_pred[-1]:.3g} (+ tol_limit)",
+            observed=", ".join(f"{v:.3g}" for v in kkt1),
+            source="seed 002, m = 1: 'X_∞ spanned only by eigenvectors of λ_max(A)'",
+            basis="closed form e^{sA}X₀e^{sA}: the off-top mass decays like (α²λ_max/y)^{(λ_max − λ_2)/"
+            "λ_max}; tol_limit for the flow's distance to it",
+            loss=max(loss1),
+            loss_tol=cfg.loss_tol,
+            requires=interp,
         ),
     ]
     notes = [
-        "flow at t1 vs predicted limit per α: "
+        "flow at loss_tol vs predicted limit per α: "
         + ", ".join(f"{a:g}: {d:.2g}" for a, d in zip(alphas, pred_dev)),
-        "flow at t1: α, ratio, distance: "
+        "flow at loss_tol: α, ratio, distance: "
         + "; ".join(f"{a:g}: {r:.5f}, {d:.4f}" for a, r, d in zip(alphas, flow_ratio, flow_dist)),
         f"X_NN status {X_nn.status}, residual {X_nn.residual:.2g}; ‖X_NN‖_* = {X_nn.value:.6g}; "
         f"largest free off-diagonal |(Vᵀ X_NN V)_ij| = {offdiag:.2g}",
+        "KKT residuals (LP dual): " + ", ".join(f"{k} {v:.1g}" for k, v in kkt_lp.items())
+        + "; (SCS dual): " + ", ".join(f"{k} {v:.1g}" for k, v in kkt_scs.items()),
         "final training loss per α: "
         + ", ".join(f"{a:g}: {v:.2g}" for a, v in zip(alphas, final_loss)),
-        "α, ‖X_∞‖_*/‖X_NN‖_*, ‖X_∞ − X_NN‖/‖X_NN‖: "
+        "formula α²e^{Dᵀν}: α, ‖X_∞‖_*/‖X_NN‖_*, ‖X_∞ − X_NN‖/‖X_NN‖: "
         + "; ".join(f"{a:g}: {r:.5f}, {d:.4f}" for a, r, d in zip(alphas, ratio, dist)),
+        f"m = 1 (λ_max = {lam.max():.3g}, y = {y1:.3g}): KKT residual per α "
+        + ", ".join(f"{a:g}: {v:.2g}" for a, v in zip(alphas, kkt1))
+        + f"; vs closed form {max(dev1):.2g}; ‖X_∞ − X_NN‖/‖X_NN‖ at the smallest α "
+        f"{theory.relative_distance(np.asarray(batch1.final[-1]) @ np.asarray(batch1.final[-1]).T, X1_nn):.2g}",
     ]
     return Result(rows=rows, checks=found, notes=notes)
 

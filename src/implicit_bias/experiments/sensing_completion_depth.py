@@ -97,7 +97,7 @@ def _model(cfg: Config, depth: int, scale: float) -> DeepMatrix:
 
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
-    rows, err, eff, conv = [], {}, {}, {}
+    rows, err, eff, conv, lossr = [], {}, {}, {}, {}
     for m in cfg.ms:
         problem = make_problem(cfg, m)
         X_nn = nuclear.min_nuclear_norm(problem, eps=cfg.scs_eps, max_residual=1e-4).X
@@ -110,7 +110,8 @@ def run(cfg: Config) -> Result:
                        key, observe=product, label=f"GD depth {N}, m={m}")  # fmt: skip
             W = np.asarray(traj.observed[-1])
             err[(N, m)] = float(problem.test_error(W))
-            conv[(N, m)] = bool(traj.loss[-1] <= cfg.loss_rtol * traj.loss[0])
+            lossr[(N, m)] = float(traj.loss[-1] / traj.loss[0])
+            conv[(N, m)] = bool(lossr[(N, m)] <= cfg.loss_rtol)
             eff[(N, m)] = float(metrics.effective_rank(W))
             rows += series_rows(traj.t, traj.loss, series="train_loss", depth=N, m=m)
         for name in ["nuclear", *cfg.depths]:
@@ -125,64 +126,80 @@ def run(cfg: Config) -> Result:
     init_err = [
         float(problem.test_error(np.asarray(traj.observed[b][-1]))) for b in range(len(models))
     ]
-    init_conv = [
-        bool(traj.loss[b][-1] <= cfg.loss_rtol * traj.loss[b][0]) for b in range(len(models))
-    ]
+    init_lossr = [float(traj.loss[b][-1] / traj.loss[b][0]) for b in range(len(models))]
+    init_conv = [r <= cfg.loss_rtol for r in init_lossr]
     rows += series_rows(np.asarray(cfg.init_scales), init_err, series="init_scale_error", depth=3)
-    conv_err = [(s, e) for s, e, c in zip(cfg.init_scales, init_err, init_conv) if c]
 
     eff_star = float(metrics.effective_rank(problem.X_star))
     deep = [N for N in cfg.depths if N >= 3]
     deep_runs = [(N, m) for N in deep for m in cfg.ms]
-    n_conv = sum(conv[k] for k in deep_runs)
-    beats = [N for N in deep if conv[(N, cfg.few)]]  # unconverged runs are excluded, not counted
-    found = [
-        checks.close(
-            "depth 1 (GD from 0 = min-Frobenius): test error on unobserved entries",
-            1.0,
-            err[(1, cfg.ms[0])],
-            1e-6,
-        )
-        if 1 in cfg.depths
-        else None,  # fmt: skip
-        checks.at_least(
-            f"depth ≥ 3 GD runs converged (loss ≤ {cfg.loss_rtol:g} × initial in {cfg.n_steps} steps)",
-            0.5,
-            n_conv / max(1, len(deep_runs)),
-            detail="fraction of (depth ≥ 3, m) runs; the others are excluded from the comparisons",
-        )
-        if deep_runs
-        else None,
-        checks.holds(
-            f"converged depth ≥ 3 beats the nuclear norm at m = {cfg.few} (test error ≤ ½ of X_NN's)",
-            bool(beats)
-            and all(err[(N, cfg.few)] <= 0.5 * err[("nuclear", cfg.few)] for N in beats),
-            predicted="depth-N error ≤ 0.5 × nuclear-norm error for every converged depth N ≥ 3",
-            observed="; ".join(
-                f"depth {N}: {err[(N, cfg.few)]:.3g}"
-                + ("" if conv[(N, cfg.few)] else " (not converged)")
-                for N in deep
-            )
-            + f" vs X_NN {err[('nuclear', cfg.few)]:.3g}",
-        )
-        if deep
-        else None,
-        checks.at_most(
-            f"nuclear norm recovers at m = {max(cfg.ms)}", 1e-2, err[("nuclear", max(cfg.ms))]
-        ),
-        checks.holds(
-            "depth 3, converged runs: smaller init scale, smaller test error",
-            len(conv_err) >= 2 and conv_err[-1][1] < conv_err[0][1],
-            predicted="error(smallest converged s) < error(largest converged s)",
-            observed=", ".join(
-                f"{s:g}: {e:.3g}" + ("" if c else " (not converged)")
-                for s, e, c in zip(cfg.init_scales, init_err, init_conv)
-            ),
-        ),
-    ]
-    if 3 in cfg.depths and conv[(3, cfg.few)]:
-        found.append(checks.close(f"effective rank at depth 3, m = {cfg.few}, vs X*'s", eff_star,
-                                  eff[(3, cfg.few)], 0.05))  # fmt: skip
+    src = "Arora, Cohen, Hu & Luo (2019), cited in seed 003 ('Low rank matrix recovery via deep matrix factorization')"
+    found = []
+    if 1 in cfg.depths:
+        found.append(checks.sanity(
+            "depth 1 (GD from 0) leaves the unobserved entries at 0: test error 1",
+            abs(err[(1, cfg.ms[0])] - 1.0) <= 1e-6,
+            predicted="1 (the gradient of a completion loss is supported on the observed entries)",
+            observed=err[(1, cfg.ms[0])],
+            basis="an identity of GD from 0 on completion; reclassified from claim (it cannot fail)",
+        ))  # fmt: skip
+    for N in deep:
+        found.append(checks.hypothesis(
+            f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",
+            conv[(N, cfg.few)],
+            predicted=f"≤ {cfg.loss_rtol:g} × initial in {cfg.n_steps} steps",
+            observed=lossr[(N, cfg.few)],
+            source="Arora et al. (2019) compare solutions that fit the observed entries",
+            basis="the comparison is between interpolants",
+        ))  # fmt: skip
+        found.append(checks.holds(
+            f"depth {N} beats the nuclear norm at m = {cfg.few} (lower test error)",
+            err[(N, cfg.few)] < err[("nuclear", cfg.few)],
+            predicted="test error(depth N) < test error(X_NN)",
+            observed=f"{err[(N, cfg.few)]:.3g} vs X_NN {err[('nuclear', cfg.few)]:.3g}",
+            source=src,
+            basis="an ordering (no tolerance); evaluated at a converged run",
+            loss=lossr[(N, cfg.few)],
+            loss_tol=cfg.loss_rtol,
+            requires=(f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",),
+        ))  # fmt: skip
+        found.append(checks.holds(
+            f"depth {N} at m = {cfg.few}: lower effective rank than X_NN",
+            eff[(N, cfg.few)] < eff[("nuclear", cfg.few)],
+            predicted="‖W‖_*/‖W‖₂ (depth N) < ‖X_NN‖_*/‖X_NN‖₂",
+            observed=f"{eff[(N, cfg.few)]:.3g} vs X_NN {eff[('nuclear', cfg.few)]:.3g} (X* {eff_star:.3g})",
+            source=src + ": depth strengthens the bias towards low (effective) rank",
+            basis="an ordering (no tolerance); evaluated at a converged run",
+            loss=lossr[(N, cfg.few)],
+            loss_tol=cfg.loss_rtol,
+            requires=(f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",),
+        ))  # fmt: skip
+    found.append(checks.at_most(
+        f"nuclear norm recovers X* at m = {max(cfg.ms)}",
+        1e-2,
+        err[("nuclear", max(cfg.ms))],
+        source="Candès & Recht (2009), cited in seed 003 ('Model problem: Low rank matrix recovery')",
+        basis="exact recovery up to SCS eps = scs_eps (1e-6 relative; 1e-2 ≫ that)",
+    ))  # fmt: skip
+    found.append(checks.hypothesis(
+        f"depth 3, m = {cfg.m_init}: every init-scale run reaches loss ≤ loss_rtol × initial",
+        all(init_conv),
+        predicted=f"≤ {cfg.loss_rtol:g} × initial",
+        observed=max(init_lossr),
+        basis="the comparison is between interpolants",
+    ))  # fmt: skip
+    found.append(checks.holds(
+        "depth 3: the smallest init scale has a smaller test error than the largest",
+        init_err[-1] < init_err[0],
+        predicted="error(smallest s) < error(largest s)",
+        observed=", ".join(f"{s:g}: {e:.3g}" for s, e in zip(cfg.init_scales, init_err)),
+        source="seed 003, working hypothesis 'implicit bias towards low complexity for small "
+        "initialization'",
+        basis="an ordering (no tolerance); evaluated at converged runs",
+        loss=max(init_lossr),
+        loss_tol=cfg.loss_rtol,
+        requires=(f"depth 3, m = {cfg.m_init}: every init-scale run reaches loss ≤ loss_rtol × initial",),
+    ))  # fmt: skip
     notes = [
         "test error (unobserved entries) by m: "
         + "; ".join(
@@ -198,7 +215,7 @@ def run(cfg: Config) -> Result:
         "not converged (excluded from the checks): "
         + (", ".join(f"depth {N} m={m}" for (N, m) in deep_runs if not conv[(N, m)]) or "none"),
     ]
-    return Result(rows=rows, checks=[c for c in found if c is not None], notes=notes)
+    return Result(rows=rows, checks=found, notes=notes)
 
 
 def plot(rows, cfg: Config):

@@ -8,8 +8,9 @@ minimizer X_NN = argmin{tr X : X_ij = X*_ij observed, X ⪰ 0} (cvxpy/SCS; on th
 stops "optimal_inaccurate", e.g. 1 of 150 at seed 1 with residual 5e-6, ``min_nuclear_norm`` re-solves
 with Clarabel and the notes count them). A problem is "within 1e-3"
 when |tr X(t1) / tr X_NN − 1| ≤ 1e-3 (the trace is what the conjecture says is minimized; X_NN itself
-need not be unique, e.g. when the whole diagonal is observed). Runs whose training loss is still above
-1e-12 at t1 are reported as not converged.
+need not be unique, e.g. when the whole diagonal is observed). Since issue 12 every flow runs until
+its loss is below ``loss_tol`` (1e-14, implicit Kvaerno5 for the stiff tail) and the claims are rates
+over the problems with one-sided 95% Clopper–Pearson bounds.
 
 Expected at the defaults (150 problems, t1 = 2·10⁴): 144/150 (96%) within 1e-3 at α = 10⁻⁶, 87% at
 α = 10⁻³; 140 of 150 runs converged (loss ≤ 1e-12). The worst case is a slow run (loss 5e-7 at t1,
@@ -29,7 +30,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
-from implicit_bias.config import Count, Dim, Fraction, Positive, Scale, Seed, Time
+from implicit_bias.config import Count, Dim, Fraction, Positive, Scale, Seed, Time, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit_batch
@@ -40,7 +41,7 @@ SEED = "002"
 ORDER = 2
 TITLE = "Exhaustive 3×3 PSD completion with m = 4: flow from small αI vs minimum trace"
 
-TINY = {"n_truths": 2, "t1": 2000.0, "alphas": (1e-2, 1e-4), "min_fraction": 0.5}
+TINY = {"n_truths": 2, "t1": 2000.0, "alphas": (1e-2, 1e-4), "min_fraction": 0.5, "loss_tol": 1e-10}
 
 POSITIONS = [(i, j) for i in range(3) for j in range(i, 3)]
 
@@ -54,6 +55,8 @@ class Config:
     within: Positive = 1e-3
     min_fraction: Fraction = 0.9  # fraction within 1e-3 required at the smallest α
     seed: Seed = 0
+    loss_tol: Tol = 1e-14  # every flow runs until its training loss is below this
+    t1_limit: Time = 1e10  # a cap only: the flow stops at loss_tol
 
 
 def make_problems(cfg: Config):
@@ -73,8 +76,12 @@ def make_problems(cfg: Config):
 def run(cfg: Config) -> Result:
     problems, sets = make_problems(cfg)
     X_nn = [nuclear.min_nuclear_norm(p, psd=True) for p in problems]
-    flow = GradientFlow(t1=cfg.t1, n_saves=10, rtol=1e-8, atol=1e-12)
-    rows, found, notes, frac = [], [], [], {}
+    # run until the loss is below loss_tol (t1_limit only caps the time): the slow runs of the old
+    # fixed horizon t1 = 2·10⁴ (loss 5e-7, trace ratio 0.39) are followed to their limit
+    # implicit Kvaerno5: the tail is stiff (observed entries relax at rate O(1), others like 1/t)
+    flow = GradientFlow(t1=cfg.t1_limit, n_saves=10, spacing="log", t_first=1.0, rtol=1e-8,
+                        atol=1e-12, loss_tol=cfg.loss_tol, solver="kvaerno5")  # fmt: skip
+    rows, found, notes, dev, losses = [], [], [], {}, []
     for a in cfg.alphas:
         model = SymmetricFactor(n=3, d=3, init="identity", alpha=a)
         traj = fit_batch(model, problems, flow, params0=[model.init_params()] * len(problems),
@@ -82,46 +89,76 @@ def run(cfg: Config) -> Result:
         U = np.asarray(traj.final)
         X = np.einsum("bid,bjd->bij", U, U)
         ratio = np.array([theory.nuclear_ratio(X[b], X_nn[b].X) for b in range(len(problems))])
-        loss = np.asarray(traj.loss)[:, -1]
-        conv = loss <= 1e-12
-        ok = np.abs(ratio - 1) <= cfg.within
-        frac[a] = float(ok.mean())
+        loss = np.array([float(problems[b].loss(X[b])) for b in range(len(problems))])  # at the stop
+        losses.append(loss.max())
+        dev[a] = np.abs(ratio - 1)
         for b in range(len(problems)):
             rows.append({"t": a, "series": "trace_ratio", "i": b, "value": float(ratio[b]),
                          "final_loss": float(loss[b]), "set": str(sets[b])})  # fmt: skip
-        rows += series_rows([a], [frac[a]], series="fraction_within")
-        worst = np.argsort(-np.abs(ratio - 1))[:5]
+        rows += series_rows([a], [float(np.mean(dev[a] <= cfg.within))], series="fraction_within")
+        worst = np.argsort(-dev[a])[:5]
         notes.append(
-            f"α={a:g}: {ok.sum()}/{len(problems)} within {cfg.within:g}, {conv.sum()} converged; "
-            "worst (set, tr ratio, final loss): "
-            + "; ".join(f"{sets[b]}, {ratio[b]:.4f}, {loss[b]:.1e}" for b in worst)
+            f"α={a:g}: {(dev[a] <= cfg.within).sum()}/{len(problems)} within {cfg.within:g}, "
+            f"largest loss {loss.max():.1e}; min ratio {ratio.min():.6f}; worst (set, tr ratio, "
+            "final loss): " + "; ".join(f"{sets[b]}, {ratio[b]:.4f}, {loss[b]:.1e}" for b in worst)
         )
-        excess = float(np.max(ratio[conv] - 1)) if conv.any() else float("nan")
-        found += [
-            checks.at_least(
-                f"α={a:g}: no converged run has trace below the minimum (SCS sanity), min ratio",
-                1 - 1e-4,
-                float(np.min(ratio[conv])) if conv.any() else 1.0,
-            ),
-            checks.at_most(f"α={a:g}: largest excess trace among converged runs", 0.1, excess),
-        ]
+        # weak duality at a near-interpolant: tr X ≥ yᵀν + ⟨ν, A(X) − y⟩ ≥ tr X_NN − ‖ν‖√(2L)
+        floor = np.array([1 - np.linalg.norm(X_nn[b].dual) * np.sqrt(2 * loss[b]) / X_nn[b].value
+                          - 1e-6 for b in range(len(problems))])  # fmt: skip
+        found.append(checks.sanity(
+            f"α={a:g}: no limit has trace below the minimum (weak duality), worst margin",
+            bool(np.all(ratio >= floor)),
+            predicted="tr X/tr X_NN ≥ 1 − ‖ν‖√(2L)/tr X_NN − 1e-6, every problem",
+            observed=float(np.min(ratio - floor)),
+            basis="weak duality with the SCS dual ν at the flow's loss L; 1e-6 for SCS eps 1e-9",
+        ))  # fmt: skip
     small, large = min(cfg.alphas), max(cfg.alphas)
+    n = len(problems)
+    k_within = int(np.sum(dev[small] <= cfg.within))
+    k_closer = int(np.sum(dev[small] <= dev[large]))
+    lim = {"loss": float(max(losses)), "loss_tol": cfg.loss_tol}
+    src = "seed 002, 'Exhaustive search' (conjecture: α → 0 limit = X_NN)"
+    interp = ("flow interpolates: training loss ≤ loss_tol",)
+    kkt = [nuclear.psd_kkt(p, x.X, x.dual) for p, x in zip(problems, X_nn)]
+    kkt_worst = max(max(k.values()) for k in kkt)
     found += [
+        checks.hypothesis(
+            "flow interpolates: training loss ≤ loss_tol",
+            bool(max(losses) <= cfg.loss_tol),
+            predicted=f"≤ {cfg.loss_tol:g}, every problem and α",
+            observed=float(max(losses)),
+            source="seed 002: the conjecture assumes f(U_∞) = 0",
+            basis="the conjecture's premise, reached by running the flow to loss_tol",
+        ),
         checks.at_least(
-            f"fraction within {cfg.within:g} of the minimum trace at α = {small:g}",
-            cfg.min_fraction,
-            frac[small],
+            f"limit within {cfg.within:g} of the minimum trace at α = {small:g}: rate, 95% lower bound",
+            0.5,
+            checks.binomial_lower(k_within, n),
+            source=src,
+            basis="one-sided 95% Clopper–Pearson bound over the problems exceeds ½ (the conjecture "
+            f"predicts all); 'within {cfg.within:g}' is fixed a priori",
+            detail=f"{k_within}/{n} problems",
+            requires=interp,
+            **lim,
         ),
-        checks.holds(
-            "smaller α: at least as many problems within tolerance",
-            frac[small] >= frac[large],
-            predicted=f"fraction(α={small:g}) ≥ fraction(α={large:g})",
-            observed=f"{frac[small]:.3f} vs {frac[large]:.3f}",
+        checks.at_least(
+            f"smaller α ends closer to the minimum trace (α = {small:g} vs {large:g}): rate, 95% lower bound",
+            0.5,
+            checks.binomial_lower(k_closer, n),
+            source=src,
+            basis="one-sided 95% Clopper–Pearson bound exceeds ½: |tr X_∞/tr X_NN − 1| at the "
+            "smaller α ≤ at the larger, per problem",
+            detail=f"{k_closer}/{n} problems",
+            requires=interp,
+            **lim,
         ),
-        checks.at_most(
-            "X_NN residual (SCS, Clarabel fallback), max over problems",
-            1e-6,
-            max(x.residual for x in X_nn),
+        checks.sanity(
+            "X_NN KKT certificate (SCS dual): A*(ν) ⪯ I, A*(ν)X = X, yᵀν = tr X, A(X) = y",
+            kkt_worst <= 1e-6,
+            predicted="every residual ≤ 1e-6, max over problems",
+            observed=kkt_worst,
+            source="seed 002, 'Proof strategy' (KKT conditions)",
+            basis="SCS eps 1e-9 (Clarabel fallback) on unit-scale data",
         ),
     ]
     fallback = [b for b, x in enumerate(X_nn) if x.status != "optimal"]

@@ -115,3 +115,30 @@ def nuclear_ratio(X: np.ndarray, X_nn: np.ndarray) -> float:
 def relative_distance(X: np.ndarray, X_ref: np.ndarray) -> float:
     """‖X − X_ref‖_F / ‖X_ref‖_F."""
     return float(np.linalg.norm(X - X_ref) / np.linalg.norm(X_ref))
+
+
+def tangent_basis(W: np.ndarray, k: int) -> np.ndarray:
+    """An orthonormal basis of T_W(M_k) = {WA + BW} for W of rank k (seed 003, slide 'Riemannian
+    manifold of rank r matrices'): the matrices u_i v_jᵀ with i ≤ k or j ≤ k, W = UΣVᵀ.
+    Shape (n₁n₂ − (n₁ − k)(n₂ − k), n₁, n₂)."""
+    U, _, Vt = np.linalg.svd(np.asarray(W, dtype=np.float64))
+    n1, n2 = U.shape[0], Vt.shape[0]
+    return np.array(
+        [np.outer(U[:, i], Vt[j]) for i in range(n1) for j in range(n2) if i < k or j < k]
+    )
+
+
+def restricted_operator(apply, W: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """The matrix of Z ↦ apply(W, Z) on T_W(M_k) in the basis of ``tangent_basis``, and the relative
+    size of the part of apply(W, T_W) that leaves T_W (‖P_⊥ apply(B)‖ / ‖apply(B)‖, max over B).
+
+    For the product-flow operator A_W (seed 003, Bah et al. 2022) the matrix is symmetric and positive
+    definite (Ā_W: T_W(M_k) → T_W(M_k) self-adjoint and positive definite, hence invertible)."""
+    B = tangent_basis(W, k)
+    images = np.array([np.asarray(apply(W, b), dtype=np.float64) for b in B])
+    M = np.einsum("aij,bij->ab", B, images)  # M_ab = ⟨B_a, A(B_b)⟩
+    inside = np.einsum("ab,aij->bij", M, B)
+    leak = np.linalg.norm(images - inside, axis=(1, 2)) / np.maximum(
+        np.linalg.norm(images, axis=(1, 2)), 1e-300
+    )
+    return M, float(leak.max())

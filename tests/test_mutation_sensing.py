@@ -1,0 +1,198 @@
+"""Mutation tests for the sensing experiments (seeds 002 and 003): every claim is failed by a defect.
+
+Each mutant is a realistic bug, applied by monkeypatching the experiment module's namespace, and names
+the claims it must fail (regular expressions). ``mutation.check_mutants`` runs the TINY config cleanly
+(every claim passes), then once per mutant, and asserts that every claim of the clean run is failed by
+at least one mutant. See tests/mutation.py.
+"""
+
+import pytest
+from mutation import Mutant, check_mutants, scale_kwarg
+
+
+def _alpha_fixed(value_of):
+    """A defect: the model ignores the α it is given (the loop variable is not passed through)."""
+
+    def apply(mp, module):
+        real = module.SymmetricFactor
+
+        def patched(*args, **kw):
+            if kw.get("init") == "identity":
+                kw["alpha"] = value_of(module)
+            return real(*args, **kw)
+
+        mp.setattr(module, "SymmetricFactor", patched)
+
+    return apply
+
+
+def _alphas_reversed(mp, module):
+    """A defect: the runs are labelled with the α list in reverse order."""
+    real = module.SymmetricFactor
+
+    def patched(*args, **kw):
+        a = kw["alpha"]
+        lo, hi = 1e-4, 1e-2  # sensing_exhaustive3x3 TINY alphas
+        kw["alpha"] = lo * hi / a
+        return real(*args, **kw)
+
+    mp.setattr(module, "SymmetricFactor", patched)
+
+
+def _width_n(mp, module):
+    """A defect: the small-width runs are built with d = n (and a large Gaussian init)."""
+    real = module.SymmetricFactor
+
+    def patched(*args, **kw):
+        if kw.get("init") == "gaussian":
+            kw["d"] = kw["n"]
+            kw["alpha"] = 0.3
+        return real(*args, **kw)
+
+    mp.setattr(module, "SymmetricFactor", patched)
+
+
+def _closed_form_seed_scaling(mp, module):
+    """A defect: the closed form uses the seed's s_t = −∫r (U̇ = −A*(r)U) with our ½‖·‖² loss."""
+    real = module.theory.commuting_s
+    mp.setattr(module.theory, "commuting_s", lambda *a, **kw: real(*a, **kw) / 2)
+
+
+def _depth_one(mp, module):
+    """A defect: the deep model is built with depth 1 (wrong depth)."""
+    real = module.DeepMatrix
+
+    def patched(*args, **kw):
+        if kw.get("depth", 1) >= 3:
+            kw["depth"] = 1
+        return real(*args, **kw)
+
+    mp.setattr(module, "DeepMatrix", patched)
+
+
+def _depth1_nonzero_init(mp, module):
+    """A defect: the depth-1 run starts from 0.1·I instead of 0."""
+    real = module.DeepMatrix
+
+    def patched(*args, **kw):
+        if kw.get("depth") == 1:
+            kw["alpha"] = 0.1
+        return real(*args, **kw)
+
+    mp.setattr(module, "DeepMatrix", patched)
+
+
+def _l2_baseline(mp, module):
+    """A defect: the least-squares (min-Frobenius) solution in place of the nuclear-norm one."""
+    mp.setattr(module.nuclear, "min_nuclear_norm", lambda p, **kw: module.nuclear.min_frobenius(p))
+
+
+def _init_scale_ignored(mp, module):
+    """A defect: the init-scale sweep builds every model at the largest scale."""
+    real = module._model
+    mp.setattr(module, "_model", lambda cfg, depth, scale: real(cfg, depth, max(cfg.init_scales)))
+
+
+def _product_depth_one(mp, module):
+    """A defect: the product flow is built with depth 1 (plain gradient flow on W)."""
+    real = module.ProductFlow
+    mp.setattr(module, "ProductFlow", lambda **kw: real(**{**kw, "depth": 1}))
+
+
+def _product_operator_transposed(mp, module):
+    """A defect: A_W(Z) = Σ (WWᵀ)^{(N−j)/N} Z (WWᵀ)^{(j−1)/N} (WWᵀ on both sides)."""
+    import dataclasses
+    import functools as ft
+
+    import jax
+    import jax.numpy as jnp
+
+    from implicit_bias.models import product_flow as pf
+
+    @ft.partial(jax.tree_util.register_dataclass, data_fields=[], meta_fields=["depth", "shape"])
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Wrong(module.ProductFlow):
+        def precondition(self, W, G):
+            N = self.depth
+            S = W @ W.T
+            out = jnp.zeros_like(G)
+            for j in range(1, N + 1):
+                out = out + pf.psd_power(S, (N - j) / N) @ G @ pf.psd_power(S, (j - 1) / N)
+            return out
+
+    mp.setattr(module, "ProductFlow", Wrong)
+
+
+def _volume_wrong_depth(mp, module):
+    """A defect: log v evaluated for depth 1 instead of the flow's depth."""
+    real = module.log_volume
+    mp.setattr(module, "log_volume", lambda W, N: real(W, 1))
+
+
+MUTANTS: dict[str, list[Mutant]] = {
+    "sensing_gaussian": [
+        Mutant(
+            "α not passed to the model (every d = n run at the largest α)",
+            _alpha_fixed(lambda m: 0.1),
+            kills=("decreases as α → 0", "closer at the smallest α", "generalizes worse"),
+        ),
+        Mutant("small-width runs built with d = n", _width_n, kills=("unique global minimum",)),
+    ],
+    "sensing_exhaustive3x3": [
+        Mutant(
+            "α not passed to the model (every run at α = 0.3)",
+            _alpha_fixed(lambda m: 0.3),
+            kills=("within",),
+        ),
+        Mutant("α list reversed", _alphas_reversed, kills=("smaller α ends closer",)),
+    ],
+    "sensing_commuting": [
+        Mutant(
+            "closed form with the seed's s = −∫r under our ½‖·‖² loss",
+            _closed_form_seed_scaling,
+            kills=("closed form e\\^",),
+        ),
+        Mutant(
+            "init ×10 in the simulation (not in the prediction)",
+            scale_kwarg("SymmetricFactor", "alpha", 10.0),
+            kills=("predicted limit", "m = 1: flow limit", "entropic bound"),
+        ),
+        Mutant(
+            "α not passed to the model (every run at the largest α)",
+            _alpha_fixed(lambda m: 0.1),
+            kills=("decreases as α → 0", "m = 1: KKT"),
+        ),
+    ],
+    "sensing_completion_depth": [
+        Mutant(
+            "wrong depth (1 in place of 3)",
+            _depth_one,
+            kills=("beats the nuclear norm", "lower effective rank"),
+        ),
+        Mutant("init scale ignored in the sweep", _init_scale_ignored, kills=("smallest init",)),
+        Mutant("ℓ2 solution in place of the nuclear-norm one", _l2_baseline, kills=("recovers X",)),
+    ],
+    "sensing_lowrank_depth": [
+        Mutant("wrong depth (1 in place of 3)", _depth_one, kills=("beats the nuclear norm",)),
+        Mutant("ℓ2 solution in place of the nuclear-norm one", _l2_baseline, kills=("exact at",)),
+        Mutant("depth 1 from 0.1·I, not 0", _depth1_nonzero_init, kills=("pinv solution",)),
+    ],
+    "sensing_product_flow": [
+        Mutant(
+            "product flow of depth 1",
+            _product_depth_one,
+            kills=("balanced layer flow", "rank preserved"),
+        ),
+        Mutant(
+            "A_W with WWᵀ on both sides",
+            _product_operator_transposed,
+            kills=("self-adjoint",),
+        ),
+        Mutant("log v at the wrong depth", _volume_wrong_depth, kills=("larger v",)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_every_sensing_claim_fails_under_a_defect(name):
+    check_mutants(name, MUTANTS[name])
