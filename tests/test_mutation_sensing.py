@@ -7,6 +7,7 @@ at least one mutant. See tests/mutation.py.
 """
 
 import pytest
+
 from mutation import Mutant, check_mutants, scale_kwarg
 
 

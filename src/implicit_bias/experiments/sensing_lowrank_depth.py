@@ -59,7 +59,6 @@ def make_problem(cfg: Config, m: int):
 def run(cfg: Config) -> Result:
     key = jax.random.key(cfg.seed)
     rows, err = [], {}
-    dof = cfg.rank * (2 * cfg.n - cfg.rank)
     pinv_gap, pinv_loss, lossr = 0.0, 0.0, {}
     for m in cfg.ms:
         problem = make_problem(cfg, m)
