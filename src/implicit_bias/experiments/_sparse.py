@@ -115,7 +115,8 @@ def epsilon_checks(tag, *, N, b1, bmin, Q, lam, A, y, x_inf, rel_tol, signed) ->
         found += [
             checks.hypothesis(h_simple, theory.simplified_applies(b1, Q, N),
                               predicted="≤ 1/2", observed=(b1 / Q) ** p,
-                              source="seed 003, note to the positive-case theorem"),  # fmt: skip
+                              source="seed 003, note to the positive-case theorem",
+                              basis="the note's own condition for the simplified bound (exact)"),  # fmt: skip
             checks.at_most(f"{tag}: (‖x_∞‖₁ − Q)/Q ≤ N(β₁/Q)^(1−2/N) (simplified bound)",
                            simple + slack, gap, source="seed 003, note to the positive-case theorem",
                            basis="the note's bound N(β₁/Q)^(1−2/N) " + basis_slack.replace("±", "+"),

@@ -82,6 +82,7 @@ def run(cfg: Config) -> Result:
                                    predicted=f"< {theory.discrete_step_bound(lam):.6g}", observed=cfg.eta,
                                    source="seed 004, discrete dynamics"))  # fmt: skip
     found.append(checks.hypothesis(h_delta, rem <= cfg.tol, predicted=f"≤ {cfg.tol:g}", observed=rem, source=src,
+                                   basis="the plateau claims' own tolerance: the limit δ → ∞ is within it at this δ",
                                    detail="Σ_i w_i at the plateau steps from theory.w_discrete (NumPy recursion)"))  # fmt: skip
     req = (h_step, h_delta)
     for L in (1, 2):

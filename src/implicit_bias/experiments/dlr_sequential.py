@@ -121,6 +121,7 @@ def run(cfg: Config) -> Result:
                           source="seed 004, discrete dynamics (step-size constraint; proved form in theory.regression)"),
         checks.hypothesis(h_delta, bool(np.all(cf_dist <= cfg.plateau_tol)), predicted=f"≤ {cfg.plateau_tol:g}",
                           observed=float(cf_dist.max()), source=src,
+                          basis="the plateau claims' own tolerance: the limit δ → ∞ is within it at this δ",
                           detail="W(δt) → W^{k,*} holds as δ → ∞; the closed form gives the remainder at this δ"),
     ]  # fmt: skip
 

@@ -149,7 +149,7 @@ def run(cfg: Config) -> Result:
         k, bad, worst, loss = cs[N]
         h = f"N={N}: problems inside the corollary (ρ_S < 1, β₁ < Q, converged)"
         found.append(checks.hypothesis(h, k >= 1, predicted="≥ 1", observed=f"{k} of {n_problems}",
-                                       source=CS))  # fmt: skip
+                                       source=CS, basis="at least one problem: the claim is vacuous without one"))  # fmt: skip
         found.append(checks.holds(
             f"N={N}: ‖x̂_∞ − x‖₁ ≤ (1+ρ_S)/(1−ρ_S)·εQ in every problem inside the corollary",
             k >= 1 and bad == 0, predicted="0 violations", observed=f"{bad} of {k} (worst ratio {worst:.3g})",
