@@ -104,6 +104,10 @@ def _is_number_like(v) -> bool:
 
 def good_scalar(dom):
     """Values inside a scalar domain, concentrated at its bounds."""
+    if dom.kind is bool:
+        return st.booleans()
+    if dom.choices is not None:
+        return st.sampled_from(dom.choices)
     lo = dom.gt if dom.gt is not None else dom.ge
     hi = dom.lt if dom.lt is not None else dom.le
     if dom.kind is int:

@@ -60,6 +60,20 @@ def decay_sign_flipped(mp, module):
     _patch_traced(mp, sgd_mod, "sgd_step", bad_step)
 
 
+def decay_sign_flipped_late(mp, module):
+    """A schedule bug: from 3/4 of the run on, the stochastic steps use −λ (weight decay with the
+    wrong sign) — after the runs have jumped to rank 1, so their rank level rises again."""
+    real = sgd_mod.SGD.rates
+
+    def bad_rates(self, t):
+        eta, lam = real(self, t)
+        if self.batch_size is None:
+            return eta, lam
+        return eta, jax.numpy.where(t >= 3 * self.n_steps // 4, -lam, lam)
+
+    _patch_traced(mp, sgd_mod.SGD, "rates", bad_rates)
+
+
 def restart_from_last(mp, module):
     """Offshoots restarted from the last snapshot instead of their checkpoint (index −1)."""
     real = module.checkpoint
@@ -96,8 +110,8 @@ MUTANTS: dict[str, list[Mutant]] = {
             kills=("offshoots from after", "offshoots from before"),
         ),
         Mutant(
-            "decay with the wrong sign in the SGD step",
-            decay_sign_flipped,
+            "decay with the wrong sign from 3/4 of the run (a schedule bug)",
+            decay_sign_flipped_late,
             kills=("rank-level rises",),
         ),
     ],
