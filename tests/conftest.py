@@ -74,7 +74,9 @@ def pytest_terminal_summary(terminalreporter):
     killed = sum(len(k & c) for c, k in SCORE.values())
     terminalreporter.write_sep("-", "mutation score")
     for name, (c, k) in sorted(SCORE.items()):
-        terminalreporter.write_line(f"{name:28s} {len(k & c):3d}/{len(c):3d} claims failed by a mutant")
+        terminalreporter.write_line(
+            f"{name:28s} {len(k & c):3d}/{len(c):3d} claims failed by a mutant"
+        )
     pct = 100.0 * killed / total if total else 100.0
     terminalreporter.write_line(
         f"mutation score: {killed}/{total} claims have a failing mutant ({pct:.1f}%) "

@@ -25,7 +25,9 @@ def _csv(path, rows, header="row,col,value"):
     ],
     ids=["shape", "nan", "out-of-range", "negative", "duplicate", "non-integer"],
 )
-def test_a_bad_completion_file_is_one_line_naming_the_file_and_nothing_is_stored(tmp_path, rows, n, message):
+def test_a_bad_completion_file_is_one_line_naming_the_file_and_nothing_is_stored(
+    tmp_path, rows, n, message
+):
     path = _csv(tmp_path / "ratings.csv", rows)
     argv = ["completion", "--entries", path, "--root", str(tmp_path / "results")]
     argv += ["--n", str(n)] if n else []
@@ -43,7 +45,9 @@ def test_bad_npz_npy_and_mtx_files(tmp_path):
     with pytest.raises(ConfigError, match=r"b.npz: A must be \(m, n\) and y \(m,\)"):
         explore.question(problem="sparse", model="hadamard", data=str(tmp_path / "b.npz"))
     np.save(tmp_path / "w.npy", np.array([[1.0, np.nan], [0.0, 1.0]]))
-    with pytest.raises(ConfigError, match=r"w.npy: the target has a NaN or inf entry at index \(0, 1\)"):
+    with pytest.raises(
+        ConfigError, match=r"w.npy: the target has a NaN or inf entry at index \(0, 1\)"
+    ):
         explore.question(problem="full", data=str(tmp_path / "w.npy"))
     (tmp_path / "m.mtx").write_text(
         "%%MatrixMarket matrix coordinate real general\n3 3 2\n1 1 1.0\n4 2 2.0\n"
@@ -69,7 +73,9 @@ def test_the_csv_example_runs_is_stored_and_appears_in_query_and_report(tmp_path
     (run,) = store.runs(root, "explore")
     assert store.figures(run) and "theory: no theory applies" in lines
     frame = query.query("SELECT experiment, problem, depth FROM runs", root)
-    assert frame.to_dict("records") == [{"experiment": "explore", "problem": "completion", "depth": 4}]
+    assert frame.to_dict("records") == [
+        {"experiment": "explore", "problem": "completion", "depth": 4}
+    ]
     page = report.build(root).read_text()
     assert "Your questions (implicit-bias explore)" in page and "completion · deep N=4 · gd" in page
 

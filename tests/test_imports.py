@@ -37,7 +37,9 @@ def _imports(name: str, path: Path, modules: dict, lazy: bool) -> set[str]:
 
     def visit(node, in_function: bool):
         for child in ast.iter_child_nodes(node):
-            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            nested = in_function or isinstance(
+                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+            )
             if isinstance(child, (ast.Import, ast.ImportFrom)) and (lazy or not in_function):
                 yield child
             yield from visit(child, nested)
@@ -52,9 +54,13 @@ def _imports(name: str, path: Path, modules: dict, lazy: bool) -> set[str]:
                 anchor = here.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names
+            ]
         for t in targets:
-            while t and t not in modules:  # `import a.b.c` of an outside package: drop; inside: nearest module
+            while (
+                t and t not in modules
+            ):  # `import a.b.c` of an outside package: drop; inside: nearest module
                 t = t.rpartition(".")[0]
             if t and t != name:
                 out.add(t)

@@ -117,7 +117,11 @@ def depth_one_model(mp, module):
 def stop_without_square(mp, module):
     """The discrepancy stop at L ≤ δ/2 instead of δ²/2 (the square forgotten)."""
     real = module.GradientFlow
-    mp.setattr(module, "GradientFlow", lambda **kw: real(**{**kw, "loss_tol": (2 * kw["loss_tol"]) ** 0.5 / 2}))
+    mp.setattr(
+        module,
+        "GradientFlow",
+        lambda **kw: real(**{**kw, "loss_tol": (2 * kw["loss_tol"]) ** 0.5 / 2}),
+    )
 
 
 def stale_delta_in_stop(mp, module):
@@ -140,14 +144,18 @@ L1 = r"Q ≤ ‖x"
 MUTANTS: dict[str, list[Mutant]] = {
     "sparse_positive": [
         Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
-        Mutant("ℓ2 solution in place of the flow's limit", l2_for_limit,
-               kills=(L1, "simplified bound")),  # fmt: skip
+        Mutant(
+            "ℓ2 solution in place of the flow's limit", l2_for_limit, kills=(L1, "simplified bound")
+        ),  # fmt: skip
         Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S₊",)),
     ],
     "sparse_signed": [
         Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
-        Mutant("ℓ2 solution in place of the flow's limit", l2_for_limit,
-               kills=(L1, "simplified bound", "CS corollary")),  # fmt: skip
+        Mutant(
+            "ℓ2 solution in place of the flow's limit",
+            l2_for_limit,
+            kills=(L1, "simplified bound", "CS corollary"),
+        ),  # fmt: skip
         Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S ",)),
         Mutant("GD in place of the flow (invariant)", gd_for_invariant_flow, kills=("arcsinh",)),
     ],
@@ -156,8 +164,11 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant("α ×10 in the simulation", alpha_x10_in_flow, kills=("argmin D_F",)),
     ],
     "sparse_weighted": [
-        Mutant("the seed's h = w(0)^(2/N−1) for x̃(0)^(2/N−1)", seed_weights_for_product,
-               kills=("product weights",)),  # fmt: skip
+        Mutant(
+            "the seed's h = w(0)^(2/N−1) for x̃(0)^(2/N−1)",
+            seed_weights_for_product,
+            kills=("product weights",),
+        ),  # fmt: skip
         Mutant("α ×10 in the simulation", alpha_x10_in_flow, kills=("product weights",)),
     ],
     "sparse_weightnorm": [

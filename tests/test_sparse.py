@@ -160,7 +160,9 @@ def test_nsp_constant_and_lp_dual(signed_data):
     assert np.abs(d.A.T @ lam).max() <= 1 + 1e-7  # dual feasible
     for z in np.random.default_rng(2).standard_normal((20, 30)):
         assert np.abs(z).sum() >= Q + lam @ (d.A @ z - d.y) - 1e-7
-    assert theory.stop_slack(lam, d.A, d.y, d.x) == pytest.approx(1e-7 * np.abs(d.x).sum(), rel=1e-6)
+    assert theory.stop_slack(lam, d.A, d.y, d.x) == pytest.approx(
+        1e-7 * np.abs(d.x).sum(), rel=1e-6
+    )
     with pytest.raises(ConfigError, match="indices"):
         l1.nsp_constant(d.A, [])
 

@@ -197,7 +197,7 @@ def failures(found: list[dict | Check]) -> int:
 
 
 def summary_line(found: list[dict | Check]) -> str:
-    """"claims 96/101 · hypotheses met 30/34 · sanity 40/40" (+ outside / unconverged counts)."""
+    """ "claims 96/101 · hypotheses met 30/34 · sanity 40/40" (+ outside / unconverged counts)."""
     n = counts(found)
     line = (
         f"claims {n['claims_passed']}/{n['claims_total']} · "

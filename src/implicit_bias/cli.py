@@ -460,7 +460,11 @@ def query(
 
 
 @app.command(
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    }
 )
 @_friendly_errors
 def explore(ctx: typer.Context):

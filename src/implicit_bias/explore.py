@@ -46,8 +46,12 @@ class Question:
     n: int = 0  # rows of X* (matrix problems; 0 = 20, or the data's), length of x (sparse), samples (regression)
     n_cols: int = 0  # columns of X* (0: square)
     rank: int = 2
-    spectrum: tuple[float, ...] = ()  # full observation: Ŵ = V diag(spectrum) Vᵀ (symmetric) or U diag Vᵀ
-    symmetric: bool = True  # full observation and the truth of sensing/completion: symmetric (PSD) X*
+    spectrum: tuple[
+        float, ...
+    ] = ()  # full observation: Ŵ = V diag(spectrum) Vᵀ (symmetric) or U diag Vᵀ
+    symmetric: bool = (
+        True  # full observation and the truth of sensing/completion: symmetric (PSD) X*
+    )
     m: int = 0  # measurements (sensing) or rows of A (sparse)
     ensemble: str = "symmetric"  # sensing: "symmetric" or "gaussian"
     observed: int = 0  # completion: entries drawn uniformly
@@ -112,17 +116,33 @@ def _read(path: str) -> dict[str, np.ndarray]:
             M = scipy.io.mmread(str(p))
             if scipy.sparse.issparse(M):
                 coo = M.tocoo()
-                return {"": np.asarray(M.todense()), "entries": np.stack([coo.row, coo.col, coo.data], 1)}
+                return {
+                    "": np.asarray(M.todense()),
+                    "entries": np.stack([coo.row, coo.col, coo.data], 1),
+                }
             return {"": np.asarray(M)}
         if suffix in (".csv", ".txt"):
             lines = [ln for ln in p.read_text().splitlines() if ln.strip()]
-            if lines and not lines[0].replace(",", "").replace(".", "").replace("-", "").replace("e", "").replace("+", "").replace(" ", "").isdigit():
+            if (
+                lines
+                and not lines[0]
+                .replace(",", "")
+                .replace(".", "")
+                .replace("-", "")
+                .replace("e", "")
+                .replace("+", "")
+                .replace(" ", "")
+                .isdigit()
+            ):
                 lines = lines[1:]  # a header line
             rows = [ln.split(",") for ln in lines]
             widths = {len(r) for r in rows}
             if len(widths) > 1:
                 bad = next(i for i, r in enumerate(rows) if len(r) != len(rows[0]))
-                _fail(path, f"line {bad + 1} has {len(rows[bad])} fields, the first has {len(rows[0])}")
+                _fail(
+                    path,
+                    f"line {bad + 1} has {len(rows[bad])} fields, the first has {len(rows[0])}",
+                )
             try:
                 return {"": np.array([[float(x) for x in r] for r in rows], dtype=np.float64)}
             except ValueError as e:
@@ -135,7 +155,9 @@ def _read(path: str) -> dict[str, np.ndarray]:
 def _named(path, arrays: dict, *names: str) -> list[np.ndarray]:
     missing = [n for n in names if n not in arrays]
     if missing:
-        _fail(path, f"needs arrays named {', '.join(names)} (an .npz); missing {', '.join(missing)}")
+        _fail(
+            path, f"needs arrays named {', '.join(names)} (an .npz); missing {', '.join(missing)}"
+        )
     return [arrays[n] for n in names]
 
 
@@ -154,18 +176,27 @@ def load_entries(path: str, shape: tuple[int, int] | None = None):
     idx = idx.astype(np.int64)
     if (idx < 0).any():
         line = int(np.argmax((idx < 0).any(1)))
-        _fail(path, f"row {line}: index out of range {tuple(map(int, idx[line]))} (indices are 0-based)")
+        _fail(
+            path,
+            f"row {line}: index out of range {tuple(map(int, idx[line]))} (indices are 0-based)",
+        )
     if shape is None:
         shape = (int(idx[:, 0].max()) + 1, int(idx[:, 1].max()) + 1)
     out = (idx[:, 0] >= shape[0]) | (idx[:, 1] >= shape[1])
     if out.any():
         line = int(np.argmax(out))
-        _fail(path, f"row {line}: index {tuple(map(int, idx[line]))} out of range for a {shape[0]}×{shape[1]} matrix")
+        _fail(
+            path,
+            f"row {line}: index {tuple(map(int, idx[line]))} out of range for a {shape[0]}×{shape[1]} matrix",
+        )
     flat = idx[:, 0] * shape[1] + idx[:, 1]
     uniq, first, counts = np.unique(flat, return_index=True, return_counts=True)
     if (counts > 1).any():
         dup = int(uniq[counts > 1][0])
-        _fail(path, f"duplicate entry ({dup // shape[1]}, {dup % shape[1]}) ({int(counts[counts > 1][0])} times)")
+        _fail(
+            path,
+            f"duplicate entry ({dup // shape[1]}, {dup % shape[1]}) ({int(counts[counts > 1][0])} times)",
+        )
     return idx, T[:, 2], shape
 
 
@@ -178,7 +209,9 @@ def load_data(q: Question) -> dict:
         return {"entries": idx, "values": values, "shape": shape}
     arrays = _read(path)
     if q.problem == "full":
-        W = _finite(path, "the target", arrays.get("", arrays.get("X", next(iter(arrays.values())))))
+        W = _finite(
+            path, "the target", arrays.get("", arrays.get("X", next(iter(arrays.values()))))
+        )
         if W.ndim != 2:
             _fail(path, f"the target must be a matrix, got shape {W.shape}")
         return {"X": W}
@@ -305,7 +338,9 @@ def build_problem(q: Question):
             p = make.completion(X, entries=data["entries"], values=data["values"])
             return p, None, {}
         if q.observed < 1:
-            raise ConfigError("completion: give how many entries to observe (--observed) or --entries FILE")
+            raise ConfigError(
+                "completion: give how many entries to observe (--observed) or --entries FILE"
+            )
         p = make.completion(_truth_matrix(q), observed=q.observed, seed=q.seed)
         return p, np.asarray(p.X_star), {}
     if q.problem == "sparse":
@@ -357,8 +392,12 @@ def build_model(q: Question, problem, extra):
         widths = (shape[0], *([hidden] * (q.depth - 1)), shape[1])  # (p, r, …, d): seed 004's order
         if q.init == "spectral":
             if "U" not in extra:
-                raise ConfigError("the spectral init needs the aligned random data (not a data file)")
-            delta = -0.5 * q.depth * np.log(q.scale)  # W(0) = U diag(e^{−2δ}) Vᵀ with e^{−2δ/L} = scale
+                raise ConfigError(
+                    "the spectral init needs the aligned random data (not a data file)"
+                )
+            delta = (
+                -0.5 * q.depth * np.log(q.scale)
+            )  # W(0) = U diag(e^{−2δ}) Vᵀ with e^{−2δ/L} = scale
             model = deep_linear(widths)
             return model, spectral_init(extra["U"], extra["V"], delta, widths)
         model = DeepMatrix(depth=q.depth, widths=widths[::-1], init=q.init, alpha=q.scale)
@@ -381,13 +420,27 @@ def build_method(q: Question, problem=None, model=None, params0=None):
         return GD(eta=q.eta, n_steps=q.n_steps, n_saves=min(q.n_saves, q.n_steps), spacing="log")
     if q.method == "flow":
         L0 = float(problem.loss(model(params0)))
-        return GradientFlow(t1=q.t1, n_saves=q.n_saves, spacing="log", t_first=min(1e-2, q.t1 / 10),
-                            loss_tol=q.rel_tol * L0, solver=q.solver, max_steps=200_000,
-                            atol=min(1e-10, 1e-8 * q.scale))  # fmt: skip  (the start's own scale)
+        return GradientFlow(
+            t1=q.t1,
+            n_saves=q.n_saves,
+            spacing="log",
+            t_first=min(1e-2, q.t1 / 10),
+            loss_tol=q.rel_tol * L0,
+            solver=q.solver,
+            max_steps=200_000,
+            atol=min(1e-10, 1e-8 * q.scale),
+        )  # fmt: skip  (the start's own scale)
     every = max(1, q.n_steps // q.n_saves)
     while q.n_steps % every:  # SGD snapshots every save_every steps, a divisor of n_steps
         every -= 1
-    return SGD(eta=q.eta, n_steps=q.n_steps, lam=q.lam, batch_size=q.batch_size, save_every=every, seed=q.seed)
+    return SGD(
+        eta=q.eta,
+        n_steps=q.n_steps,
+        lam=q.lam,
+        batch_size=q.batch_size,
+        save_every=every,
+        seed=q.seed,
+    )
 
 
 def _auto(q: Question) -> Question:
@@ -429,7 +482,11 @@ def baselines(q: Question, s: Setup, names) -> dict[str, np.ndarray]:
         elif b == "nuclear":
             from implicit_bias.baselines.nuclear import min_nuclear_norm
 
-            out[b] = np.asarray(p.W_hat) if q.problem == "full" else min_nuclear_norm(p, psd=q.model == "symmetric").X
+            out[b] = (
+                np.asarray(p.W_hat)
+                if q.problem == "full"
+                else min_nuclear_norm(p, psd=q.model == "symmetric").X
+            )
         elif b == "l1":
             from implicit_bias.baselines.l1 import basis_pursuit
 
@@ -449,7 +506,13 @@ def theory_checks(q: Question, s: Setup, traj, X_end, base: dict) -> tuple[list,
     """The checks of every theorem whose hypotheses the question meets, each labelled with it."""
     found, applied = [], []
     loss = np.asarray(traj.loss)
-    if q.problem == "full" and q.model == "deep" and q.init == "identical" and q.symmetric and not q.data:
+    if (
+        q.problem == "full"
+        and q.model == "deep"
+        and q.init == "identical"
+        and q.symmetric
+        and not q.data
+    ):
         from implicit_bias.optim.reduction import PATH
         from implicit_bias.theory import deep_matrix as th
 
@@ -499,7 +562,9 @@ def theory_checks(q: Question, s: Setup, traj, X_end, base: dict) -> tuple[list,
         Q = th.Q_value(A, y, nonneg=True)
         beta1, beta_min = th.betas(x_tilde0(s.model, s.params0))
         eps = th.epsilon(beta1, beta_min, Q, q.depth)
-        applied.append("seed 003, Chou, Maly & Rauhut 2022 (Hadamard flow from a uniform start: ε bound)")
+        applied.append(
+            "seed 003, Chou, Maly & Rauhut 2022 (Hadamard flow from a uniform start: ε bound)"
+        )
         hyp = checks.hypothesis("β₁ < Q (the start is smaller than the ℓ1 minimum)", beta1 < Q,
                                 predicted=f"β₁ < Q = {Q:.6g}", observed=beta1)  # fmt: skip
         found.append(hyp)
@@ -550,7 +615,14 @@ def run(q: Question):
 
     s = setup(q)
     base = baselines(q, s, q.baselines)
-    traj = fit(s.model, s.problem, s.method, params0=s.params0, observe=s.model, label=f"explore {q.problem}")
+    traj = fit(
+        s.model,
+        s.problem,
+        s.method,
+        params0=s.params0,
+        observe=s.model,
+        label=f"explore {q.problem}",
+    )
     t = np.asarray(traj.t)
     X = np.asarray(traj.observed)
     X_end = X[-1]
@@ -589,11 +661,18 @@ def plot(rows, cfg: Question) -> dict:
     loss = df[df.series == "loss"]
     pos = loss.value > 0
     axes[0].loglog(loss.t[pos & (loss.t > 0)], loss.value[pos & (loss.t > 0)])
-    axes[0].set(xlabel=xlabel, ylabel="loss", title=f"{cfg.problem}: {cfg.model} N={cfg.depth}, {cfg.method}")
+    axes[0].set(
+        xlabel=xlabel,
+        ylabel="loss",
+        title=f"{cfg.problem}: {cfg.model} N={cfg.depth}, {cfg.method}",
+    )
     spec = df[df.series.isin(["singular_value", "entry"])]
     for i, g in spec.groupby("i"):
         axes[1].semilogx(g.t[g.t > 0], g.value[g.t > 0], lw=1)
-    axes[1].set(xlabel=xlabel, ylabel="singular values" if (df.series == "singular_value").any() else "largest entries")
+    axes[1].set(
+        xlabel=xlabel,
+        ylabel="singular values" if (df.series == "singular_value").any() else "largest entries",
+    )
     for series, g in df[df.series.str.startswith("distance_to_")].groupby("series"):
         axes[2].loglog(g.t[g.t > 0], g.value[g.t > 0], label=series.removeprefix("distance_to_"))
     er = df[df.series == "effective_rank"]
@@ -618,7 +697,9 @@ class _Module:
     plot = staticmethod(plot)
 
 
-def execute(q: Question, *, root=store.DEFAULT_ROOT, force: bool = False, plot_figures: bool = True):
+def execute(
+    q: Question, *, root=store.DEFAULT_ROOT, force: bool = False, plot_figures: bool = True
+):
     """Run ``q`` unless stored; store it under ``root/explore/<hash>`` like an experiment run."""
     from implicit_bias import runner
 
@@ -632,7 +713,9 @@ def execute(q: Question, *, root=store.DEFAULT_ROOT, force: bool = False, plot_f
     except runner.RUN_FAILURES as e:
         error = {**runner._error_record(e), "exception": e}
     elapsed = time.perf_counter() - start
-    return runner._save(NAME, _Module, q, path, result, error, [], elapsed, plot=plot_figures, force=force)
+    return runner._save(
+        NAME, _Module, q, path, result, error, [], elapsed, plot=plot_figures, force=force
+    )
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -657,7 +740,9 @@ def read_spec(path: str) -> list[Question]:
         raise ConfigError(f"{path}: {e}") from None
     unknown = set(spec) - {"question", "grid", "seeds"}
     if unknown:
-        raise ConfigError(f"{path}: unknown sections {sorted(unknown)}; use [question], [grid] and seeds")
+        raise ConfigError(
+            f"{path}: unknown sections {sorted(unknown)}; use [question], [grid] and seeds"
+        )
     fixed, grid = spec.get("question", {}), spec.get("grid", {})
     fields = {f.name for f in dataclasses.fields(Question)}
     for k in [*fixed, *grid]:
@@ -665,7 +750,9 @@ def read_spec(path: str) -> list[Question]:
             raise ConfigError(f"{path}: unknown field {k!r}; fields: {', '.join(sorted(fields))}")
     keys = list(grid)
     out = []
-    for values in itertools.product(*(grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys)):
+    for values in itertools.product(
+        *(grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys)
+    ):
         merged = {**fixed, **dict(zip(keys, values))}
         merged = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}
         out.append(question(**merged))
@@ -705,13 +792,17 @@ def summary(outcome) -> list[str]:
         lines.append(f"effective rank: {er[0]:.3g} → {er[-1]:.3g}")
     for series in sorted(s for s in rows.series.unique() if s.startswith("distance_to_")):
         v = rows[rows.series == series].sort_values("t").value.to_numpy()
-        lines.append(f"relative distance to {series.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}")
+        lines.append(
+            f"relative distance to {series.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}"
+        )
     lines += [n for n in cfg.get("notes", []) if n.startswith("theory:")]
     fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
     for c in outcome.checks:
         label = f" [{c['source']}]" if c.get("source") else ""
         status = c.get("status") or ("pass" if c["passed"] else "fail")
-        lines.append(f"  {status:>11}  {c['name']}{label}: {fmt(c.get('observed'))} (predicted {fmt(c.get('predicted'))})")
+        lines.append(
+            f"  {status:>11}  {c['name']}{label}: {fmt(c.get('observed'))} (predicted {fmt(c.get('predicted'))})"
+        )
     return lines
 
 
@@ -744,11 +835,15 @@ def _parser():
             ap.add_argument(flag, type=type(default), default=None, help=f"default {default}")
     ap.add_argument("--alpha", dest="scale", type=float, help="same as --scale")
     ap.add_argument("--data", "--entries", dest="data", help="a data file (.npy .npz .mtx .csv)")
-    ap.add_argument("--baseline", action="append", default=None, help="l2, nuclear, l1, rrr (repeat)")
+    ap.add_argument(
+        "--baseline", action="append", default=None, help="l2, nuclear, l1, rrr (repeat)"
+    )
     ap.add_argument("--spec", help="a TOML study file: [question] fields and a [grid] of lists")
     ap.add_argument("--seeds", help="seeds for every question, e.g. 0-9")
     ap.add_argument("--root", default=str(store.DEFAULT_ROOT), help="results store folder")
-    ap.add_argument("--workers", type=int, default=None, help="Dask workers for a grid (default: cores)")
+    ap.add_argument(
+        "--workers", type=int, default=None, help="Dask workers for a grid (default: cores)"
+    )
     ap.add_argument("--force", action="store_true", help="recompute a stored question")
     return ap
 
@@ -765,7 +860,9 @@ def main(argv: list[str], echo=print) -> int:
         questions = read_spec(args.spec)
     else:
         if args.problem is None:
-            raise ConfigError("give a problem (full, sensing, completion, sparse, regression) or --spec FILE")
+            raise ConfigError(
+                "give a problem (full, sensing, completion, sparse, regression) or --spec FILE"
+            )
         questions = [question(**fields)]
     if args.seeds:
         seeds = parse_seeds(args.seeds)
@@ -778,7 +875,9 @@ def main(argv: list[str], echo=print) -> int:
         outcomes = run_grid(questions, root=root, n_workers=args.workers, force=args.force)
     for q, outcome in outcomes:
         if len(questions) > 1:
-            echo(f"— {q.problem} model={q.model} depth={q.depth} scale={q.scale:g} method={q.method} seed={q.seed}")
+            echo(
+                f"— {q.problem} model={q.model} depth={q.depth} scale={q.scale:g} method={q.method} seed={q.seed}"
+            )
         for line in summary(outcome):
             echo(line)
         failed += checks.failures(outcome.checks) + (outcome.status == "failed")

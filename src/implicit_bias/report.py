@@ -497,7 +497,9 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
         toc.append('<li><a href="#explore">Your questions (explore)</a></li>')
         for path in reversed(explored[-30:]):  # newest first
             q = store.read_config(path)["config"]
-            heading = f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
+            heading = (
+                f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
+            )
             body.append(_run_section(path, {}, heading=heading))
             all_checks += store.read_checks(path)
     for title, section_html in extra_sections:

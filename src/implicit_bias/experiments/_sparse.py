@@ -99,27 +99,48 @@ def epsilon_checks(tag, *, N, b1, bmin, Q, lam, A, y, x_inf, rel_tol, signed) ->
                    "the ℓ1 minimum over {Az = y + r} lies within |λᵀr| of Q)")  # fmt: skip
     found = [
         checks.hypothesis(h_b1, b1 < Q, predicted="β₁/Q < 1", observed=b1 / Q, source=source),
-        checks.at_most(f"{tag}: the flow reaches {S} (L ≤ rel_tol·½‖y‖² before t₁)", tol, loss,
-                       source=source + " (the limit exists and lies in " + S + ")",
-                       basis=f"the stopping tolerance rel_tol = {rel_tol:g} of ½‖y‖²"),  # fmt: skip
-        checks.holds(f"{tag}: Q ≤ ‖x_∞‖₁ ≤ (1+ε)Q", -slack <= gap <= eps + slack,
-                     predicted=f"gap in [−{slack:.2g}, ε + {slack:.2g}], ε = {eps:.4g}", observed=gap,
-                     source=source, basis="ε of the theorem (β₁, β_min from the actual start); "
-                     "lower side: x_∞ ∈ " + S + "; " + basis_slack, loss=loss, loss_tol=tol,
-                     requires=(h_b1, UNIFORM)),  # fmt: skip
+        checks.at_most(
+            f"{tag}: the flow reaches {S} (L ≤ rel_tol·½‖y‖² before t₁)",
+            tol,
+            loss,
+            source=source + " (the limit exists and lies in " + S + ")",
+            basis=f"the stopping tolerance rel_tol = {rel_tol:g} of ½‖y‖²",
+        ),  # fmt: skip
+        checks.holds(
+            f"{tag}: Q ≤ ‖x_∞‖₁ ≤ (1+ε)Q",
+            -slack <= gap <= eps + slack,
+            predicted=f"gap in [−{slack:.2g}, ε + {slack:.2g}], ε = {eps:.4g}",
+            observed=gap,
+            source=source,
+            basis="ε of the theorem (β₁, β_min from the actual start); "
+            "lower side: x_∞ ∈ " + S + "; " + basis_slack,
+            loss=loss,
+            loss_tol=tol,
+            requires=(h_b1, UNIFORM),
+        ),  # fmt: skip
     ]
     if N > 2:
         simple = theory.epsilon_simplified(b1, Q, N)
         h_simple = f"{tag}: β₁^(1−2/N) ≤ Q^(1−2/N)/2"
         p = 1 - 2 / N
         found += [
-            checks.hypothesis(h_simple, theory.simplified_applies(b1, Q, N),
-                              predicted="≤ 1/2", observed=(b1 / Q) ** p,
-                              source="seed 003, note to the positive-case theorem",
-                              basis="the note's own condition for the simplified bound (exact)"),  # fmt: skip
-            checks.at_most(f"{tag}: (‖x_∞‖₁ − Q)/Q ≤ N(β₁/Q)^(1−2/N) (simplified bound)",
-                           simple + slack, gap, source="seed 003, note to the positive-case theorem",
-                           basis="the note's bound N(β₁/Q)^(1−2/N) " + basis_slack.replace("±", "+"),
-                           loss=loss, loss_tol=tol, requires=(h_simple, UNIFORM)),  # fmt: skip
+            checks.hypothesis(
+                h_simple,
+                theory.simplified_applies(b1, Q, N),
+                predicted="≤ 1/2",
+                observed=(b1 / Q) ** p,
+                source="seed 003, note to the positive-case theorem",
+                basis="the note's own condition for the simplified bound (exact)",
+            ),  # fmt: skip
+            checks.at_most(
+                f"{tag}: (‖x_∞‖₁ − Q)/Q ≤ N(β₁/Q)^(1−2/N) (simplified bound)",
+                simple + slack,
+                gap,
+                source="seed 003, note to the positive-case theorem",
+                basis="the note's bound N(β₁/Q)^(1−2/N) " + basis_slack.replace("±", "+"),
+                loss=loss,
+                loss_tol=tol,
+                requires=(h_simple, UNIFORM),
+            ),  # fmt: skip
         ]
     return found

@@ -89,7 +89,9 @@ def run(cfg: Config) -> Result:
         U = np.asarray(traj.final)
         X = np.einsum("bid,bjd->bij", U, U)
         ratio = np.array([theory.nuclear_ratio(X[b], X_nn[b].X) for b in range(len(problems))])
-        loss = np.array([float(problems[b].loss(X[b])) for b in range(len(problems))])  # at the stop
+        loss = np.array(
+            [float(problems[b].loss(X[b])) for b in range(len(problems))]
+        )  # at the stop
         losses.append(loss.max())
         dev[a] = np.abs(ratio - 1)
         for b in range(len(problems)):

@@ -100,9 +100,12 @@ def run(cfg: Config) -> Result:
     sig = np.linalg.svd(np.asarray(rk.observed), compute_uv=False)  # (snapshots, n)
     escaped = float((sig[:, cfg.rank_k] / sig[:, 0]).max()) if cfg.rank_k < cfg.n else 0.0
     kept = float((sig[:, cfg.rank_k - 1] / sig[:, 0]).min())
-    rows += series_rows(rk.t, sig[:, cfg.rank_k:] / sig[:, :1], series="normal_singular_values")
+    rows += series_rows(rk.t, sig[:, cfg.rank_k :] / sig[:, :1], series="normal_singular_values")
     asym, lam_min, leak = 0.0, np.inf, 0.0
-    for Wt, k in [(np.asarray(rk.observed[-1]), cfg.rank_k), (np.asarray(prod.observed[-1]), cfg.n)]:
+    for Wt, k in [
+        (np.asarray(rk.observed[-1]), cfg.rank_k),
+        (np.asarray(prod.observed[-1]), cfg.n),
+    ]:
         M, lk = theory.restricted_operator(pf.precondition, jnp.asarray(Wt), k)
         asym = max(asym, float(np.abs(M - M.T).max() / np.abs(M).max()))
         lam_min = min(lam_min, float(np.linalg.eigvalsh((M + M.T) / 2)[0] / np.abs(M).max()))

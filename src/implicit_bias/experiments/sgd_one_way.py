@@ -76,8 +76,12 @@ class Config:
     eps2: Positive = 0.1
     C: Positive = 4.0
     seed: Seed = 0
-    f_alpha: Literal["linear", "sqrt", "smooth"] = "linear"  # f_α of the approximate rank (theory.sgd.F_ALPHA)
-    n_inside: Count = 32  # warm-up states inside B_1 kept as starts (closedness from the first step)
+    f_alpha: Literal["linear", "sqrt", "smooth"] = (
+        "linear"  # f_α of the approximate rank (theory.sgd.F_ALPHA)
+    )
+    n_inside: Count = (
+        32  # warm-up states inside B_1 kept as starts (closedness from the first step)
+    )
     confidence: Tol = 0.95  # one-sided Clopper–Pearson level of the rate bounds
     grad_tol: Positive = 1e-9  # ‖∇L‖ below which a warm-up endpoint counts as a critical point
 

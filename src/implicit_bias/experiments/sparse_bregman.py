@@ -46,8 +46,10 @@ TITLE = "Bregman limit: flow vs cvxpy minimizer (N = 2, 3; uniform and general s
 
 TINY = {"n": 20, "m": 10, "s": 3, "depths": (3,)}
 SOURCE = "seed 003, Thm 'Convergence to minimizer of Bregman divergence' (Chou, Maly & Rauhut 2022)"
-BASIS = ("cvxpy/Clarabel solves to objective accuracy δ ~ 1e-8; the minimizer of an objective with "
-         "curvature μ ~ 1 near it is then fixed to √(2δ/μ) ~ 1e-4 (relative, z scaled to O(1))")
+BASIS = (
+    "cvxpy/Clarabel solves to objective accuracy δ ~ 1e-8; the minimizer of an objective with "
+    "curvature μ ~ 1 near it is then fixed to √(2δ/μ) ~ 1e-4 (relative, z scaled to O(1))"
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -57,7 +59,9 @@ class Config:
     s: Dim = 3
     depths: tuple[Depth, ...] = (2, 3)
     alpha: Scale = 0.2
-    c_range: Annotated[float, Ge(1), Le(1e6)] = 3.0  # general start: w(0) = α c, log10 c uniform in ±log10(c_range)
+    c_range: Annotated[float, Ge(1), Le(1e6)] = (
+        3.0  # general start: w(0) = α c, log10 c uniform in ±log10(c_range)
+    )
     tol: Tol = 1e-4  # flow vs cvxpy, max |Δ| / max |z| (see BASIS)
     rel_tol: Tol = 1e-14
     seed: Seed = 0

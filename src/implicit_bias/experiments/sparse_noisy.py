@@ -52,7 +52,9 @@ class Config:
     alpha: Scale = 1e-5
     noises: tuple[NonNegative, ...] = (0.01, 0.03, 0.1, 0.3)  # ‖e‖₂
     n_seeds: Count = 2
-    factor: Annotated[float, Ge(1), Le(1e6)] = 2.0  # early-stopped flow error ≤ factor · BPDN error (+ 1e-3)
+    factor: Annotated[float, Ge(1), Le(1e6)] = (
+        2.0  # early-stopped flow error ≤ factor · BPDN error (+ 1e-3)
+    )
     seed: Seed = 0
 
 

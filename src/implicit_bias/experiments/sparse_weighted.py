@@ -48,8 +48,10 @@ TINY = {"n": 20, "m": 10, "s": 3, "depths": (3,), "alphas": (1e-3,), "n_problems
 
 KINDS = {2: ("uniform", "log"), 3: ("uniform", "seed", "product")}
 PREDICTED = {2: "log", 3: "product"}
-SOURCE = ("seed 003, 'General initialization' (weighted ℓ1), via the Bregman theorem (Chou, Maly & "
-          "Rauhut 2022)")
+SOURCE = (
+    "seed 003, 'General initialization' (weighted ℓ1), via the Bregman theorem (Chou, Maly & "
+    "Rauhut 2022)"
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -113,7 +115,9 @@ def run(cfg: Config) -> Result:
                     Q_h = float(h @ z)
                     slack = theory.stop_slack(lam, data.A, data.y, x_inf)
                     # ≤ 0 when the weighted-ℓ1 excess is within the Bregman remainder (+ stop slack)
-                    excess.append((float(h @ x_inf) - Q_h - remainder(x_inf, z, x0, N) - slack) / Q_h)
+                    excess.append(
+                        (float(h @ x_inf) - Q_h - remainder(x_inf, z, x0, N) - slack) / Q_h
+                    )
                     slack_used.append(slack / Q_h)
         worst = int(np.argmax(losses))
         found.append(checks.at_most(

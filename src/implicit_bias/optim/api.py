@@ -58,7 +58,11 @@ def conform_params(model, params0):
     want = jax.tree.structure(expected)
     if jax.tree.structure(params0) == want:
         return params0
-    if isinstance(expected, tuple) and not hasattr(params0, "dtype") and not isinstance(params0, dict):
+    if (
+        isinstance(expected, tuple)
+        and not hasattr(params0, "dtype")
+        and not isinstance(params0, dict)
+    ):
         try:
             candidate = tuple(params0)
         except TypeError:
@@ -76,7 +80,9 @@ def _check_shapes(model, problem, params0) -> None:
         out = jax.eval_shape(model, params0)
     except (TypeError, ValueError) as e:
         expected = _expected(model)
-        want = f" ({type(model).__name__} wants {_describe(expected)})" if expected is not None else ""
+        want = (
+            f" ({type(model).__name__} wants {_describe(expected)})" if expected is not None else ""
+        )
         raise ConfigError(
             f"the initial parameters do not fit the model{want}: {str(e).splitlines()[0]}"
         ) from None

@@ -16,6 +16,7 @@ def identity(params):
 
 _identity = identity  # the old private name
 
+
 def end_to_end_gradient(problem, X):
     """∇_X L(X): ``problem.grad`` if the problem writes it out, autodiff otherwise."""
     grad = getattr(problem, "grad", None)

@@ -78,7 +78,9 @@ class Trajectory:
                 columns[name] = values
             elif per_row <= max_columns:
                 for index in np.ndindex(values.shape[1:]):
-                    columns[f"{name}[{', '.join(map(str, index))}]"] = values[(slice(None),) + index]
+                    columns[f"{name}[{', '.join(map(str, index))}]"] = values[
+                        (slice(None),) + index
+                    ]
             else:
                 columns[name] = list(values)
         columns = {k: v for k, v in columns.items() if len(v) == n}
@@ -105,7 +107,9 @@ class Trajectory:
             ax = axes[0, 1]
             if obs.ndim == 3:
                 ax.plot(t, np.linalg.svd(obs, compute_uv=False))
-                ax.set(xlabel=axes[0, 0].get_xlabel(), ylabel="singular values of the observed matrix")
+                ax.set(
+                    xlabel=axes[0, 0].get_xlabel(), ylabel="singular values of the observed matrix"
+                )
             else:
                 ax.plot(t, obs)
                 ax.set(xlabel=axes[0, 0].get_xlabel(), ylabel="observed entries")

@@ -39,9 +39,7 @@ def _truth(X_star, n, n_cols, rank, psd, seed) -> np.ndarray:
     return _sensing.low_rank_truth(seed, n, rank, psd=psd, n_cols=n_cols)
 
 
-def full(
-    target=None, *, spectrum=None, shape=None, rank=None, seed: int = 0
-) -> FullObservation:
+def full(target=None, *, spectrum=None, shape=None, rank=None, seed: int = 0) -> FullObservation:
     """Every entry of Ŵ observed, loss ½‖W − Ŵ‖_F² (seed 000, eq. (3)).
 
     ``target``: the user's Ŵ; ``spectrum``: Ŵ = V diag(spectrum) Vᵀ with a random orthogonal V
