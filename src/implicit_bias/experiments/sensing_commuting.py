@@ -44,7 +44,7 @@ import numpy as np
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
-from implicit_bias.config import Dim, Positive, Scale, Seed, Time, Tol
+from implicit_bias.config import Dim, Scale, Seed, Time, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit, fit_batch
@@ -69,7 +69,6 @@ class Config:
     t1: Time = 15_000.0
     tol: Tol = 1e-8  # closed form vs flow
     tol_limit: Tol = 1e-6  # flow at t1 vs its predicted limit, largest α
-    max_loss_t2: Positive = 25.0  # t1² × training loss at t1, every α: the 1/t² tail (see notes)
     seed: Seed = 0
     loss_tol: Tol = 1e-16  # the flow runs until its training loss is below this
     t1_limit: Time = 1e12  # a cap only: the flow stops at loss_tol
@@ -166,7 +165,9 @@ def run(cfg: Config) -> Result:
         kkt1.append(float(np.linalg.norm(A1 @ X / lam.max() - X) / np.linalg.norm(X)))
         X_pred = (V * theory.vector_flow_limit(lam[None, :], np.array([y1]), a)) @ V.T
         dev1.append(theory.relative_distance(X, X_pred))
-        kkt1_pred.append(float(np.linalg.norm(A1 @ X_pred / lam.max() - X_pred) / np.linalg.norm(X_pred)))
+        kkt1_pred.append(
+            float(np.linalg.norm(A1 @ X_pred / lam.max() - X_pred) / np.linalg.norm(X_pred))
+        )
         loss1.append(float(one.loss(X)))
     rows += series_rows(alphas, kkt1, series="m1_kkt_residual")
 
@@ -203,8 +204,10 @@ def run(cfg: Config) -> Result:
         ),
         checks.sanity(
             "X_NN (SCS) vs min-ℓ1 in the eigenbasis (HiGHS): diag and trace agree",
-            bool(np.abs(np.diag(Z) - x_l1.X).max() <= 1e-6
-                 and abs(X_nn.value / x_l1.value - 1) <= 1e-7),  # fmt: skip
+            bool(
+                np.abs(np.diag(Z) - x_l1.X).max() <= 1e-6
+                and abs(X_nn.value / x_l1.value - 1) <= 1e-7
+            ),  # fmt: skip
             predicted="max |diag(VᵀX_NN V) − x_ℓ1| ≤ 1e-6, |tr X_NN/‖x_ℓ1‖₁ − 1| ≤ 1e-7",
             observed=f"{np.abs(np.diag(Z) - x_l1.X).max():.2g}, "
             f"{abs(X_nn.value / x_l1.value - 1):.2g}",
@@ -280,8 +283,10 @@ def run(cfg: Config) -> Result:
         + "; ".join(f"{a:g}: {r:.5f}, {d:.4f}" for a, r, d in zip(alphas, flow_ratio, flow_dist)),
         f"X_NN status {X_nn.status}, residual {X_nn.residual:.2g}; ‖X_NN‖_* = {X_nn.value:.6g}; "
         f"largest free off-diagonal |(Vᵀ X_NN V)_ij| = {offdiag:.2g}",
-        "KKT residuals (LP dual): " + ", ".join(f"{k} {v:.1g}" for k, v in kkt_lp.items())
-        + "; (SCS dual): " + ", ".join(f"{k} {v:.1g}" for k, v in kkt_scs.items()),
+        "KKT residuals (LP dual): "
+        + ", ".join(f"{k} {v:.1g}" for k, v in kkt_lp.items())
+        + "; (SCS dual): "
+        + ", ".join(f"{k} {v:.1g}" for k, v in kkt_scs.items()),
         "final training loss per α: "
         + ", ".join(f"{a:g}: {v:.2g}" for a, v in zip(alphas, final_loss)),
         "formula α²e^{Dᵀν}: α, ‖X_∞‖_*/‖X_NN‖_*, ‖X_∞ − X_NN‖/‖X_NN‖: "

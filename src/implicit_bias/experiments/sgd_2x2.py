@@ -55,10 +55,10 @@ class Config:
     offshoot_eta: Step = 0.05
     offshoot_lam: Decay = 1e-4
     offshoot_steps: Count = 100_000
-    generalize_tol: Positive = 0.1  # test error of an offshoot counted as "generalizes"
-    fail_min: Positive = 0.5  # test error above which an offshoot counts as "does not generalize"
     seed: Seed = 0
-    n_seeds: Count = 48  # Gaussian inits, one SGD and one GD run each (rates with confidence bounds)
+    n_seeds: Count = (
+        48  # Gaussian inits, one SGD and one GD run each (rates with confidence bounds)
+    )
     confidence: Tol = 0.95  # one-sided Clopper–Pearson level
     grad_tol: Positive = 1e-4  # ‖∇L‖ at which a GD offshoot counts as converged
     min_rank2: Count = 4  # snapshots at level 2 (after t = 0) that make a later fall to 1 a "jump"

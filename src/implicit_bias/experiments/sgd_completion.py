@@ -53,7 +53,6 @@ class Config:
     alpha: Positive = 0.1
     eps2: Positive = 0.1
     eps1: Positive = 1.0  # balancedness bound of B_r: up-steps are counted only where it holds
-    min_steps: Count = 5  # distinct down-steps of the level required under SGD
     seed: Seed = 0
     drift_tol: Tol = 1e-2  # stationary: loss changes ≤ this over the last tenth
     watch_steps: bool = False  # also track B_r at every step (notes only; ≈ 4× slower)

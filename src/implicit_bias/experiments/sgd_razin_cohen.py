@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from implicit_bias import checks, plots
-from implicit_bias.config import Count, Depth, Positive, Scale, Seed, Step
+from implicit_bias.config import Count, Depth, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit
@@ -47,8 +47,6 @@ class Config:
     n_saves: Count = 60  # log-spaced
     sgd_steps: Count = 200_000
     n_sgd: Count = 4  # SGD seeds (λ = 0)
-    grow_min: Positive = 20.0  # |x| that GD must pass ("grows without bound" at the run's horizon)
-    sgd_grow_min: Positive = 5.0
     seed: Seed = 0
 
 

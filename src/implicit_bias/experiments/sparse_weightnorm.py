@@ -53,7 +53,6 @@ class Config:
     r0: Positive = 2.0
     eta_rs: tuple[Positive, ...] = (1.0, 0.1, 0.01)
     rel_tol: Tol = 1e-12
-    slack: Positive = 1e-5  # unused: the slack is now |λᵀr|/Q from the LP dual (kept for stored configs)
     seed: Seed = 0
 
 
@@ -75,20 +74,40 @@ def run(cfg: Config) -> Result:
     loss_plain = final_loss(data.A, data.y, x_plain)
     slack_plain = theory.stop_slack(lam, data.A, data.y, x_plain) / Q
     found = [
-        checks.hypothesis(h_null, l1.positive_null_vector(data.A), predicted="feasible",
-                          observed="HiGHS: Av = 0, v ≥ 1", source=WN),  # fmt: skip
-        checks.hypothesis(h_cN, theory.c_N(N) * b1 < Q, predicted="< 1",
-                          observed=theory.c_N(N) * b1 / Q, source=WN),  # fmt: skip
+        checks.hypothesis(
+            h_null,
+            l1.positive_null_vector(data.A),
+            predicted="feasible",
+            observed="HiGHS: Av = 0, v ≥ 1",
+            source=WN,
+        ),  # fmt: skip
+        checks.hypothesis(
+            h_cN,
+            theory.c_N(N) * b1 < Q,
+            predicted="< 1",
+            observed=theory.c_N(N) * b1 / Q,
+            source=WN,
+        ),  # fmt: skip
         checks.hypothesis(h_b1, b1 < Q, predicted="β₁/Q < 1", observed=b1 / Q, source=POSITIVE),
-        checks.holds("plain flow: Q ≤ ‖x̃_∞‖₁ ≤ (1+ε)Q (its own bound)",
-                     -slack_plain <= gap_plain <= eps_plain + slack_plain,
-                     predicted=f"gap in [−{slack_plain:.2g}, {eps_plain:.4g} + {slack_plain:.2g}]",
-                     observed=gap_plain, source=POSITIVE, basis="ε of the positive-case theorem; ± "
-                     "|λᵀr|/Q (LP dual λ, residual r at the stop)", loss=loss_plain, loss_tol=loss_tol,
-                     requires=(h_b1,)),  # fmt: skip
-        checks.sanity("the setting shows the effect: the plain flow at r₀ ~ 1 misses the ℓ1 minimum "
-                      "(gap ≥ 1e-2)", gap_plain >= 1e-2, predicted="≥ 0.01", observed=gap_plain,
-                      basis="seed 003: 'previous results require small initialization scale α'"),  # fmt: skip
+        checks.holds(
+            "plain flow: Q ≤ ‖x̃_∞‖₁ ≤ (1+ε)Q (its own bound)",
+            -slack_plain <= gap_plain <= eps_plain + slack_plain,
+            predicted=f"gap in [−{slack_plain:.2g}, {eps_plain:.4g} + {slack_plain:.2g}]",
+            observed=gap_plain,
+            source=POSITIVE,
+            basis="ε of the positive-case theorem; ± |λᵀr|/Q (LP dual λ, residual r at the stop)",
+            loss=loss_plain,
+            loss_tol=loss_tol,
+            requires=(h_b1,),
+        ),  # fmt: skip
+        checks.sanity(
+            "the setting shows the effect: the plain flow at r₀ ~ 1 misses the ℓ1 minimum "
+            "(gap ≥ 1e-2)",
+            gap_plain >= 1e-2,
+            predicted="≥ 0.01",
+            observed=gap_plain,
+            basis="seed 003: 'previous results require small initialization scale α'",
+        ),  # fmt: skip
     ]
     rows.append(
         {"t": 0.0, "series": "plain", "value": gap_plain, "bound": eps_plain, "eta_r": np.nan}
