@@ -62,8 +62,31 @@ def dask_client():
     cluster.close()
 
 
+def pytest_sessionfinish(session):
+    """On a pytest-xdist worker: hand this worker's mutation score to the controller."""
+    out = getattr(session.config, "workeroutput", None)
+    if out is None:
+        return
+    from mutation import SCORE
+
+    out["mutation_score"] = {n: (sorted(c), sorted(k)) for n, (c, k) in SCORE.items()}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the pytest-xdist controller: merge a finished worker's mutation score."""
+    from mutation import SCORE
+
+    for name, (claims, killed) in (
+        getattr(node, "workeroutput", {}).get("mutation_score", {}).items()
+    ):
+        c, k = SCORE.get(name, (set(), set()))
+        SCORE[name] = (c | set(claims), k | set(killed))
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Print the mutation score: claims failed by at least one deliberate defect / all claims."""
+    """Print the mutation score: claims failed by at least one deliberate defect / all claims
+    (merged over the pytest-xdist workers when the suite runs in parallel)."""
     try:
         from mutation import SCORE
     except ImportError:

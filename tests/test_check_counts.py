@@ -63,7 +63,10 @@ def test_pass_rates_across_seeds_mark_missing_claims():
     a = [checks.close("c1", 1, 1, 0.1), checks.close("c2", 1, 1, 0.1)]
     b = [checks.close("c1", 1, 2, 0.1)]
     rates = checks.pass_rates({0: a, 1: b})
-    assert [(r["name"], r["passed"], r["n"]) for r in rates] == [("c1", 1, 2), ("c2", 1, 2)]
+    assert [(r["name"], r["passed"], r["failed"], r["compared"], r["n"]) for r in rates] == [
+        ("c1", 1, 1, 2, 2),
+        ("c2", 1, 0, 1, 2),
+    ]
     assert rates[0]["statuses"] == {0: "pass", 1: "fail"}
     assert rates[1]["statuses"] == {0: "pass", 1: "missing"}
 
@@ -130,13 +133,14 @@ def test_report_shows_counts_statuses_and_pass_rates_across_seeds(tmp_path):
         "claims 3/7 · hypotheses met 3/6 · sanity 3/3 (3 outside the theorem, 3 unconverged)"
         in page
     )
-    assert "across seeds: 0 of 4 claims pass at every seed" in page
+    assert "across seeds: 0 of 4 claims pass at every seed, 2 fail at some seed" in page
     # one run shown in full, the others summarized by seed
     assert page.count('<h4 class="cross-seed">Across 3 seeds (0, 1, 2)') == 1
     assert page.count('<table class="checks">') == 2  # seed 0 of the group + the old-format run
     rate = re.search(r"<tr class=\"rate fail\"><td>eigenvalue λ=10 → 10</td>"
-                     r"<td>seed 000, Thm 2.2</td><td class=\"num verdict\">2/3</td>", page)  # fmt: skip
-    assert rate, "the claim that fails at seed 2 shows 2/3"
+                     r"<td>seed 000, Thm 2.2</td><td class=\"num verdict\">2/3</td>"
+                     r"<td class=\"num\">3</td>", page)  # fmt: skip
+    assert rate, "the claim that fails at seed 2 shows 2/3 compared, 3 run"
     assert '<span class="st outside">1: outside the theorem</span>' in page
     # statuses are visible and distinct; the loss a limit claim was evaluated at is shown
     assert '<tr class="check outside" data-kind="claim">' in page

@@ -15,7 +15,7 @@ import pytest
 
 from implicit_bias import checks as checks_mod, experiments, report, runner, store, sweep
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("dask")]
 
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None

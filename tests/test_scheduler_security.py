@@ -25,6 +25,8 @@ import pytest
 
 from implicit_bias import config, store, sweep
 
+pytestmark = pytest.mark.xdist_group("dask")  # shares the session Dask cluster
+
 NAME = "dmf_identical"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 ENV = {

@@ -17,6 +17,8 @@ from implicit_bias import config, experiments, query, report, runner, store, swe
 from implicit_bias.cli import app
 from implicit_bias.errors import BrokenRunWarning
 
+pytestmark = pytest.mark.xdist_group("dask")  # shares the session Dask cluster
+
 NAME = "dmf_identical"
 SMALL = {"n_steps": 2000, "n_saves": 20, "tol": 1e-3}
 FILES = ["config.json", "rows.parquet", "checks.json", "eigenvalues.png", "manifest.json"]

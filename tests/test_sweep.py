@@ -21,6 +21,8 @@ import pytest
 from implicit_bias import config, query, store, sweep
 from implicit_bias.errors import ConfigError
 
+pytestmark = pytest.mark.xdist_group("dask")  # shares the session Dask cluster
+
 NAME = "dmf_identical"
 SMALL = {"n_steps": "2000", "n_saves": "20", "tol": "1e-3"}
 

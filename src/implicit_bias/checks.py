@@ -215,7 +215,9 @@ def summary_line(found: list[dict | Check]) -> str:
 def pass_rates(by_seed: dict) -> list[dict]:
     """Each claim's pass rate across seeds: ``by_seed`` maps a seed to that run's checks (dicts or
     Checks). One record per claim name, in the order first seen: name, source, passed (status
-    "pass"), n (seeds run), and statuses {seed: status, or "missing" where that run lacks the claim}.
+    "pass"), failed (status "fail"), compared (passed + failed: the seeds where the claim was
+    evaluated; "outside" the theorem and "unconverged" are not evaluations), n (seeds run), and
+    statuses {seed: status, or "missing" where that run lacks the claim}.
     """
     rates: dict[str, dict] = {}
     per_seed = {}
@@ -229,9 +231,10 @@ def pass_rates(by_seed: dict) -> list[dict]:
             seed: (claims[r["name"]]["status"] if r["name"] in claims else "missing")
             for seed, claims in per_seed.items()
         }
-        r.update(
-            passed=sum(s == "pass" for s in statuses.values()), n=len(statuses), statuses=statuses
-        )
+        passed = sum(s == "pass" for s in statuses.values())
+        failed = sum(s == "fail" for s in statuses.values())
+        r.update(passed=passed, failed=failed, compared=passed + failed, n=len(statuses),
+                 statuses=statuses)  # fmt: skip
     return list(rates.values())
 
 

@@ -181,6 +181,11 @@ def _seed_of(cfg):
     return getattr(cfg, "seed", None)
 
 
+def _seed_list(rate: dict, *statuses: str) -> str:
+    seeds = [str(k) for k, st in rate["statuses"].items() if st in statuses]
+    return f" (seed {', '.join(seeds)}: {'/'.join(statuses)})"
+
+
 @app.command()
 @_friendly_errors
 def reproduce(
@@ -276,13 +281,21 @@ def reproduce(
             by_seed = {seed_of[k]: o.checks for k, o in zip(keys, outcomes) if k[0] == n}
             rates += checks_mod.pass_rates(by_seed)
         every = sum(r["passed"] == r["n"] for r in rates)
+        failing = [r for r in rates if r["failed"]]
+        idle = [r for r in rates if not r["failed"] and r["passed"] < r["n"]]
         console.print(
-            f"[{'green' if every == len(rates) else 'red'}]claims passing at every seed: "
-            f"{every}/{len(rates)}[/]"
+            f"[{'green' if not failing else 'red'}]claims passing at every seed: "
+            f"{every}/{len(rates)}; failing at some seed: {len(failing)}; "
+            f"not compared at some seed (outside the theorem or unconverged): {len(idle)}[/]"
             + "".join(
-                f"\n  [red]{r['passed']}/{r['n']}[/red] {r['name']}"
-                for r in rates
-                if r["passed"] < r["n"]
+                f"\n  [red]fails at {r['failed']}/{r['n']}[/red] {r['name']}"
+                + _seed_list(r, "fail")
+                for r in failing
+            )
+            + "".join(
+                f"\n  [yellow]compared at {r['compared']}/{r['n']}[/yellow] {r['name']}"
+                + _seed_list(r, "outside", "unconverged")
+                for r in idle
             )
         )
     console.print(f"report: {path.resolve()}")

@@ -144,14 +144,19 @@ def _counts_badge(checks: list[dict], *, run_failed: bool = False) -> str:
 
 
 def cross_seed_table(by_seed: dict) -> str:
-    """Each claim's pass rate across seeds: claim, source, passed k/n, the status at every seed."""
+    """Each claim's pass rate across seeds: claim, source, passed k of the m seeds where it was
+    compared (outside the theorem and unconverged are not comparisons), seeds run, the status at
+    every seed."""
     rates = checks_mod.pass_rates(by_seed)
     if not rates:
         return '<p class="muted">No claims recorded at these seeds.</p>'
-    head = "<tr><th>claim</th><th>source</th><th>passed</th><th>statuses by seed</th></tr>"
+    head = (
+        "<tr><th>claim</th><th>source</th><th>passed / compared</th><th>seeds run</th>"
+        "<th>statuses by seed</th></tr>"
+    )
     body = []
     for r in rates:
-        ok = r["passed"] == r["n"]
+        ok = r["failed"] == 0
         statuses = "".join(
             f'<span class="st {_css_class(_claim_label(st))}">{html.escape(str(seed))}: '
             f"{html.escape(_claim_label(st))}</span>"
@@ -159,7 +164,8 @@ def cross_seed_table(by_seed: dict) -> str:
         )
         body.append(
             f'<tr class="rate {"pass" if ok else "fail"}"><td>{_fmt(r["name"])}</td>'
-            f'<td>{_fmt(r["source"])}</td><td class="num verdict">{r["passed"]}/{r["n"]}</td>'
+            f'<td>{_fmt(r["source"])}</td><td class="num verdict">{r["passed"]}/{r["compared"]}</td>'
+            f'<td class="num">{r["n"]}</td>'
             f"<td>{statuses}</td></tr>"
         )
     return f'<table class="cross-seed">{head}{"".join(body)}</table>'
@@ -251,10 +257,13 @@ def experiment_section(
         if rates_out is not None:
             rates_out += rates
         every = sum(r["passed"] == r["n"] for r in rates)
+        failing = sum(r["failed"] > 0 for r in rates)
+        idle = sum(r["failed"] == 0 and r["passed"] < r["n"] for r in rates)
         parts.append(
             f'<h4 class="cross-seed">Across {len(seeds)} seeds ({", ".join(map(str, seeds))}) '
-            f'<span class="badge {"ok" if every == len(rates) else "bad"}">{every} of '
-            f"{len(rates)} claims pass at every seed</span></h4>"
+            f'<span class="badge {"bad" if failing else "ok"}">{every} of '
+            f"{len(rates)} claims pass at every seed; {failing} fail at some seed; {idle} not "
+            f"compared at some seed (outside the theorem or unconverged)</span></h4>"
         )
         rows = []
         for seed, p in group.items():
@@ -507,10 +516,11 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
     summary = _counts_badge(all_checks)
     if rates:
         every = sum(r["passed"] == r["n"] for r in rates)
+        failing = sum(r["failed"] > 0 for r in rates)
         seeds = sorted({len(r["statuses"]) for r in rates})
         summary += (
-            f' <span class="badge {"ok" if every == len(rates) else "bad"}">across seeds: '
-            f"{every} of {len(rates)} claims pass at every seed "
+            f' <span class="badge {"bad" if failing else "ok"}">across seeds: '
+            f"{every} of {len(rates)} claims pass at every seed, {failing} fail at some seed "
             f"({'/'.join(map(str, seeds))} seeds per experiment)</span>"
         )
     if sweeps:

@@ -171,6 +171,42 @@ def run(cfg: Config) -> Result:
         loss1.append(float(one.loss(X)))
     rows += series_rows(alphas, kkt1, series="m1_kkt_residual")
 
+    # Tolerance proportionality (as diffrax tests its solvers): a deviation above tol_limit that is
+    # the solver's error, or the O(√L) remainder of a flow stopped at loss_tol (relative to ‖X‖,
+    # large when y is small: m = 1 at seed 1 has y = 0.013), shrinks when the member is re-solved at
+    # rtol/10 and loss_tol/100; a wrong prediction does not. At α = 1e-8, rtol 1e-10 leaves ~5e-6
+    # (seed 3; 3e-8 at rtol 1e-12).
+    fine_flow = dataclasses.replace(limit_flow, rtol=limit_flow.rtol / 10,
+                                    atol=limit_flow.atol / 10, loss_tol=cfg.loss_tol / 100)  # fmt: skip
+
+    def refined(problem_, alpha, predicted_X):
+        mdl = SymmetricFactor(n=cfg.n, d=cfg.n, init="identity", alpha=alpha)
+        U = np.asarray(fit(mdl, problem_, fine_flow, params0=mdl.init_params()).final)
+        return theory.relative_distance(U @ U.T, predicted_X)
+
+    def proportional(devs, problem_, predict):
+        over = [i for i, d in enumerate(devs) if d > cfg.tol_limit]
+        fine = {i: refined(problem_, cfg.alphas[i], predict(cfg.alphas[i])) for i in over}
+        ok = all(f <= cfg.tol_limit or f <= devs[i] / 3 for i, f in fine.items())
+        detail = "; ".join(
+            f"α = {cfg.alphas[i]:g} re-solved at rtol/10, loss_tol/100: {f:.2g} (was {devs[i]:.2g})"
+            for i, f in fine.items()
+        )
+        return ok, detail
+
+    pred_ok, pred_detail = proportional(
+        pred_dev, problem, lambda a: (V * theory.vector_flow_limit(D, y, a)) @ V.T
+    )
+    m1_ok, m1_detail = proportional(
+        dev1,
+        one,
+        lambda a: (V * theory.vector_flow_limit(lam[None, :], np.array([y1]), a)) @ V.T,
+    )
+    # the flow's distances are known to tol_limit (the check above): an ordering is read off only
+    # where the distances differ by more than that
+    acc = cfg.tol_limit
+    monotone = bool(np.all(np.diff(flow_dist) < acc) and flow_dist[-1] < flow_dist[0] - acc)
+
     loss_all = max(final_loss)
     lim = {"loss": loss_all, "loss_tol": cfg.loss_tol}
     comm = ("measurements commute",)
@@ -221,23 +257,29 @@ def run(cfg: Config) -> Result:
             source="seed 002, 'Proof strategy' (KKT conditions)",
             basis="solver tolerances 1e-9 (HiGHS, SCS) on unit-scale data",
         ),
-        checks.at_most(
+        checks.holds(
             "flow limit vs its predicted limit α²e^{Dᵀν}, max relative ‖·‖_F over α",
-            cfg.tol_limit,
-            max(pred_dev),
+            pred_ok,
+            predicted=f"≤ {cfg.tol_limit:g}, or the excess shrinks ∝ the solver's rtol",
+            observed=max(pred_dev),
             source="seed 002, corollary (x = u⊙u ↔ entropic dual), in the common eigenbasis",
-            basis="at loss L the entries that must vanish are O(√L): 1e-6 at loss_tol, plus the dual "
-            "solver's 1e-13 gradient tolerance",
+            basis="at loss L the entries that must vanish are O(√L) (1e-8 at loss_tol) and the dual "
+            "is solved to 1e-13: tol_limit 1e-6 leaves room for the Kvaerno5 error at rtol 1e-10, "
+            "which grows as α → 0 (log-scale dynamics); a member above it passes only if its "
+            "deviation falls ≥ 3× when re-solved at rtol/10 and loss_tol/100 (error ∝ rtol and "
+            "∝ √L predict 10×)",
+            detail=pred_detail,
             requires=comm + interp,
             **lim,
         ),
         checks.holds(
             "‖X_∞(α) − X_NN‖/‖X_NN‖ of the flow decreases as α → 0",
-            bool(np.all(np.diff(flow_dist) < 0)),
-            predicted="monotone decrease",
+            monotone,
+            predicted=f"no increase beyond the flow's accuracy {acc:g}; overall decrease > {acc:g}",
             observed=", ".join(f"{d:.3g}" for d in flow_dist),
             source=src,
-            basis="an ordering; the flow is compared at loss ≤ loss_tol",
+            basis="an ordering, read only where distances differ by more than the flow's verified "
+            "accuracy tol_limit (the check above); compared at loss ≤ loss_tol",
             requires=comm + interp,
             **lim,
         ),
@@ -252,12 +294,15 @@ def run(cfg: Config) -> Result:
             requires=comm + interp,
             **lim,
         ),
-        checks.at_most(
+        checks.holds(
             "m = 1: flow limit vs e^{sA}X₀e^{sA} with ⟨A, X⟩ = y, max relative ‖·‖_F over α",
-            cfg.tol_limit,
-            max(dev1),
+            m1_ok,
+            predicted=f"≤ {cfg.tol_limit:g}, or the excess shrinks ∝ the solver's rtol",
+            observed=max(dev1),
             source="seed 002, slide 'Gradient flow for single observation m = 1'",
-            basis="as for the m-measurement limit: O(√L) at loss_tol",
+            detail=m1_detail,
+            basis="as for the m-measurement limit: O(√L) at loss_tol, tolerance proportionality "
+            "above tol_limit",
             loss=max(loss1),
             loss_tol=cfg.loss_tol,
             requires=interp,

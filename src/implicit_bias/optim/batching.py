@@ -26,6 +26,10 @@ def _split_over_devices(trees: list, size: int) -> tuple[list, int]:
 
     On a CPU each XLA host device runs in its own thread, so a vmapped batch split over the devices
     uses every core (2× on two cores). Elsewhere, or with one device, the trees are returned as they are.
+    A method with ``splits_over_devices = False`` (the implicit flow solvers) is never split: two XLA
+    CPU devices running Kvaerno5's while loop side by side were pathologically slow (seed 3 of
+    ``sensing_commuting``: > 10 min with the CPUs mostly idle, sharded or as two independent
+    computations; 90 s on one device).
     """
     devices = jax.local_devices()
     if len(devices) < 2 or devices[0].platform != "cpu" or size < 2:
@@ -76,13 +80,16 @@ def solve_batch(model, problem, method, params0, observe, *, label: str | None =
     size = sizes.pop()
     axes = Axes(model=model_ax, problem=problem_ax, method=method_ax, params=0)
     batched = [t if ax == 0 else None for t, ax in zip((model_s, problem_s, method_s), axes[:3])]
-    (model_b, problem_b, method_b, params_s), padded = _split_over_devices(
-        batched + [params_s], size
-    )
+    first = method[0] if isinstance(method, list) else method
+    if getattr(first, "splits_over_devices", True):
+        (model_b, problem_b, method_b, params_s), padded = _split_over_devices(
+            batched + [params_s], size
+        )
+    else:
+        model_b, problem_b, method_b = batched
     model_s = model_b if model_ax == 0 else model_s
     problem_s = problem_b if problem_ax == 0 else problem_s
     method_s = method_b if method_ax == 0 else method_s
-    first = method[0] if isinstance(method, list) else method
     label = label or f"{type(first).__name__} ×{size}"
     traj, _ = method_s.solve(model_s, problem_s, params_s, observe, axes=axes, label=label)
     # one transfer to the host: slicing members out of device arrays would compile per member

@@ -51,6 +51,11 @@ class GradientFlow:
     max_steps: int = 1_000_000
     loss_tol: float | None = None
 
+    @property
+    def splits_over_devices(self) -> bool:
+        """Batches of the implicit solvers stay on one device (see ``batching._split_over_devices``)."""
+        return self.solver not in _IMPLICIT
+
     def __post_init__(self):
         if self.spacing not in ("linear", "log"):
             raise ConfigError(f"spacing must be 'linear' or 'log', got {self.spacing!r}")
