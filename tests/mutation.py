@@ -41,6 +41,13 @@ class Mutant:
     config: dict = dataclasses.field(default_factory=dict)  # extra overrides for this mutant only
 
 
+def per_experiment(names) -> list:
+    """``names`` as pytest params, each in the pytest-xdist group of its experiment, so that the
+    smoke, contract and mutation tests of one experiment share one worker and its cached
+    ``clean_result`` (each TINY run happens once per session, not once per worker)."""
+    return [pytest.param(n, marks=pytest.mark.xdist_group(f"experiment:{n}")) for n in names]
+
+
 @functools.cache
 def clean_result(name: str):
     """The experiment's Result at its TINY config (cached for the session; the smoke test shares it)."""

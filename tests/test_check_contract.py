@@ -9,7 +9,7 @@ import re
 import pytest
 
 from implicit_bias import checks, experiments
-from mutation import clean_result
+from mutation import clean_result, per_experiment
 
 NAMES = experiments.names()
 SEED_SOURCE = re.compile(r"\bseed 00[0-4]\b")
@@ -22,7 +22,7 @@ def _compares_a_number(c: checks.Check) -> bool:
     return isinstance(c.predicted, str) and c.predicted.startswith(("≤ ", "≥ "))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", per_experiment(NAMES))
 def test_every_check_keeps_the_contract(name):
     found = clean_result(name).checks
     resolved = checks.resolve(found)  # raises if a claim requires an unknown hypothesis

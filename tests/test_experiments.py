@@ -8,7 +8,7 @@ import pytest
 
 from implicit_bias import checks, experiments
 from implicit_bias.checks import Check
-from mutation import clean_result
+from mutation import clean_result, per_experiment
 
 NAMES = experiments.names()
 
@@ -27,7 +27,7 @@ def test_registry_lists_every_module_with_its_contract():
         hash(cfg)  # configs are hashable (frozen, tuples not lists)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", per_experiment(NAMES))
 def test_experiment_runs_at_tiny_size(name):
     module = experiments.get(name)
     cfg = experiments.tiny_config(module)

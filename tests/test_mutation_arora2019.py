@@ -2,6 +2,8 @@
 must be failed by a deliberate defect. Measured under load: 248 s wall (three TINY runs, each ~16 s
 of CPU time)."""
 
+import pytest
+
 from mutation import Mutant, check_mutants
 
 
@@ -31,5 +33,6 @@ MUTANTS = {
 }
 
 
+@pytest.mark.xdist_group("experiment:arora2019")  # shares clean_result with its smoke test
 def test_arora2019_mutants():
     check_mutants("arora2019", MUTANTS["arora2019"])

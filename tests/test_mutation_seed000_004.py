@@ -8,7 +8,7 @@ not "unconverged" or "outside") and that every claim of the clean TINY run is fa
 import numpy as np
 import pytest
 
-from mutation import Mutant, check_mutants, scale_kwarg
+from mutation import Mutant, check_mutants, per_experiment, scale_kwarg
 
 # ---------------------------------------------------------------------------------------------
 # defects shared by the seed-000 experiments
@@ -251,6 +251,6 @@ MUTANTS: dict[str, list[Mutant]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
+@pytest.mark.parametrize("name", per_experiment(sorted(MUTANTS)))
 def test_every_claim_is_failed_by_a_mutant(name):
     check_mutants(name, MUTANTS[name])

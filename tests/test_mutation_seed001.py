@@ -11,7 +11,7 @@ import jax
 import pytest
 
 from implicit_bias import sgd as sgd_mod
-from mutation import Mutant, check_mutants
+from mutation import Mutant, check_mutants, per_experiment
 
 
 class _ClearCachesOnUndo:
@@ -148,6 +148,6 @@ MUTANTS: dict[str, list[Mutant]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
+@pytest.mark.parametrize("name", per_experiment(sorted(MUTANTS)))
 def test_every_seed001_claim_is_failed_by_a_defect(name):
     check_mutants(name, MUTANTS[name])

@@ -8,7 +8,7 @@ at least one mutant. See tests/mutation.py.
 
 import pytest
 
-from mutation import Mutant, check_mutants, scale_kwarg
+from mutation import Mutant, check_mutants, per_experiment, scale_kwarg
 
 
 def _alpha_fixed(value_of):
@@ -194,6 +194,6 @@ MUTANTS: dict[str, list[Mutant]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
+@pytest.mark.parametrize("name", per_experiment(sorted(MUTANTS)))
 def test_every_sensing_claim_fails_under_a_defect(name):
     check_mutants(name, MUTANTS[name])

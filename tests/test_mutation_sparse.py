@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from mutation import Mutant, check_mutants
+from mutation import Mutant, check_mutants, per_experiment
 
 # --- defects -------------------------------------------------------------------------------------
 
@@ -186,6 +186,6 @@ MUTANTS: dict[str, list[Mutant]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(MUTANTS))
+@pytest.mark.parametrize("name", per_experiment(sorted(MUTANTS)))
 def test_every_sparse_claim_has_a_failing_mutant(name):
     check_mutants(name, MUTANTS[name])
