@@ -1,21 +1,23 @@
-"""GD on X = UUᵀ with d = n from small αI generalizes like the nuclear-norm minimizer, and the closer the smaller α.
+"""The flow on X = UUᵀ with d = n from small αI ends near the nuclear-norm minimizer, closer the smaller α.
 
 Seed 002 (Gunasekar et al. 2017), "gradient descent for matrix regression": n = 50, m = 300 symmetric
 Gaussian measurements (scaled by 1/√m), X* PSD of rank 2 (‖X*‖_F = 1), 100 held-out measurements.
-GD U ← U − η∇_U L (η = 0.1) for d = n from U₀ = αI, α ∈ {10⁻¹, 10⁻², 10⁻³, 10⁻⁴}, and for d ∈ {2, 5}
-(U₀ Gaussian of scale 10⁻³) for contrast; ``n_seeds`` problems, all runs of one width in one vmap.
-X_NN = argmin{tr X : A(X) = y, X ⪰ 0} (cvxpy/SCS). Gunasekar's conjecture measured as
-‖X(α)‖_*/‖X_NN‖_* and ‖X(α) − X_NN‖_F/‖X_NN‖_F at the end of training.
+The conjecture is about gradient flow: for d = n from U₀ = αI, α ∈ {10⁻¹, 10⁻², 10⁻³, 10⁻⁴}, the flow
+is integrated by the matrix-free Rosenbrock solver (``implicit_bias.stiff``, rtol 1e-6) until its loss
+is ≤ ``loss_rtol`` (10⁻¹⁰) × initial, so the limit is compared only once reached (GD at η = 0.1 needs
+~6·10⁴ steps for 10⁻⁸). For contrast, GD (η = 0.1, 5·10³ steps) for d ∈ {2, 5} from a Gaussian U₀ of
+scale 10⁻³. ``n_seeds`` problems. X_NN = argmin{tr X : A(X) = y, X ⪰ 0} (cvxpy/SCS, with its KKT
+certificate). Gunasekar's conjecture measured as ‖X(α)‖_*/‖X_NN‖_* and ‖X(α) − X_NN‖_F/‖X_NN‖_F.
 
-Expected at the defaults (5·10³ steps, 2 seeds; means): X_NN = X* (exact recovery, relative error
-5e-10). With d = n the ratio falls 1.43 → 1.043 → 1.006 → 1.001 and the distance 0.39 → 0.066 → 0.012 →
-0.003 as α goes 10⁻¹ → 10⁻⁴, about linearly in α; the test error follows the distance (α = 0.1 fits
-the data but its test error is 0.37). The training loss of the small-α runs decays slowly at the end:
-the directions outside X*'s range shrink only polynomially. d = 2 recovers X* to rounding (test error
-2e-15); d = 5 reaches 4e-3 (its three extra columns start at 10⁻³ and shrink slowly).
+Expected at the defaults (2 seeds; means): X_NN = X* (exact recovery, relative error 5e-10). With
+d = n the ratio falls 1.423 → 1.038 → 1.005 → 1.0009 and the distance 0.38 → 0.059 → 0.0082 → 0.0012
+as α goes 10⁻¹ → 10⁻⁴ (×5–8 per decade); the test error follows the distance. These are limits: at
+α = 10⁻⁴ the distance moves from 0.0020 to 0.0018 between loss 10⁻⁸ and 10⁻¹² × initial. d = 2
+recovers X* to rounding (test error 2e-15); d = 5 reaches 4e-3 (its three extra columns start at 10⁻³
+and shrink slowly).
 
-    implicit-bias run sensing_gaussian                   # ~25 s (~60 s if the other core is busy)
-    implicit-bias run sensing_gaussian --set n_seeds=3 --set n_steps=20000
+    implicit-bias run sensing_gaussian                   # ~60 s on 2 cores (8k–27k flow evaluations per run)
+    implicit-bias run sensing_gaussian --set n_seeds=3 --set loss_rtol=1e-12
 """
 
 import dataclasses
