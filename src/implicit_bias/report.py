@@ -367,6 +367,49 @@ def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str
     return fig
 
 
+def _series_groups(metrics: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Metrics named "<series>: <quantity>" grouped by quantity, where ≥ 2 series share one
+    (e.g. "depth 3: test error" and "nuclear norm: test error"): {quantity: [(series, metric)]}."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for m in metrics:
+        series, sep, quantity = m.rpartition(": ")
+        if sep and series:
+            groups.setdefault(quantity, []).append((series, m))
+    return {q: v for q, v in groups.items() if len(v) >= 2}
+
+
+def _overlay_figure(agg, x: str, groups: dict[str, list[tuple[str, str]]], title: str):
+    """One axis per shared quantity, one line per series against the grid key, error bars over
+    seeds: the layout of Arora et al. (2019) Fig. 1 (test error vs observed entries per depth, next
+    to the nuclear norm). Points where no seed has a finite value (e.g. unconverged) are left out."""
+    xs, numeric = _as_axis(agg[x])
+    pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
+    fig, axes = plots.figure(min(len(groups), 3), math.ceil(len(groups) / 3), width=4.6, height=3.4)
+    for j, (quantity, members) in enumerate(groups.items()):
+        ax = axes.flat[j]
+        g = agg.set_index(x).reindex(xs)
+        finite = []
+        for i, (series, m) in enumerate(members):
+            ax.errorbar(pos, g[m], yerr=g[m + " std"], marker="o", ms=3, capsize=3,
+                        color=plots.color(i), label=series)  # fmt: skip
+            v = g[m].to_numpy(dtype=float)
+            finite.extend(v[np.isfinite(v)])
+        finite = np.asarray(finite)
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100:
+            ax.set_yscale("log")
+        if numeric and _log_scale(xs):
+            ax.set_xscale("log")
+        if not numeric:
+            ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, fontsize=7)
+        ax.set(xlabel=x, ylabel=quantity)
+        ax.set_title(quantity, fontsize=9)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def _heatmap_figure(agg, x: str, y: str, metrics: list[str], title: str):
     xs, _ = _as_axis(agg[x])
     ys, _ = _as_axis(agg[y])
@@ -441,6 +484,12 @@ def sweep_section(record: dict, root: Path) -> str:
     if len(keys) == 2:
         parts.append(_fig_html(_heatmap_figure(agg, keys[0], keys[1], metrics, title),
                                f"phase diagram over {keys[0]} × {keys[1]} (mean over seeds)"))  # fmt: skip
+    groups = _series_groups(metrics)
+    if len(keys) == 1 and groups:
+        names = ", ".join(groups)
+        parts.append(_fig_html(_overlay_figure(agg, keys[0], groups, title),
+                               f"{names} vs {keys[0]}, one line per series, error bars: std over "
+                               "seeds"))  # fmt: skip
     if keys:
         parts.append(_fig_html(_curves_figure(agg, keys[0], keys[1:], metrics, title),
                                f"metrics vs {keys[0]}, error bars: std over seeds"))  # fmt: skip
