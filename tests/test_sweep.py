@@ -332,6 +332,7 @@ def test_sweep_overlay_puts_every_series_of_a_quantity_on_one_axis():
     fig = report._overlay_figure(agg, "m", groups, "t")
     (ax,) = [a for a in fig.axes if a.get_visible()]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["nuclear norm", "depth 2"]
-    ys = [np.asarray(c.lines[0].get_ydata(), dtype=float) for c in ax.containers]  # each errorbar's data line
-    np.testing.assert_allclose(ys, [[0.6, 1e-4], [0.1, 0.01]], rtol=1e-12)  # means over finite seeds; the NaN seed is left out
+    # each errorbar's data line: means over the finite seeds (the NaN seed is left out)
+    ys = [np.asarray(c.lines[0].get_ydata(), dtype=float) for c in ax.containers]
+    np.testing.assert_allclose(ys, [[0.6, 1e-4], [0.1, 0.01]], rtol=1e-12)
     assert ax.get_yscale() == "log"  # values span ≥ 100×
