@@ -122,3 +122,29 @@ def test_the_example_study_expands_to_its_grid():
         (d, s) for d in (1, 2, 3) for s in (1e-2, 1e-1)
     }
     assert all(q.baselines == ("nuclear", "l2") for q in qs)
+
+
+@pytest.mark.xdist_group("dask")
+def test_a_spec_grid_runs_on_the_local_dask_cluster_and_a_rerun_recomputes_nothing(tmp_path):
+    spec = tmp_path / "study.toml"
+    spec.write_text(
+        "[question]\n"
+        'problem = "full"\nspectrum = [3.0, 2.0, 0.5]\nmodel = "deep"\ninit = "identical"\n'
+        'scale = 0.3\nmethod = "gd"\neta = 0.02\nn_steps = 1000\nn_saves = 10\nbaselines = ["l2"]\n'
+        "[grid]\ndepth = [2, 3]\n"
+    )
+    root = tmp_path / "results"
+    args = ["--spec", str(spec), "--seeds", "0-1", "--root", str(root), "--workers", "1"]
+    lines = []
+    assert explore.main(args, echo=lines.append) == 0, lines
+    assert lines[0] == "4 questions on the local Dask cluster"
+    runs = store.runs(root, "explore")
+    assert len(runs) == 4
+    stored = {(c["config"]["depth"], c["config"]["seed"]) for c in map(store.read_config, runs)}
+    assert stored == {(2, 0), (2, 1), (3, 0), (3, 1)}
+    created = sorted(store.read_config(r)["created"] for r in runs)
+    # identical init on a full symmetric target: the seed 000 checks apply and pass on every run
+    assert sum("seed 000" in line for line in lines if line.startswith("theory:")) == 4, lines
+    lines = []
+    assert explore.main(args, echo=lines.append) == 0, lines
+    assert sorted(store.read_config(r)["created"] for r in store.runs(root, "explore")) == created

@@ -166,6 +166,17 @@ def execute(
         else store.run_path(root, name, config_mod.config_hash(name, cfg))
     )
     store.check_writable(path, what="--out" if out is not None else "--root")
+    return run_and_store(name, module, cfg, path, force=force, strict=strict, plot=plot)
+
+
+def run_and_store(
+    name: str, module, cfg, path: Path, *, force: bool = False, strict: bool = False,
+    plot: bool = True,
+) -> Outcome:  # fmt: skip
+    """The store's side of ``execute`` for any module-like object with ``run(cfg) -> Result`` and
+    ``plot(rows, cfg) -> {name: figure}`` (an experiment module, or ``explore``'s questions): the
+    stored run at ``path`` unless ``force``; else run, record a divergence or solver failure as a
+    failed run, and write the run folder atomically."""
     if store.is_done(path) and not force:
         outcome = _from_disk(name, path)
         if strict:
