@@ -231,7 +231,7 @@ def _spawn(cmd):
 
 
 INTERRUPT_ARGS = [
-    "--grid", "alpha=0.1,0.15,0.2,0.25,0.3,0.35", "--seeds", "0-1",
+    "--grid", "alpha=0.1,0.2,0.3", "--seeds", "0-1",
     "--set", "n_steps=300000", "--set", "n_saves=20", "--set", "tol=1e-3",
     "--max-batch", "1", "--workers", "2",
 ]  # fmt: skip
@@ -259,11 +259,11 @@ def test_an_interrupted_client_resumes_with_no_duplicate_and_no_missing_run(
             assert json.loads((spec_dir / "sweep.json").read_text())["status"] == "interrupted"
         # rerun the same sweep (the killed client's orphaned workers may still be writing)
         spec = sweep.SweepSpec(
-            NAME, {"alpha": ("0.1", "0.15", "0.2", "0.25", "0.3", "0.35")}, (0, 1),
+            NAME, {"alpha": ("0.1", "0.2", "0.3")}, (0, 1),
             {"n_steps": "300000", "n_saves": "20", "tol": "1e-3"},
         )  # fmt: skip
         before = len(list((tmp_path / NAME).glob("*/config.json")))
-        assert 2 <= before < 12
+        assert 2 <= before < 6
         record = sweep.run_sweep(spec, root=tmp_path, client=dask_client, max_batch=1)
     finally:
         try:
@@ -271,7 +271,7 @@ def test_an_interrupted_client_resumes_with_no_duplicate_and_no_missing_run(
         except ProcessLookupError:
             pass
         proc.communicate(timeout=60)
-    assert record["status"] == "complete" and record["n_done"] == 12
+    assert record["status"] == "complete" and record["n_done"] == 6
     time.sleep(0.5)
     store.clean_stale(tmp_path)  # orphans killed just above may have left a temporary folder
     assert stored(tmp_path) == expected_hashes(spec)
