@@ -19,6 +19,7 @@ warning, ``run``/``sweep`` recompute it and ``implicit-bias verify --repair`` mo
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -199,7 +200,7 @@ def _rows_bytes(rows) -> bytes:
         rows = list(rows)
         # column by column (every key of every row; a row without it gets null): ~4× faster than
         # pa.Table.from_pylist on a run's few hundred rows, with the same inferred types
-        keys = dict.fromkeys(k for r in rows for k in r)
+        keys = dict.fromkeys(itertools.chain.from_iterable(rows))
         table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
