@@ -148,3 +148,7 @@ def test_a_spec_grid_runs_on_the_local_dask_cluster_and_a_rerun_recomputes_nothi
     lines = []
     assert explore.main(args, echo=lines.append) == 0, lines
     assert sorted(store.read_config(r)["created"] for r in store.runs(root, "explore")) == created
+    # the report shows each question once, with the checks of both its seeds
+    page = report.build(root).read_text()
+    assert page.count("full · deep N=2 · gd · 2 seeds") == page.count("N=3 · gd · 2 seeds") == 1
+    assert page.count("stored at seeds 0, 1; checks over all of them") == 2

@@ -205,6 +205,43 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     return "\n".join(parts)
 
 
+def explore_section(explored: list[Path], all_checks: list, *, max_questions: int = 30) -> str:
+    """The stored ``explore`` questions, newest first: a question asked at several seeds (a
+    ``--seeds`` grid) is shown once, by its lowest seed's run, with the check counts over all its
+    seeds; every run's checks go into ``all_checks``. At most ``max_questions`` are shown."""
+    groups: dict[str, list[Path]] = {}
+    for path in explored:  # oldest first
+        cfg = dict(store.read_config(path)["config"])
+        cfg.pop("seed", None)
+        groups.setdefault(json.dumps(cfg, sort_keys=True, default=str), []).append(path)
+    parts = []
+    questions = list(groups.values())[::-1]  # newest question first
+    for paths in questions[:max_questions]:
+        paths = sorted(paths, key=lambda p: _seed(p) or 0)
+        q = store.read_config(paths[0])["config"]
+        heading = f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
+        found = [c for p in paths for c in store.read_checks(p)]
+        all_checks += found
+        if len(paths) > 1:
+            seeds = ", ".join(str(_seed(p)) for p in paths)
+            heading += f" · {len(paths)} seeds"
+        parts.append(_run_section(paths[0], {}, heading=heading))
+        if len(paths) > 1:
+            parts.append(
+                f'<p class="muted">shown: seed {_seed(paths[0])}; stored at seeds {seeds}; checks '
+                f"over all of them: {_counts_badge(found)}</p>"
+            )
+    for paths in questions[max_questions:]:
+        all_checks += [c for p in paths for c in store.read_checks(p)]
+    if len(questions) > max_questions:
+        parts.append(
+            f'<p class="muted">{len(questions) - max_questions} older questions are not shown '
+            '(their checks count above): <code>implicit-bias query "SELECT * FROM runs WHERE '
+            "experiment = 'explore'\"</code> lists them all.</p>"
+        )
+    return "\n".join(parts)
+
+
 def experiment_section(
     name: str,
     root: Path,
@@ -553,13 +590,7 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
     if explored:
         body.append('<h2 id="explore">Your questions (implicit-bias explore)</h2>')
         toc.append('<li><a href="#explore">Your questions (explore)</a></li>')
-        for path in reversed(explored[-30:]):  # newest first
-            q = store.read_config(path)["config"]
-            heading = (
-                f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
-            )
-            body.append(_run_section(path, {}, heading=heading))
-            all_checks += store.read_checks(path)
+        body.append(explore_section(explored, all_checks))
     for title, section_html in extra_sections:
         body.append(section_html)
     summary = _counts_badge(all_checks)
