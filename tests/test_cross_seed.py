@@ -61,22 +61,42 @@ def test_seeds_are_parsed_as_in_sweeps(tmp_path):
     assert bad.exit_code == 2 and "seeds: expected" in bad.output and "4-1" in bad.output
 
 
+# Counterexamples found and documented (docs/checks.md "Across seeds"): (experiment, claim, seed).
+# Arora et al.'s comparison is empirical, not a theorem; at seed 2 the converged deep runs lose.
+KNOWN_COUNTEREXAMPLES = {
+    ("sensing_completion_depth", "depth 4 beats the nuclear norm at m = 250 (lower test error)", 2),
+    ("sensing_completion_depth",
+     "depth 3: the smallest init scale has a smaller test error than the largest", 2),
+}  # fmt: skip
+
+
 @pytest.mark.slow
 def test_every_claim_passes_at_seeds_0_to_4(tmp_path):
-    """All 25 experiments at their default size at seeds 0-4: no claim fails at any seed and none is
-    missing; a claim may be outside its theorem or unconverged at a seed (shown, not compared: the
-    sparse ε claims at α = 0.3, sensing_completion_depth at seed 2; docs/checks.md). ~25 min on 2
-    cores; run with --runslow."""
+    """All 25 experiments at their default size at seeds 0-4: no claim fails at any seed but the
+    documented counterexamples (which must still fail), and none is missing; a claim may be outside
+    its theorem at a seed (shown, not compared: the sparse ε claims at α = 0.3; docs/checks.md).
+    ~25 min on 2 cores; run with --runslow."""
     result = invoke("reproduce", "--root", tmp_path, "--seeds", "0-4")
     assert result.exit_code == 0, result.stdout
     rates = _rates(tmp_path, experiments.reproduced())
     assert all(len(rs) for rs in rates.values()), "an experiment stored no claim"
+    failing = {
+        (name, r["name"], seed)
+        for name, rs in rates.items()
+        for r in rs
+        for seed, status in r["statuses"].items()
+        if status == "fail"
+    }
+    assert failing >= KNOWN_COUNTEREXAMPLES, "a documented counterexample no longer fails"
     short = [
         f"{name}: {r['name']} {r['passed']}/{r['compared']} compared {r['statuses']}"
         for name, rs in rates.items()
         for r in rs
-        if r["n"] != 5 or r["failed"] or "missing" in r["statuses"].values()
-    ]
+        if r["n"] != 5
+        or "missing" in r["statuses"].values()
+        or any((name, r["name"], seed) not in KNOWN_COUNTEREXAMPLES
+               for seed, status in r["statuses"].items() if status == "fail")
+    ]  # fmt: skip
     assert not short, "claims that fail or are missing at some seed:\n" + "\n".join(short)
     assert (tmp_path / "report.html").is_file()
     page = report.build(tmp_path).read_text()
