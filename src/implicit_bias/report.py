@@ -375,6 +375,16 @@ def _aggregate(df, keys: list[str], metrics: list[str]):
     return pd.DataFrame.from_records(out)
 
 
+def _grid_axis(ax, x: str, xs: list, numeric: bool, quantity: str) -> None:
+    """A sweep panel's x axis (log if the grid spans ≥ 8×, category ticks if not numeric) and labels."""
+    if numeric and _log_scale(xs):
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, fontsize=7)
+    ax.set(xlabel=x, ylabel=quantity)
+    ax.set_title(quantity, fontsize=9)
+
+
 def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str):
     xs, numeric = _as_axis(agg[x])
     fig, axes = plots.figure(
@@ -390,12 +400,7 @@ def _curves_figure(agg, x: str, lines: list[str], metrics: list[str], title: str
             name = ", ".join(f"{k}={v}" for k, v in zip(lines, label)) or None
             ax.errorbar(pos, g[m], yerr=g[m + " std"], marker="o", ms=3, capsize=3,
                         color=plots.color(i), label=name)  # fmt: skip
-        if numeric and _log_scale(xs):
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, fontsize=7)
-        ax.set(xlabel=x, ylabel=m)
-        ax.set_title(m, fontsize=9)
+        _grid_axis(ax, x, xs, numeric, m)
         if lines and j == 0:
             ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(metrics) :]:
@@ -434,12 +439,7 @@ def _overlay_figure(agg, x: str, groups: dict[str, list[tuple[str, str]]], title
         finite = np.asarray(finite)
         if finite.size and finite.min() > 0 and finite.max() / finite.min() >= 100:
             ax.set_yscale("log")
-        if numeric and _log_scale(xs):
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(range(len(xs)), [str(v) for v in xs], rotation=30, fontsize=7)
-        ax.set(xlabel=x, ylabel=quantity)
-        ax.set_title(quantity, fontsize=9)
+        _grid_axis(ax, x, xs, numeric, quantity)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(groups) :]:
         ax.set_visible(False)
