@@ -123,8 +123,8 @@ def looks_like_run(path: Path) -> bool:
 
 def _json_bytes(obj) -> bytes:
     """Compact JSON (one line): with ``indent`` the json module falls back to its pure-Python
-    encoder, which cost ~0.4 ms per file of a sweep's run (``jq .`` or ``implicit-bias show``
-    pretty-prints)."""
+    encoder, which cost ~0.4 ms per file of a sweep's run (``python -m json.tool`` or ``jq .``
+    pretty-prints a file; ``implicit-bias query`` reads them as tables)."""
     return (json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n").encode()
 
 
@@ -198,8 +198,8 @@ def _rows_bytes(rows) -> bytes:
         table = rows
     else:
         rows = list(rows)
-        # column by column (every key of every row; a row without it gets null): ~4× faster than
-        # pa.Table.from_pylist on a run's few hundred rows, with the same inferred types
+        # column by column (every key of every row; a row without it gets null): 0.26 vs 0.38 ms
+        # with pa.Table.from_pylist for 168 rows (measured), with the same inferred types
         keys = dict.fromkeys(itertools.chain.from_iterable(rows))
         table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
     sink = pa.BufferOutputStream()
