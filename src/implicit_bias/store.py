@@ -59,17 +59,6 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_manifest(folder: Path) -> None:
-    """Record the size and sha256 of every file of a run folder in its manifest (written last)."""
-    folder = Path(folder)
-    files = {
-        f.name: {"size": f.stat().st_size, "sha256": _digest(f)}
-        for f in sorted(folder.iterdir())
-        if f.is_file() and f.name != MANIFEST
-    }
-    _write_json(folder / MANIFEST, {"version": 1, "files": files})
-
-
 def verify_run(path: Path) -> str | None:
     """Why the run folder ``path`` is broken ("rows.parquet has 812 bytes, manifest says 4096"), or
     None if it is complete: manifest present and readable, every listed file there with its size and
@@ -126,10 +115,6 @@ def _json_bytes(obj) -> bytes:
     encoder, which cost ~0.4 ms per file of a sweep's run (``python -m json.tool`` or ``jq .``
     pretty-prints a file; ``implicit-bias query`` reads them as tables)."""
     return (json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n").encode()
-
-
-def _write_json(path: Path, obj) -> None:
-    Path(path).write_bytes(_json_bytes(obj))
 
 
 def _json_default(x):

@@ -1,6 +1,7 @@
 """One question run, measured, checked, plotted and stored like an experiment run (the experiment
-interface ``run``/``plot``, so ``runner.run_and_store`` writes it)."""
+interface ``run``/``plot``: this module is what ``runner.run_and_store`` gets)."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +103,6 @@ def plot(rows, cfg: Question) -> dict:
     return {"explore": fig}
 
 
-class _Module:
-    """What ``runner.run_and_store`` needs of an experiment module."""
-
-    run = staticmethod(run)
-    plot = staticmethod(plot)
-
-
 def execute(
     q: Question, *, root=store.DEFAULT_ROOT, force: bool = False, plot_figures: bool = True
 ):
@@ -116,4 +110,6 @@ def execute(
     from implicit_bias import runner
 
     path = store.run_path(Path(root), NAME, config_mod.config_hash(NAME, q))
-    return runner.run_and_store(NAME, _Module, q, path, force=force, plot=plot_figures)
+    # this module is what the runner needs of an experiment module: run(cfg) and plot(rows, cfg)
+    module = sys.modules[__name__]
+    return runner.run_and_store(NAME, module, q, path, force=force, plot=plot_figures)
