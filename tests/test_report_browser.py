@@ -77,7 +77,7 @@ def test_report_renders_every_figure_and_every_check(tmp_path, dask_client):
     names = {html_unescape(n) for _, _, n in rows}
     assert {c["name"] for c in checks} <= names
     assert sorted((s, k) for s, k, _ in rows) == sorted(
-        (report._css_class(checks_mod.label(c)), c["kind"]) for c in checks
+        (report.page._css_class(checks_mod.label(c)), c["kind"]) for c in checks
     )
     assert spec.id in dom and "8 of 8 runs stored" in dom
 

@@ -309,10 +309,10 @@ def test_sweep_figures_accept_a_grid_key_named_like_a_count_column():
             "err": [1.0, 3.0, 2.0, 4.0],
         }
     )
-    agg = report._aggregate(df, ["n"], ["err"])
+    agg = report.sweeps._aggregate(df, ["n"], ["err"])
     assert agg["n"].tolist() == [20, 30] and agg["err"].tolist() == [2.0, 3.0]
-    assert agg[report.RUNS_COL].tolist() == [2, 2]
-    fig = report._curves_figure(agg, "n", [], ["err"], "t")
+    assert agg[report.sweeps.RUNS_COL].tolist() == [2, 2]
+    fig = report.sweeps._curves_figure(agg, "n", [], ["err"], "t")
     assert fig.axes[0].lines or fig.axes[0].containers
 
 
@@ -321,15 +321,15 @@ def test_sweep_overlay_puts_every_series_of_a_quantity_on_one_axis():
     from implicit_bias import report
 
     metrics = ["nuclear norm: test error", "depth 2: test error", "depth 2: converged", "loss"]
-    groups = report._series_groups(metrics)
+    groups = report.sweeps._series_groups(metrics)
     assert groups == {"test error": [("nuclear norm", metrics[0]), ("depth 2", metrics[1])]}
     df = pd.DataFrame(
         {"m": [1000, 1000, 2000], "seed": [0, 1, 0], "status": ["ok"] * 3,
          metrics[0]: [0.5, 0.7, 1e-4], metrics[1]: [0.1, np.nan, 0.01],
          metrics[2]: [1.0, 0.0, 1.0], metrics[3]: [1.0, 2.0, 3.0]}
     )  # fmt: skip
-    agg = report._aggregate(df, ["m"], metrics)
-    fig = report._overlay_figure(agg, "m", groups, "t")
+    agg = report.sweeps._aggregate(df, ["m"], metrics)
+    fig = report.sweeps._overlay_figure(agg, "m", groups, "t")
     (ax,) = [a for a in fig.axes if a.get_visible()]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["nuclear norm", "depth 2"]
     # each errorbar's data line: means over the finite seeds (the NaN seed is left out)
