@@ -169,3 +169,56 @@ def test_engine_gradient_flow_rosenbrock_matches_tsit5():
         assert "rosenbrock" in str(e)
     else:
         raise AssertionError("a preconditioned model must be refused")
+
+
+def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_reference():
+    """``GradientFlow(solver="auto")``: Tsit5 for ``switch_steps`` steps, then ROS34PW2 from where
+    it stopped. Against a tight Dopri8 solve (rtol 1e-11):
+    - with a budget far too small for this flow (10 steps) it switches, and the snapshots Tsit5
+      took, the time it handed over at and the continuation all match to 1e-6 relative (100 × its
+      rtol, the bound of the Rosenbrock test above); a continuation restarted from t = 0 or one
+      that dropped Tsit5's snapshots would not;
+    - with a budget it does not exhaust it *is* Tsit5: the same trajectory and work, bit for bit;
+    - batched over two members of which only one switches, each member equals its own solo run
+      (the members that finished early wait untouched while the other continues)."""
+    from implicit_bias.models.hadamard import Hadamard
+    from implicit_bias.optim import GradientFlow, fit, fit_batch
+    from implicit_bias.problems.linear import make_sparse
+
+    data = make_sparse(m=8, n=20, s=2, seed=0)
+    kw = dict(t1=200.0, n_saves=6, spacing="log", t_first=0.5)
+    tight = dict(rtol=1e-8, atol=1e-12)
+    stiff_model = Hadamard(depth=2, n=20, alpha=1e-3)
+    ref = fit(stiff_model, data.problem, GradientFlow(rtol=1e-11, atol=1e-13, solver="dopri8", **kw))
+    tsit = fit(stiff_model, data.problem, GradientFlow(solver="tsit5", **tight, **kw))
+    tsit_steps = (int(tsit.n_evals) - 3) // 5  # 6 stages, FSAL: 5 new gradients per step
+    assert tsit_steps > 10, tsit_steps  # so a 10-step budget must switch
+    auto = fit(stiff_model, data.problem,
+               GradientFlow(solver="auto", switch_steps=10, **tight, **kw))  # fmt: skip
+    assert auto.ok
+    np.testing.assert_allclose(np.asarray(auto.t), np.asarray(ref.t))
+    scale = np.max(np.abs(np.asarray(ref.observed)))
+    assert np.max(np.abs(np.asarray(auto.observed) - np.asarray(ref.observed))) <= 1e-6 * scale
+    assert int(auto.n_evals) > 3 + 5 * 10  # the Rosenbrock continuation's work is counted
+
+    same = fit(stiff_model, data.problem,
+               GradientFlow(solver="auto", switch_steps=10 * tsit_steps, **tight, **kw))  # fmt: skip
+    np.testing.assert_array_equal(np.asarray(same.observed), np.asarray(tsit.observed))
+    assert int(same.n_evals) == int(tsit.n_evals)
+
+    easy_model = Hadamard(depth=2, n=20, alpha=0.5)
+    easy = fit(easy_model, data.problem, GradientFlow(solver="tsit5", **tight, **kw))
+    easy_steps = (int(easy.n_evals) - 3) // 5
+    budget = max(easy_steps + 1, 11)  # the easy member finishes inside it, the stiff one does not
+    assert budget < tsit_steps, (easy_steps, tsit_steps)
+    method = GradientFlow(solver="auto", switch_steps=budget, **tight, **kw)
+    batch = fit_batch([stiff_model, easy_model], data.problem, method)
+    # vmapped arithmetic may round differently from a solo call, so members are compared at the
+    # solver's accuracy (the 1e-6 of the reference comparison above), not bit for bit
+    for i, mdl in enumerate([stiff_model, easy_model]):
+        solo = fit(mdl, data.problem, method)
+        obs, want = np.asarray(batch.member(i).observed), np.asarray(solo.observed)
+        assert np.max(np.abs(obs - want)) <= 1e-6 * np.max(np.abs(want))
+    # the easy member's work is its Tsit5 work alone: nothing of the continuation is charged to it
+    assert int(batch.member(1).n_evals) == int(easy.n_evals)
+    assert int(batch.member(0).n_evals) > 3 + 5 * budget

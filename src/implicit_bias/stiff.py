@@ -161,13 +161,21 @@ def solve(
     loss_tol=None,
     observe=None,
     h0=None,
+    start=None,
+    max_evals=None,
 ):
     """Integrate θ̇ = −grad_fn(θ) from ``y0`` (a pytree) through the save times ``ts`` (increasing, > 0).
 
     Steps are clipped to land on every save time. Returns (ts_reached, losses, observed, final,
     status, Stats): ``losses[i]`` and ``observed[i]`` at ``ts[i]`` for the save times reached (NaN
-    after a stop), ``status`` 0 ok, 2 failure (step budget spent or step size collapsed), 3 stopped
+    after a stop), ``status`` 0 ok, 2 failure (step budget ``max_steps`` or work budget
+    ``max_evals`` — gradients + HVPs — spent, or step size collapsed), 3 stopped
     because the loss fell below ``loss_tol`` (the run's end time is then ``ts_reached``'s last entry).
+
+    ``start = (t0, i0, losses, observed, running)`` continues a solve that another solver began:
+    ``y0`` is its state at time t0 (ts[i0 − 1] ≤ t0 < ts[i0]), ``losses``/``observed`` hold its first
+    i0 snapshots, and ``running`` False returns them unchanged without a step (so that a batch whose
+    members need no continuation can share the call). Used by ``GradientFlow(solver="auto")``.
     """
     flat0, unravel = ravel_pytree(y0)
     observe = observe or (lambda p: p)
@@ -184,16 +192,25 @@ def solve(
     obs_buf = jax.tree.map(lambda s: jnp.full((n_save,) + s.shape, jnp.nan, s.dtype), obs_shape)
     loss_buf = jnp.full((n_save,), jnp.nan)
     tol = -jnp.inf if loss_tol is None else loss_tol
+    work_cap = jnp.inf if max_evals is None else max_evals
+    if start is None:
+        t0, i0, status0 = jnp.asarray(0.0, flat0.dtype), jnp.asarray(0), jnp.asarray(-1)
+    else:
+        t0, i0, loss_buf, obs_buf, running = start
+        t0, i0 = jnp.asarray(t0, flat0.dtype), jnp.asarray(i0)
+        loss_buf = jnp.asarray(loss_buf, flat0.dtype)
+        status0 = jnp.where(running, -1, OK)
+    first = ts[jnp.minimum(i0, n_save - 1)] - t0  # time to the first save time still ahead
 
     if h0 is None:  # Hairer–Wanner's starting step: 1% of ‖y‖/‖f(y)‖ in the error norm
         sc = atol + rtol * jnp.abs(flat0)
         f0 = f(flat0)
         d0, d1 = _rms(flat0 / sc), _rms(f0 / sc)
         h0 = jnp.where((d0 > 1e-5) & (d1 > 1e-5), 0.01 * d0 / d1, 1e-6)
-        h0 = jnp.minimum(h0, ts[0])
-        n_grad0 = 1
+        h0 = jnp.minimum(h0, first)
+        n_grad0 = jnp.where(status0 < 0, 1, 0)
     else:
-        n_grad0 = 0
+        n_grad0 = jnp.asarray(0)
 
     class S(NamedTuple):
         t: jax.Array
@@ -247,21 +264,25 @@ def solve(
             jnp.where(
                 saved & (s.i + 1 >= n_save),
                 OK,
-                jnp.where((n_steps >= max_steps) | collapsed, FAILED, -1),
+                jnp.where(
+                    (n_steps >= max_steps) | (stats.n_grad + stats.n_hvp >= work_cap) | collapsed,
+                    FAILED,
+                    -1,
+                ),
             ),
         )
         return S(t1, y, h_next, i, losses, obs, status, stats)
 
     zero = jnp.asarray(0)
     s0 = S(
-        t=jnp.asarray(0.0, flat0.dtype),
+        t=t0,
         y=flat0,
         h=jnp.asarray(h0, flat0.dtype),
-        i=zero,
+        i=i0,
         losses=loss_buf,
         obs=obs_buf,
-        status=jnp.asarray(-1),
-        stats=Stats(jnp.asarray(n_grad0), zero, zero, zero, zero),
+        status=status0,
+        stats=Stats(n_grad0, zero, zero, zero, zero),
     )
     s = jax.lax.while_loop(cond, body, s0)
     reached = jnp.arange(n_save) < s.i
@@ -287,7 +308,9 @@ class FlowResult(NamedTuple):
         return int(self.stats.n_grad) + int(self.stats.n_hvp)
 
 
-def _fit_flow(model, problem, params0, ts, loss_tol, rtol, atol, *, observe, max_steps, max_cg):
+def _fit_flow(
+    model, problem, params0, ts, loss_tol, rtol, atol, max_evals, *, observe, max_steps, max_cg
+):
     from implicit_bias.optim.objective import gradient, objective
 
     def grad(p):
@@ -297,7 +320,7 @@ def _fit_flow(model, problem, params0, ts, loss_tol, rtol, atol, *, observe, max
         return objective(model, problem, p)
 
     out = solve(grad, loss, params0, ts, rtol=rtol, atol=atol, loss_tol=loss_tol,
-                observe=observe, max_steps=max_steps, max_cg=max_cg)  # fmt: skip
+                observe=observe, max_steps=max_steps, max_cg=max_cg, max_evals=max_evals)  # fmt: skip
     return FlowResult(*out)
 
 
@@ -318,18 +341,22 @@ def fit_flow(
     observe=None,
     max_steps: int = 50_000,
     max_cg: int = 1000,
+    max_evals: float | None = None,
 ) -> FlowResult:
     """The gradient flow of ``problem.loss(model(θ))`` from ``params0`` by ROS34PW2, snapshots at
     ``n_saves`` log-spaced times in [t_first, t1], stopped once the loss is below ``loss_tol``.
 
+    ``max_evals`` caps the work (gradients + HVPs; unbounded by default): where CG needs many
+    iterations per stage, steps vary a hundredfold in cost and a step budget bounds no time.
     ``atol`` defaults to 1e-4·rtol. Model, problem, tolerances and ``loss_tol`` are traced: a new
-    problem of the same shape does not recompile. (Until ``GradientFlow(solver="rosenbrock")``
-    lands in the engine, this is the entry point.)
+    problem of the same shape does not recompile. The engine's ``GradientFlow(solver="rosenbrock")``
+    is the same solver behind ``fit``; this entry point returns the solver's work counters as well.
     """
     ts = jnp.geomspace(t_first, t1, n_saves)
     atol = 1e-4 * rtol if atol is None else atol
     tol = -jnp.inf if loss_tol is None else loss_tol
-    return _fit_flow_jit(model, problem, params0, ts, tol, rtol, atol,
+    cap = jnp.inf if max_evals is None else float(max_evals)
+    return _fit_flow_jit(model, problem, params0, ts, tol, rtol, atol, cap,
                          observe=observe or _identity, max_steps=max_steps, max_cg=max_cg)  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from implicit_bias.optim.trajectory import OK, SOLVER_FAILED, STOPPED_AT_TOL, Tr
 @ft.partial(
     jax.tree_util.register_dataclass,
     data_fields=["t1", "rtol", "atol", "loss_tol"],
-    meta_fields=["n_saves", "spacing", "t_first", "solver", "max_steps"],
+    meta_fields=["n_saves", "spacing", "t_first", "solver", "max_steps", "switch_steps"],
 )
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GradientFlow:
@@ -39,6 +39,14 @@ class GradientFlow:
     is not the default. It needs a symmetric Jacobian (a plain gradient flow: no ``precondition``).
     ``Trajectory.n_evals`` counts gradient evaluations for the explicit solvers, gradients + HVPs
     for ``"rosenbrock"`` and steps (accepted + rejected) for ``"kvaerno5"``.
+
+    ``"auto"`` detects stiffness by cost: it integrates with Tsit5 and, if Tsit5 has not reached t1
+    (or ``loss_tol``) within ``switch_steps`` steps, continues from where Tsit5 stopped with the
+    Rosenbrock solver for the rest of ``max_steps``. A flow that explicit steps resolve cheaply is
+    the Tsit5 solution; a stiff one pays ``switch_steps`` explicit steps (6 gradients each) before
+    the switch. (An explicit method held to h ≲ 3/λ_max(H) by stability takes ~t1·λ_max/3 steps;
+    the switch fires when that exceeds the budget: LSODA's criterion in spirit, measured in cost.)
+    A preconditioned model has no symmetric Jacobian: ``"auto"`` then stays with Tsit5.
     """
 
     t1: float
@@ -50,11 +58,12 @@ class GradientFlow:
     solver: str = "tsit5"
     max_steps: int = 1_000_000
     loss_tol: float | None = None
+    switch_steps: int = 2_000
 
     @property
     def splits_over_devices(self) -> bool:
         """Batches of the implicit solvers stay on one device (see ``batching._split_over_devices``)."""
-        return self.solver not in _IMPLICIT
+        return self.solver not in _IMPLICIT + ("rosenbrock", "auto")
 
     def __post_init__(self):
         if self.spacing not in ("linear", "log"):
@@ -65,6 +74,8 @@ class GradientFlow:
             raise ConfigError(f"t1 must be > 0, got {self.t1}")
         if isinstance(self.n_saves, int) and self.n_saves < 1:
             raise ConfigError(f"n_saves must be >= 1, got {self.n_saves}")
+        if isinstance(self.switch_steps, int) and self.switch_steps < 1:
+            raise ConfigError(f"switch_steps must be >= 1, got {self.switch_steps}")
 
     def solve(self, model, problem, params0, observe, *, axes=None, label="GradientFlow"):
         """Integrate from ``params0``; returns (Trajectory, None)."""
@@ -95,11 +106,11 @@ def _solver(name: str):
     }[name]()
 
 
-_SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "rosenbrock")
+_SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "rosenbrock", "auto")
 _IMPLICIT = ("kvaerno5",)
 
 
-def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe):
+def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe, start=None):
     from implicit_bias import stiff
 
     ts = method.save_times()
@@ -113,6 +124,7 @@ def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe)
         loss_tol=method.loss_tol,
         observe=observe,
         max_steps=method.max_steps,
+        start=start,
     )
     return Trajectory(
         t=jnp.concatenate([jnp.zeros(1), t]),
@@ -127,10 +139,49 @@ def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe)
 
 
 def _flow_solve(model, problem, method: GradientFlow, params0, *, observe):
-    import diffrax
-
     if method.solver == "rosenbrock":
         return _rosenbrock_solve(model, problem, method, params0, observe=observe)
+    if method.solver == "auto":
+        return _auto_solve(model, problem, method, params0, observe=observe)
+    return _diffrax_solve(model, problem, method, params0, observe=observe)[0]
+
+
+def _auto_solve(model, problem, method: GradientFlow, params0, *, observe):
+    """Tsit5 for up to ``switch_steps`` steps, then (if it has not finished) ROS34PW2 from there."""
+    if getattr(model, "precondition", None) is not None:  # no symmetric Jacobian: explicit only
+        return _diffrax_solve(model, problem, dataclasses.replace(method, solver="tsit5"),
+                              params0, observe=observe)[0]  # fmt: skip
+    budget = min(method.switch_steps, method.max_steps)
+    explicit = dataclasses.replace(method, solver="tsit5", max_steps=budget)
+    first, t_end, _ = _diffrax_solve(model, problem, explicit, params0, observe=observe)
+    running = first.status == SOLVER_FAILED  # budget spent (or step collapsed) before t1/loss_tol
+    reached = jnp.sum(jnp.isfinite(first.t[1:]))  # save times Tsit5 passed (t ≤ t_end)
+    rest = dataclasses.replace(method, solver="rosenbrock",
+                               max_steps=max(method.max_steps - budget, 1))  # fmt: skip
+    kept = jnp.arange(first.loss.shape[0] - 1) < reached
+    start = (t_end, reached, jnp.where(kept, first.loss[1:], jnp.nan),
+             jax.tree.map(lambda o: o[1:], first.observed), running)  # fmt: skip
+    second = _rosenbrock_solve(model, problem, rest, first.final, observe=observe, start=start)
+
+    def pick(a, b):  # the continuation where there was one; its first snapshots are Tsit5's
+        return jnp.where(running, b, a)
+
+    return Trajectory(
+        t=pick(first.t, second.t),
+        loss=jnp.concatenate([first.loss[:1], pick(first.loss[1:], second.loss[1:])]),
+        observed=jax.tree.map(lambda a, b: jnp.concatenate([a[:1], pick(a[1:], b[1:])]),
+                              first.observed, second.observed),  # fmt: skip
+        final=jax.tree.map(pick, first.final, second.final),
+        n_evals=first.n_evals + jnp.where(running, second.n_evals, 0),
+        status=pick(first.status, second.status),
+        diverged_step=jnp.asarray(-1),
+        method="GradientFlow",
+    )
+
+
+def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
+    """(Trajectory, the time the solve ended, its attempted steps) by a diffrax solver."""
+    import diffrax
 
     def vector_field(t, p, args):
         return jax.tree.map(jnp.negative, descent_direction(model, problem, p))
@@ -189,7 +240,7 @@ def _flow_solve(model, problem, method: GradientFlow, params0, *, observe):
         status=status,
         diverged_step=jnp.asarray(-1),
         method="GradientFlow",
-    )
+    ), t_end, sol.stats["num_steps"]
 
 
 @ft.partial(jax.jit, static_argnames=("axes", "observe"))
