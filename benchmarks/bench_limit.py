@@ -295,7 +295,8 @@ def run_engine_flow(st: Setting, rtol: float, solver: str):
     return dict(
         wall=wall,
         evals=int(traj.n_evals),
-        loss=float(traj.loss[-1]),
+        # the loss at the stop (traj.loss ends at the last snapshot before it)
+        loss=float(objective(st.model, st.problem, traj.final)),
         converged=int(traj.status) == 3,  # stopped at loss_tol
         t_end=float(np.nanmax(np.asarray(traj.t))),
         final=traj.final,
