@@ -189,7 +189,9 @@ def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_r
     kw = dict(t1=200.0, n_saves=6, spacing="log", t_first=0.5)
     tight = dict(rtol=1e-8, atol=1e-12)
     stiff_model = Hadamard(depth=2, n=20, alpha=1e-3)
-    ref = fit(stiff_model, data.problem, GradientFlow(rtol=1e-11, atol=1e-13, solver="dopri8", **kw))
+    ref = fit(
+        stiff_model, data.problem, GradientFlow(rtol=1e-11, atol=1e-13, solver="dopri8", **kw)
+    )
     tsit = fit(stiff_model, data.problem, GradientFlow(solver="tsit5", **tight, **kw))
     tsit_steps = (int(tsit.n_evals) - 3) // 5  # 6 stages, FSAL: 5 new gradients per step
     assert tsit_steps > 10, tsit_steps  # so a 10-step budget must switch

@@ -348,7 +348,7 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from implicit_bias import config, sweep as sweep_mod
+    from implicit_bias import cluster as cluster_mod, config, sweep as sweep_mod
 
     if target.endswith(".toml"):
         if grid or seeds or set_:
@@ -365,15 +365,15 @@ def sweep(
     if max_batch is not None and max_batch < 1:
         raise _usage(f"--max-batch must be an integer >= 1, got {max_batch}")
     if scheduler is not None:
-        sweep_mod.check_address(scheduler)
-    security = sweep_mod.security(tls_ca, tls_cert, tls_key)
+        cluster_mod.check_address(scheduler)
+    security = cluster_mod.security(tls_ca, tls_cert, tls_key)
     if spec.n_runs > sweep_mod.CONFIRM_ABOVE and not yes:
         raise _usage(
             f"this sweep has {spec.n_runs:,} runs (more than {sweep_mod.CONFIRM_ABOVE:,}); "
             "pass --yes to start it"
         )
     cfgs = sweep_mod.expand(spec)  # validates every config before anything starts
-    client = sweep_mod.connect(scheduler, security=security) if scheduler else None
+    client = cluster_mod.connect(scheduler, security=security) if scheduler else None
     console.print(f"sweep {spec.id}: {len(cfgs)} runs of {spec.experiment} → {root}")
     columns = (
         TextColumn("[progress.description]{task.description}"),

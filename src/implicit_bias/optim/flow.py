@@ -169,8 +169,11 @@ def _auto_solve(model, problem, method: GradientFlow, params0, *, observe):
     return Trajectory(
         t=pick(first.t, second.t),
         loss=jnp.concatenate([first.loss[:1], pick(first.loss[1:], second.loss[1:])]),
-        observed=jax.tree.map(lambda a, b: jnp.concatenate([a[:1], pick(a[1:], b[1:])]),
-                              first.observed, second.observed),  # fmt: skip
+        observed=jax.tree.map(
+            lambda a, b: jnp.concatenate([a[:1], pick(a[1:], b[1:])]),
+            first.observed,
+            second.observed,
+        ),
         final=jax.tree.map(pick, first.final, second.final),
         n_evals=first.n_evals + jnp.where(running, second.n_evals, 0),
         status=pick(first.status, second.status),
@@ -231,16 +234,20 @@ def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
         OK,
         jnp.where(sol.result == diffrax.RESULTS.event_occurred, STOPPED_AT_TOL, SOLVER_FAILED),
     )
-    return Trajectory(
-        t=t,
-        loss=loss,
-        observed=observed,
-        final=final,
-        n_evals=n_evals,
-        status=status,
-        diverged_step=jnp.asarray(-1),
-        method="GradientFlow",
-    ), t_end, sol.stats["num_steps"]
+    return (
+        Trajectory(
+            t=t,
+            loss=loss,
+            observed=observed,
+            final=final,
+            n_evals=n_evals,
+            status=status,
+            diverged_step=jnp.asarray(-1),
+            method="GradientFlow",
+        ),
+        t_end,
+        sol.stats["num_steps"],
+    )
 
 
 @ft.partial(jax.jit, static_argnames=("axes", "observe"))
