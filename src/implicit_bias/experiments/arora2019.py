@@ -28,6 +28,12 @@ initial); test error X_NN 0.241, depth 1 1 (exactly), depth 2 0.389, depth 3 0.0
 loaded machine) depths 3 and 4 stop at 0.0050 and 0.0042: the test error still falls along the flow
 (to 1e-8 × initial, depth 3 reaches 4.5e-4), and a coarser solver's last step lands at a lower loss.
 
+A counterexample, found by the sweep and kept: at m = 1000 (barely above the 975 degrees of freedom of
+a 100×100 rank-5 matrix) the depth-3 flow converges, at every seed 0–4, to an interpolant with test
+error 1.6–1.9 where X_NN has 0.78–0.81, so "depth 3 ≤ the nuclear norm" FAILS there; depth 4 does not
+converge within the work budget (test error 12–23 when stopped; not compared). From m = 1500 on every
+depth converges and every claim passes (sweeps/arora2019.toml, docs/seed002.md).
+
     implicit-bias run arora2019                       # ~1 min (2 cores)
     implicit-bias sweep sweeps/arora2019.toml         # 6 m × 5 seeds, see the file for its time
 """
