@@ -224,3 +224,12 @@ def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_r
     # the easy member's work is its Tsit5 work alone: nothing of the continuation is charged to it
     assert int(batch.member(1).n_evals) == int(easy.n_evals)
     assert int(batch.member(0).n_evals) > 3 + 5 * budget
+
+    from implicit_bias.errors import ConfigError
+
+    try:
+        GradientFlow(t1=1.0, solver="auto", switch_steps=0)
+    except ConfigError as e:
+        assert "switch_steps must be >= 1" in str(e)
+    else:
+        raise AssertionError("switch_steps = 0 must be refused")

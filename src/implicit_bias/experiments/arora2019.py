@@ -30,7 +30,8 @@ loaded machine) depths 3 and 4 stop at 0.0050 and 0.0042: the test error still f
 
 A counterexample, found by the sweep and kept: at m = 1000 (barely above the 975 degrees of freedom of
 a 100×100 rank-5 matrix) the depth-3 flow converges, at every seed 0–4, to an interpolant with test
-error 1.6–1.9 where X_NN has 0.78–0.81, so "depth 3 ≤ the nuclear norm" FAILS there; depth 4 does not
+error 1.6–1.9 where X_NN has 0.78–0.81 (effective rank 3.0–3.6 against X_NN's 5.3–6.3: a wrong
+interpolant of *lower* rank), so "depth 3 ≤ the nuclear norm" FAILS there; depth 4 does not
 converge within the work budget (test error 12–23 when stopped; not compared). From m = 1500 on every
 depth converges and every claim passes (sweeps/arora2019.toml, docs/seed002.md).
 

@@ -63,7 +63,7 @@ class GradientFlow:
     @property
     def splits_over_devices(self) -> bool:
         """Batches of the implicit solvers stay on one device (see ``batching._split_over_devices``)."""
-        return self.solver not in _IMPLICIT + ("rosenbrock", "auto")
+        return self.solver not in _IMPLICIT
 
     def __post_init__(self):
         if self.spacing not in ("linear", "log"):
