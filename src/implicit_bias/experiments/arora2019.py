@@ -32,8 +32,10 @@ A counterexample, found by the sweep and kept: at m = 1000 (barely above the 975
 a 100×100 rank-5 matrix) the depth-3 flow converges, at every seed 0–4, to an interpolant with test
 error 1.6–1.9 where X_NN has 0.78–0.81 (effective rank 3.0–3.6 against X_NN's 5.3–6.3: a wrong
 interpolant of *lower* rank), so "depth 3 ≤ the nuclear norm" FAILS there; depth 4 does not
-converge within the work budget (test error 12–23 when stopped; not compared). From m = 1500 on every
-depth converges and every claim passes (sweeps/arora2019.toml, docs/seed002.md).
+converge within the work budget (test error 12–23 when stopped; not compared). The depth-3 value is
+the flow's, not the solver's (seed 0: 1.7292, 1.7290, 1.7290 at rtol 1e-4, 1e-5, 1e-6). At m = 1500,
+seed 4, depth 4 fails the same way (1.26 vs 0.50); every other claim from m = 1500 on passes or (depth 4
+at m = 1500, seeds 2–3) is unconverged (sweeps/arora2019.toml, docs/seed002.md).
 
     implicit-bias run arora2019                       # ~1 min (2 cores)
     implicit-bias sweep sweeps/arora2019.toml         # 6 m × 5 seeds, see the file for its time

@@ -52,7 +52,9 @@ class Question:
     n_steps: int = 10_000
     t1: float = 0.0  # 0 = 1e12 (hadamard) or 1e8; the flow stops earlier, once L < rel_tol · L(0)
     rel_tol: float = 1e-10
-    solver: str = ""  # "" = rosenbrock (matrix-free, stiff); or auto, tsit5, dopri5, dopri8, kvaerno5
+    solver: str = (
+        ""  # "" = rosenbrock (matrix-free, stiff); or auto, tsit5, dopri5, dopri8, kvaerno5
+    )
     lam: float = 0.0  # SGD weight decay
     batch_size: int = 1  # SGD entries per step
     n_saves: int = 60
