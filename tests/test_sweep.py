@@ -336,3 +336,14 @@ def test_sweep_overlay_puts_every_series_of_a_quantity_on_one_axis():
     ys = [np.asarray(c.lines[0].get_ydata(), dtype=float) for c in ax.containers]
     np.testing.assert_allclose(ys, [[0.6, 1e-4], [0.1, 0.01]], rtol=1e-12)
     assert ax.get_yscale() == "log"  # values span ≥ 100×
+
+    # a series keeps its color on every axis (test error with the nuclear norm, converged without)
+    more = ["nuclear norm: test error", "depth 2: test error", "depth 3: test error",
+            "depth 2: converged", "depth 3: converged"]  # fmt: skip
+    df = pd.DataFrame({"m": [1000, 2000], "seed": [0, 0], "status": ["ok"] * 2,
+                       **{k: [0.5, 0.1] for k in more}})  # fmt: skip
+    fig = report.sweeps._overlay_figure(report.sweeps._aggregate(df, ["m"], more), "m",
+                                        report.sweeps._series_groups(more), "t")  # fmt: skip
+    colors = [{t.get_text(): c.lines[0].get_color() for t, c in
+               zip(a.get_legend().get_texts(), a.containers)} for a in fig.axes if a.get_visible()]  # fmt: skip
+    assert len(colors) == 2 and all(colors[0][k] == colors[1][k] for k in ("depth 2", "depth 3"))

@@ -108,13 +108,15 @@ def _overlay_figure(agg, x: str, groups: dict[str, list[tuple[str, str]]], title
     xs, numeric = _as_axis(agg[x])
     pos = [float(v) for v in xs] if numeric else list(range(len(xs)))
     fig, axes = plots.figure(min(len(groups), 3), math.ceil(len(groups) / 3), width=4.6, height=3.4)
+    # one color per series on every axis ("depth 4" is the same color in each panel)
+    names = list(dict.fromkeys(series for members in groups.values() for series, _ in members))
     for j, (quantity, members) in enumerate(groups.items()):
         ax = axes.flat[j]
         g = agg.set_index(x).reindex(xs)
         finite = []
-        for i, (series, m) in enumerate(members):
+        for series, m in members:
             ax.errorbar(pos, g[m], yerr=g[m + " std"], marker="o", ms=3, capsize=3,
-                        color=plots.color(i), label=series)  # fmt: skip
+                        color=plots.color(names.index(series)), label=series)  # fmt: skip
             v = g[m].to_numpy(dtype=float)
             finite.extend(v[np.isfinite(v)])
         finite = np.asarray(finite)
