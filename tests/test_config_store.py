@@ -29,6 +29,8 @@ def test_overrides_are_parsed_to_the_declared_types():
     assert cfg == Cfg(alpha=1e-3, depth=4, spectrum=(10.0, 7.0, -5.0), flag=True, horizon=None)
     assert config.apply_overrides(Cfg(), {"horizon": "2.5", "spectrum": "(1, 2)"}).horizon == 2.5
     assert config.apply_overrides(Cfg(), {"depth": 5, "alpha": 1}).alpha == 1.0
+    assert config.apply_overrides(Cfg(), {"spectrum": "[3, 4]"}).spectrum == (3.0, 4.0)
+    assert config.apply_overrides(Cfg(), {"spectrum": "(1,)"}).spectrum == (1.0,)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +40,9 @@ def test_overrides_are_parsed_to_the_declared_types():
         ({"depth": "2.5"}, r"'depth'.*expects int, got '2.5'"),
         ({"alpha": "abc"}, r"'alpha'.*expects float"),
         ({"spectrum": "1,x"}, r"'spectrum'.*expects tuple\[float, \.\.\.\]"),
+        # an empty item is an error, not dropped (the fuzz test found '[],0.0' parsed as (0.0,))
+        ({"spectrum": "[],0.0"}, r"'spectrum'.*expects tuple\[float, \.\.\.\]"),
+        ({"spectrum": "1,,2"}, r"'spectrum'.*expects tuple\[float, \.\.\.\]"),
         ({"flag": "maybe"}, r"'flag'.*expects bool"),
     ],
 )

@@ -71,6 +71,20 @@ def _parse_float(text: str) -> float:
     return value
 
 
+def _split_tuple(value: str) -> list[str]:
+    """'1, 2', '(1, 2)', '[1, 2]' or '(1,)' → its items; an empty item ('[],0', '1,,2') is an
+    error, not skipped (a skipped one would silently change the tuple's length)."""
+    text = value.strip()
+    if len(text) >= 2 and (text[0], text[-1]) in (("(", ")"), ("[", "]")):
+        text = text[1:-1].strip()
+    parts = [p.strip() for p in text.split(",")] if text else []
+    if len(parts) > 1 and parts[-1] == "":  # a trailing comma, as in Python's "(1,)"
+        parts = parts[:-1]
+    if any(p == "" for p in parts):
+        raise ValueError(value)
+    return parts
+
+
 def _parse_scalar(text: str, tp):
     if tp is bool:
         low = text.strip().lower()
@@ -114,8 +128,7 @@ def _convert(value, tp):
         raise ValueError(value)
     if origin is tuple:
         if isinstance(value, str):
-            text = value.strip().strip("()[]")
-            items = [s for s in (p.strip() for p in text.split(",")) if s]
+            items = _split_tuple(value)
         elif isinstance(value, (list, tuple)):
             items = list(value)
         else:
