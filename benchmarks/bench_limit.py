@@ -354,6 +354,7 @@ def main(argv=None):
     ap.add_argument(
         "--solver",
         default="rosenbrock",
+        choices=["rosenbrock", "auto", "tsit5", "dopri5", "dopri8", "kvaerno5"],
         help="rosenbrock (stiff.solve directly) or an engine solver: auto, tsit5, ...",
     )
     ap.add_argument("--json", default=None)

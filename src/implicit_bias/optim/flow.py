@@ -153,7 +153,7 @@ def _auto_solve(model, problem, method: GradientFlow, params0, *, observe):
                               params0, observe=observe)[0]  # fmt: skip
     budget = min(method.switch_steps, method.max_steps)
     explicit = dataclasses.replace(method, solver="tsit5", max_steps=budget)
-    first, t_end, _ = _diffrax_solve(model, problem, explicit, params0, observe=observe)
+    first, t_end = _diffrax_solve(model, problem, explicit, params0, observe=observe)
     running = first.status == SOLVER_FAILED  # budget spent (or step collapsed) before t1/loss_tol
     reached = jnp.sum(jnp.isfinite(first.t[1:]))  # save times Tsit5 passed (t ≤ t_end)
     rest = dataclasses.replace(method, solver="rosenbrock",
@@ -183,7 +183,7 @@ def _auto_solve(model, problem, method: GradientFlow, params0, *, observe):
 
 
 def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
-    """(Trajectory, the time the solve ended, its attempted steps) by a diffrax solver."""
+    """(Trajectory, the time the solve ended) by a diffrax solver."""
     import diffrax
 
     def vector_field(t, p, args):
@@ -246,7 +246,6 @@ def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
             method="GradientFlow",
         ),
         t_end,
-        sol.stats["num_steps"],
     )
 
 
