@@ -191,7 +191,12 @@ def test_fuzz_good_configs_near_the_bounds_validate():
     def one(case):
         (name, field, _), value = case
         module = experiments.get(name)
-        cfg = config.apply_overrides(module.Config(), {field: value}, experiment=name)
+        try:
+            cfg = config.apply_overrides(module.Config(), {field: value}, experiment=name)
+        except config.ConstraintError as e:  # inside its domain, but not with the other defaults
+            assert re.search(rf"\b{field}\b", str(e)) and "\n" not in str(e), (name, field, str(e))
+            n["refused by a constraint between fields"] += 1
+            return
         assert getattr(cfg, field) == value
         if not isinstance(value, tuple):  # and as text, as the CLI gives it
             again = config.apply_overrides(module.Config(), {field: repr(value)}, experiment=name)
@@ -200,7 +205,7 @@ def test_fuzz_good_configs_near_the_bounds_validate():
 
     check()
     print("good-config fuzz:", dict(n))
-    assert n["validated"] >= 1000
+    assert n["validated"] >= 800 and sum(n.values()) >= 1000
 
 
 cli = CliRunner()

@@ -4,6 +4,7 @@ Thin by design: parse, call ``runner.execute`` / ``report.build``, print. JAX, c
 imported inside commands so that ``--help`` stays fast.
 """
 
+import errno
 import functools
 import sys
 from pathlib import Path
@@ -11,9 +12,45 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+
+class _OneLineUsageErrors(typer.core.TyperGroup):
+    """Click's usage errors (an unknown option, a missing or malformed value, an extra argument) end
+    as every other bad input does: one line ``error: …`` on stderr and exit code 2, not a usage
+    panel. ``--help`` and ``no_args_is_help`` are unchanged."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        click = typer.core._click  # the click that typer parses with (its own copy in typer ≥ 0.2x)
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as e:  # the help was shown
+            sys.exit(e.exit_code)
+        except click.exceptions.ClickException as e:
+            ctx = getattr(e, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            usage = isinstance(e, click.exceptions.UsageError) and ctx is not None
+            hint = f" (see {ctx.command_path} --help)" if usage else ""
+            text = " ".join(f"{where}{e.format_message()}{hint}".split())
+            err_console.print(f"[bold red]error:[/bold red] {escape(text)}", soft_wrap=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            err_console.print("Aborted!")
+            sys.exit(1)
+        except OSError as e:
+            if e.errno == errno.EPIPE:  # the reader of our output went away (| head)
+                sys.exit(1)
+            raise
+        sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
+
 
 app = typer.Typer(
+    cls=_OneLineUsageErrors,
     add_completion=False,
     no_args_is_help=True,
     help="Simulate, measure and explain the implicit bias of gradient methods, checked against theory.",
@@ -72,38 +109,105 @@ STATUS_STYLE = {
 }
 
 
-def print_checks(checks: list[dict], title: str = "checks") -> None:
-    """The checks table: kind, status (pass / FAIL / unconverged / outside the theorem; met / not
-    met for hypotheses), source and basis; a limit claim also shows the loss it was evaluated at."""
+WIDE_CHECKS = 140  # columns from which the checks are one table (source · basis a column of it)
+SHORT_STATUS = {"outside the theorem": "outside"}  # the narrow layout's status column is 11 wide
+
+
+def _fmt(x) -> str:
+    return "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))
+
+
+def print_checks(checks: list[dict], title: str = "checks", *, out: Console | None = None) -> None:
+    """The checks: kind, status (pass / FAIL / unconverged / outside the theorem; met / not met for
+    hypotheses), predicted, observed, tolerance, source and basis; a limit claim also shows the
+    loss it was evaluated at. At ``WIDE_CHECKS`` columns or more: one table with every cell whole;
+    narrower: at most four lines a check (status and kind beside the name, in at most two lines;
+    then the values; then source · basis), every line cut to the width with an ellipsis."""
     from implicit_bias import checks as checks_mod
 
+    out = out or console
+    normalized = list(map(checks_mod.normalize, checks))
+    if out.width < WIDE_CHECKS:
+        _print_checks_narrow(normalized, title, out)
+        return
     table = Table(title=title, show_lines=False)
     for col in ("check", "kind", "predicted", "observed", "tolerance", "status", "source · basis"):
         table.add_column(
             col, overflow="fold", no_wrap=col == "kind", min_width=11 if col == "status" else None
         )
-    fmt = lambda x: "" if x is None else (f"{x:.6g}" if isinstance(x, float) else str(x))  # noqa: E731
-    for c in map(checks_mod.normalize, checks):
+    for c in normalized:
         label = checks_mod.label(c)
-        status = STATUS_STYLE.get(label, label)
+        status = STATUS_STYLE.get(label, escape(label))
         if c["loss"] is not None:
-            status += f"\n[dim]at loss {fmt(float(c['loss']))}"
+            status += f"\n[dim]at loss {_fmt(float(c['loss']))}"
             if c["loss_tol"] is not None:
-                status += f" (converged ≤ {fmt(float(c['loss_tol']))})"
+                status += f" (converged ≤ {_fmt(float(c['loss_tol']))})"
             status += "[/dim]"
         where = "\n".join(
-            x for x in (c["source"], f"[dim]{c['basis']}[/dim]" if c["basis"] else "") if x
+            x
+            for x in (
+                escape(c["source"] or ""),
+                f"[dim]{escape(c['basis'])}[/dim]" if c["basis"] else "",
+            )
+            if x
         )
         table.add_row(
-            c["name"],
+            Text(c["name"]),
             c["kind"],
-            fmt(c.get("predicted")),
-            fmt(c.get("observed")),
-            fmt(c.get("tolerance")),
+            Text(_fmt(c.get("predicted"))),
+            Text(_fmt(c.get("observed"))),
+            Text(_fmt(c.get("tolerance"))),
             status,
             where,
         )
-    console.print(table)
+    out.print(table)
+
+
+def _print_checks_narrow(checks: list[dict], title: str, out: Console) -> None:
+    from implicit_bias import checks as checks_mod
+
+    body = max(20, out.width - 12)  # the status column (11) and one space
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=11, no_wrap=True, overflow="ellipsis")
+    grid.add_column(width=body, no_wrap=True, overflow="ellipsis")
+    cut = False
+    for c in checks:
+        label = checks_mod.label(c)
+        short = SHORT_STATUS.get(label, label)
+        status = Text.from_markup(STATUS_STYLE.get(label, escape(label)).replace(label, short))
+        name = Text(c["name"]).wrap(out, body)
+        if len(name) > 2:
+            name = name[:2]
+            name[1].truncate(body - 1)
+            name[1].append("…")
+            cut = True
+        values = [
+            f"{k} {_fmt(c.get(k))}" for k in ("predicted", "observed") if c.get(k) is not None
+        ]
+        if c.get("tolerance") is not None:
+            values.append(f"tol {_fmt(c.get('tolerance'))}")
+        if c["loss"] is not None:
+            values.append(f"at loss {_fmt(float(c['loss']))}")
+            if c["loss_tol"] is not None:
+                values[-1] += f" (converged ≤ {_fmt(float(c['loss_tol']))})"
+        lines = [*name, Text(" · ".join(values))]
+        where = " · ".join(x for x in (c["source"], c["basis"]) if x)
+        if where:
+            lines.append(Text(where, style="dim"))
+        cut = cut or any(len(line) > body for line in lines)
+        left = Text("\n").join([status, Text(c["kind"], style="dim")])
+        grid.add_row(left, Text("\n").join(lines))
+    out.print(Text(title, style="bold"), no_wrap=True, overflow="ellipsis")
+    out.print(grid)
+    if cut:
+        out.print(
+            Text(
+                f"(cells cut to {out.width} columns; at {WIDE_CHECKS} or more every cell is whole)",
+                style="dim",
+            ),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
 
 
 def _report_outcome(outcome, seed=None) -> None:
@@ -162,9 +266,13 @@ def run(
     ] = False,
 ):
     """Run one experiment and store config.json, rows.parquet, checks.json and figures."""
-    from implicit_bias import config, experiments, progress, runner
+    from implicit_bias import config, experiments, progress, runner, store
 
     module = experiments.get(name)
+    if out is not None:
+        store.check_output_folder(out, "--out")
+    else:
+        store.check_output_folder(Path(root) / name, "--root")
     cfg = config.apply_overrides(module.Config(), config.parse_assignments(set_), experiment=name)
     with progress.reporting(console):
         outcome = runner.execute(name, cfg, root=root, out=out, force=force, strict=strict)
@@ -233,6 +341,9 @@ def reproduce(
     modules = {name: experiments.get(name) for name in names}  # fail fast on a typo
     _check_workers(workers)
     store.check_writable(root, what="--root", run_folder=False)
+    store.check_output_folder(root, "--root")
+    # the report is written after every run: its path is checked now, not after an hour of work
+    store.check_output_file(report_out or Path(root) / "report.html", "--report")
     cfgs = {n: experiments.tiny_config(m) if tiny else m.Config() for n, m in modules.items()}
     seed_list = tuple(dict.fromkeys(parse_seeds(seeds))) if seeds is not None else None
     if seed_list is None:
@@ -348,12 +459,12 @@ def sweep(
         TimeRemainingColumn,
     )
 
-    from implicit_bias import cluster as cluster_mod, config, sweep as sweep_mod
+    from implicit_bias import cluster as cluster_mod, config, store, sweep as sweep_mod
 
     if target.endswith(".toml"):
         if grid or seeds or set_:
             raise _usage("a sweep file already fixes the grid, seeds and overrides")
-        spec = sweep_mod.load_spec(Path(target))
+        spec = sweep_mod.load_spec(_input_file(Path(target), "sweep file"))
     else:
         spec = sweep_mod.SweepSpec(
             experiment=target,
@@ -362,6 +473,7 @@ def sweep(
             fixed=config.parse_assignments(set_),
         )
     _check_workers(workers)
+    store.check_output_folder(root, "--root")
     if max_batch is not None and max_batch < 1:
         raise _usage(f"--max-batch must be an integer >= 1, got {max_batch}")
     if scheduler is not None:
@@ -430,6 +542,38 @@ def _usage(message: str):
     return ConfigError(message)
 
 
+MAX_INPUT_BYTES = 1 << 20  # a sweep file is a few lines of TOML
+
+
+def _input_file(path: Path, what: str) -> Path:
+    """A small regular file to read, or one line: never a FIFO or a device (/dev/zero would be
+    read forever), a folder or a file of more than ``MAX_INPUT_BYTES``."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise _usage(f"{what} {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise _usage(f"cannot read {what} {path}: {getattr(e, 'strerror', None) or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _usage(f"{what} {path} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _usage(f"{what} {path} is not a regular file (a device, pipe or socket)")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise _usage(f"{what} {path} has {st.st_size:,} bytes: more than {MAX_INPUT_BYTES:,}")
+    return path
+
+
+def _store_to_read(root: Path) -> Path:
+    """``--root`` of a verb that reads the store: a folder (or nothing yet), never a file."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise _usage(f"--root: {root} is a file, not a results store folder")
+    return root
+
+
 @app.command()
 @_friendly_errors
 def query(
@@ -441,50 +585,108 @@ def query(
         Path | None, typer.Option(help="Write the result as CSV to this file (- for stdout).")
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+    timeout: Annotated[
+        float, typer.Option(help="Stop the query after this many seconds (0: no limit).")
+    ] = 60.0,
 ):
     """Query the results store with DuckDB (read-only)."""
+    import math
+
     import duckdb
 
-    from implicit_bias import query as query_mod
+    from implicit_bias import query as query_mod, store
 
+    root = _store_to_read(root)
+    if limit < 0:
+        raise _usage(f"--limit must be an integer >= 0, got {limit}")
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise _usage(f"--timeout must be a number of seconds >= 0 (0: no limit), got {timeout}")
+    if not sql.strip():
+        raise _usage('the SQL is empty: give a statement, e.g. "SELECT * FROM runs"')
+    csv_path = None
     if csv is not None and str(csv) != "-":
-        if csv.is_dir():
-            raise _usage(f"--csv: {csv} is a folder, not a file")
-        parent = csv.resolve().parent
-        if not parent.is_dir():
-            raise _usage(f"--csv: no folder {parent} to write {csv.name} into")
+        csv_path = store.check_output_file(csv, "--csv")
+        if not csv_path.parent.is_dir():
+            raise _usage(f"--csv: no folder {csv_path.parent} to write {csv.name} into")
     try:
-        df = query_mod.query(sql, root)
+        df = query_mod.query(sql, root, timeout=timeout or None)
+    except query_mod.QueryTimeout:
+        raise _usage(
+            f"query stopped after {timeout:g} s (--timeout {timeout:g}; raise it, or --timeout 0 "
+            "for no limit)"
+        ) from None
     except duckdb.Error as e:
-        raise _usage(f"query failed: {e}") from None
+        raise _usage(f"query failed: {' '.join(str(e).split())}") from None
     if csv is not None and str(csv) == "-":
         sys.stdout.write(df.to_csv(index=False))
         return
-    if csv is not None:
-        df.to_csv(csv, index=False)
-    table = Table(show_header=True)
-    for col in df.columns:
-        table.add_column(str(col), overflow="fold")
-    for row in df.head(limit).itertuples(index=False):
-        table.add_row(*(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
+    if csv_path is not None:
+        store.write_output_file(csv_path, df.to_csv(index=False), "--csv")
+    if df.shape[1] == 0 or len(df) == 0:
+        console.print("no rows" + (f" ({df.shape[1]} columns)" if df.shape[1] else ""))
+        return
+    if limit == 0:
+        console.print(f"{len(df)} rows (none printed: --limit 0)")
+        return
+    table, hidden = _result_table(df, limit, console.width)
     console.print(table)
+    if hidden:
+        console.print(
+            Text(
+                f"{len(hidden)} more columns not shown: {', '.join(hidden)} "
+                "(select fewer columns, or --csv)",
+                style="dim",
+            ),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
     if len(df) > limit:
         console.print(f"[dim]{len(df) - limit} more rows (use --limit or --csv)[/dim]")
 
 
-@app.command(
-    context_settings={
-        "allow_extra_args": True,
-        "ignore_unknown_options": True,
-        "help_option_names": [],
-    }
-)
-@_friendly_errors
-def explore(ctx: typer.Context):
-    """Ask your own question (problem × model × method × baselines); `explore --help` for the flags."""
-    from implicit_bias import explore as explore_mod
+MAX_CELL = 30  # a query result's column is at most this wide (longer cells end in …)
 
-    raise typer.Exit(explore_mod.main(list(ctx.args)))
+
+def _cell(v) -> str:
+    text = f"{v:.6g}" if isinstance(v, float) else str(v)
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
+def _result_table(df, limit: int, width: int) -> tuple[Table, list[str]]:
+    """The first ``limit`` rows as a table that fits ``width`` columns: one line a row (cells cut
+    with … at ``MAX_CELL``), and as many columns, from the left, as fit; the names of the others."""
+    from rich.cells import cell_len
+
+    names = [_cell(c) for c in df.columns]
+    rows = [[_cell(v) for v in row] for row in df.head(limit).itertuples(index=False, name=None)]
+    want = [
+        min(MAX_CELL, max(cell_len(n), *(cell_len(r[i]) for r in rows), 1))
+        for i, n in enumerate(names)
+    ]
+    shown, used = [], 1  # the left border
+    for i, w in enumerate(want):
+        if used + w + 3 > width:  # a column costs its width, two spaces of padding and a border
+            if shown:
+                break
+            w = max(1, width - used - 3)
+        shown.append((i, w))
+        used += w + 3
+    table = Table(show_header=True)
+    for i, w in shown:
+        table.add_column(Text(names[i]), no_wrap=True, overflow="ellipsis", max_width=w)
+    for r in rows:
+        table.add_row(*(Text(r[i]) for i, _ in shown))
+    return table, names[len(shown) :]
+
+
+def _register_explore() -> None:
+    """``explore``: its flags are the Question's fields (``explore.command.register``)."""
+    from implicit_bias.explore.command import register
+
+    register(app, _friendly_errors)
+
+
+_register_explore()
 
 
 @app.command("report")
@@ -496,10 +698,13 @@ def report_cmd(
     ] = None,
 ):
     """Build the self-contained HTML report from the store (no recomputation)."""
-    from implicit_bias import report
+    from implicit_bias import report, store
 
-    if out is not None and out.is_dir():
-        raise _usage(f"--out: {out} is a folder, not a file")
+    root = _store_to_read(root)
+    if out is not None:
+        store.check_output_file(out, "--out")
+    else:
+        store.check_output_file(root / "report.html", "--root")
     path = report.build(root, out)
     console.print(f"report: {path.resolve()}")
 
@@ -517,8 +722,10 @@ def verify(
     Exit code 0 when every run is sound (or every broken one was moved aside), 1 otherwise."""
     from implicit_bias import store
 
-    if not Path(root).is_dir():
+    if not _store_to_read(root).is_dir():
         raise _usage(f"--root: no store at {root}")
+    if repair:  # broken runs are moved aside inside the store
+        store.check_output_folder(root, "--root")
     n_runs = len(store.run_folders(root))
     broken = store.broken_runs(root)
     for path, why in broken:

@@ -12,6 +12,11 @@ Each field declares its domain once, in its annotation, with ``annotated-types``
 empty unless it says ``MinLen(0)``) and raises one ``ConfigError`` naming the field and the allowed
 range. ``apply_overrides``, ``from_dict``, the runner and sweeps all call it, so the CLI, sweep grids,
 sweep files and the Python API share one validator.
+
+Constraints between fields (``few`` must be one of ``ms``, ``rank <= n``, one ``x0s`` per depth …)
+live in the Config class itself, as an optional method ``check(self)`` that raises a ConfigError
+naming both fields (``require`` below writes one line of it); ``validate`` calls it once every
+field is inside its own domain, so the same four entry points refuse them before any work.
 """
 
 import dataclasses
@@ -113,6 +118,8 @@ def _convert(value, tp):
     """Convert ``value`` (text or a Python value) to type ``tp``; raise ValueError if it cannot be."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
+    if origin is typing.Literal:  # a choice: the value as its choices' type (validate checks it)
+        return _convert(value, type(args[0]))
     if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null")):
             if type(None) in args:
@@ -337,7 +344,25 @@ def validate(cfg, *, experiment: str = ""):
         why = dom.problem(value)
         if why is not None:
             raise ConfigError(f"{where}{name} must be {dom.describe()}, got {value!r} ({why})")
+    cross = getattr(type(cfg), "check", None)
+    if callable(cross):
+        try:
+            cross(cfg)
+        except ConfigError as e:
+            raise ConstraintError(f"{where}{e}") from None
     return cfg
+
+
+class ConstraintError(ConfigError):
+    """A config whose fields are each inside their domain but do not go together (``few`` not in
+    ``ms``, ``rank > n``): raised by a Config's ``check`` through ``validate``."""
+
+
+def require(ok: bool, message: str) -> None:
+    """For a Config's ``check``: a ConfigError with ``message`` (which names both fields) unless
+    ``ok``."""
+    if not ok:
+        raise ConstraintError(message)
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

@@ -8,6 +8,8 @@ Views (``implicit-bias query "SQL"`` and ``query(sql)``):
                  see ``checks.counts``), and every config field as a column (NULL where an
                  experiment lacks it)
     rows         every run's tidy rows, with experiment and hash; join ``runs`` USING (hash) for configs
+    estimates    the arrays a run kept (explore: the final ``estimate`` and each ``baseline_<name>``):
+                 name, i, j (−1 for a vector), value, hash, experiment
     checks       one row per theory check: experiment, hash, name, kind (claim / hypothesis / sanity),
                  status (pass / fail / unconverged / outside), passed (the comparison's own verdict),
                  predicted, observed, tolerance, source, basis, loss, loss_tol, detail
@@ -25,12 +27,15 @@ skipped with a one-line warning.
 """
 
 import json
+import math
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
 
 from implicit_bias import checks as checks_mod, store, sweep as sweep_mod
+from implicit_bias.errors import ConfigError
 
 
 def _plain(v):
@@ -110,27 +115,36 @@ def _lock(con) -> None:
     con.execute("SET lock_configuration = true")
 
 
-def _connect(root: Path, runs: pd.DataFrame, *, with_rows: bool = True):
+def _parquet_table(con, table: str, file: str, paths) -> None:
+    """``table``: the named Parquet file of every run in ``paths``, with its hash and experiment
+    (an empty table with those two columns when no run has one)."""
+    files = [str(Path(p) / file) for p in paths if (Path(p) / file).is_file()]
+    if files:
+        name = re.escape(file)
+        con.read_parquet(files, filename=True, union_by_name=True).create_view(f"{table}_files")
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT * EXCLUDE (filename), "
+            f"regexp_extract(filename, '([^/]+)/{name}$', 1) AS hash, "
+            f"regexp_extract(filename, '([^/]+)/[^/]+/{name}$', 1) AS experiment "
+            f"FROM {table}_files"
+        )
+        con.execute(f"DROP VIEW {table}_files")
+    else:
+        con.execute(
+            f"CREATE TABLE {table} AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment "
+            "WHERE false"
+        )
+
+
+def _connect(root: Path, runs: pd.DataFrame, *, with_rows: bool = True, with_estimates: bool = False):
     import duckdb
 
     con = duckdb.connect(":memory:", config=LOCKED)
     _table(con, "runs", runs)
-    files = [p for p in runs["path"]] if len(runs) and with_rows else []
-    files = [str(Path(p) / "rows.parquet") for p in files if (Path(p) / "rows.parquet").is_file()]
-    if files:
-        con.read_parquet(files, filename=True, union_by_name=True).create_view("rows_files")
-        con.execute(
-            "CREATE TABLE rows AS SELECT * EXCLUDE (filename), "
-            "regexp_extract(filename, '([^/]+)/rows[.]parquet$', 1) AS hash, "
-            "regexp_extract(filename, '([^/]+)/[^/]+/rows[.]parquet$', 1) AS experiment "
-            "FROM rows_files"
-        )
-        con.execute("DROP VIEW rows_files")
-    else:
-        con.execute(
-            "CREATE TABLE rows AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment "
-            "WHERE false"
-        )
+    _parquet_table(con, "rows", "rows.parquet", runs["path"] if len(runs) and with_rows else [])
+    _parquet_table(
+        con, "estimates", store.ESTIMATES, runs["path"] if len(runs) and with_estimates else []
+    )
     checks = []
     for p in runs["path"] if len(runs) else []:
         for c in map(checks_mod.normalize, store.read_checks(Path(p))):
@@ -176,13 +190,53 @@ def _connect(root: Path, runs: pd.DataFrame, *, with_rows: bool = True):
     return con
 
 
-def query(sql: str, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame:
-    """Run ``sql`` against the store's views and return a pandas DataFrame (read-only: see above)."""
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class QueryTimeout(ConfigError):
+    """The SQL ran longer than its time limit and was interrupted."""
+
+
+def query(
+    sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None = None
+) -> pd.DataFrame:
+    """Run ``sql`` against the store's views and return a pandas DataFrame (read-only: see above).
+
+    ``timeout``: seconds after which the SQL is interrupted (``QueryTimeout``); None or 0: no
+    limit. Empty SQL is a ConfigError; SQL that returns no result (a comment) gives an empty frame.
+    """
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError('the SQL is empty: give a statement, e.g. "SELECT * FROM runs"')
+    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 <= timeout < math.inf):
+        raise ConfigError(
+            f"timeout must be a number of seconds >= 0 (0: no limit), got {timeout!r}"
+        )
     with_rows = re.search(r"\brows\b", sql, flags=re.IGNORECASE) is not None
-    con = _connect(Path(root), runs_frame(root), with_rows=with_rows)
+    with_estimates = re.search(r"\bestimates\b", sql, flags=re.IGNORECASE) is not None
+    con = _connect(Path(root), runs_frame(root), with_rows=with_rows, with_estimates=with_estimates)
+    stopped = threading.Event()
+
+    def stop():
+        stopped.set()
+        try:
+            con.interrupt()
+        except Exception:  # noqa: BLE001 - the query finished (and closed) as the time ran out
+            pass
+
+    timer = threading.Timer(timeout, stop) if timeout else None
     try:
-        return con.execute(sql).df()
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        result = con.execute(sql)
+        return pd.DataFrame() if result is None else result.df()
+    except Exception as e:
+        if stopped.is_set() and type(e).__name__ == "InterruptException":
+            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped") from None
+        raise
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
 
 
@@ -241,7 +295,11 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
             CHECKS_METRIC: n_pass / (n_pass + n_fail) if n_pass + n_fail else float("nan"),
         }
         if summarize is not None and meta.get("status") != "failed":
-            cfg = config_mod.from_dict(module.Config, cfg_dict)
-            row.update(summarize(store.read_rows(path), cfg))
+            try:
+                cfg = config_mod.from_dict(module.Config, cfg_dict)
+            except ConfigError:  # stored before a constraint between its fields was checked
+                cfg = None
+            if cfg is not None:
+                row.update(summarize(store.read_rows(path), cfg))
         out.append(row)
     return pd.DataFrame.from_records(out)

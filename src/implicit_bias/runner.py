@@ -92,9 +92,9 @@ RUN_FAILURES = (DivergenceError, SolverError)
 
 def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force) -> Outcome:
     """Write one run folder (atomically) from a Result or a recorded failure."""
-    figures, checks = {}, []
+    figures, checks, arrays = {}, [], {}
     if result is not None:
-        rows = result.rows
+        rows, arrays = result.rows, result.arrays
         checks = [c.to_dict() for c in checks_mod.resolve(result.checks)]
         notes = notes + list(result.notes)
         if plot:
@@ -120,8 +120,9 @@ def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force
     }
     try:
         store.write_run(
-            path, config=record, rows=rows, checks=checks, figures=figures, error=error, force=force
-        )
+            path, config=record, rows=rows, checks=checks, figures=figures, error=error,
+            force=force, arrays=arrays,
+        )  # fmt: skip
     finally:
         if figures:
             import matplotlib.pyplot as plt

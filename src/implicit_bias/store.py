@@ -30,6 +30,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from implicit_bias.errors import BrokenRunWarning, ConfigError
@@ -106,6 +107,120 @@ def check_writable(path: Path, *, what: str = "--root", run_folder: bool = True)
         raise ConfigError(f"{what}: cannot write {path}: {ancestor} is not writable")
 
 
+SPECIAL_FILE_SYSTEMS = ("/proc", "/sys", "/dev")  # kernel views: no place for a report or a store
+WRITABLE_UNDER_DEV = ("/dev/shm",)
+
+
+def check_output_file(path: Path, flag: str) -> Path:
+    """Refuse, before any work, an output file that cannot or must not be written, with one line
+    naming ``flag``; return the path to write (symlinks resolved, so a link to a file writes the
+    file). Refused: a folder; anything that exists and is not a regular file (a device such as
+    /dev/null or /dev/full, a pipe, a socket: it is never replaced or written over); a path on
+    /proc, /sys or /dev; a path whose nearest existing folder is not writable (read-only, by its
+    mode bits even for root, or by a failed trial write: a read-only mount)."""
+    path = Path(path)
+    real = _real(path, flag)
+    if real.is_dir():
+        raise ConfigError(f"{flag}: {path} is a folder, not a file")
+    if real.exists() and not real.is_file():
+        raise ConfigError(
+            f"{flag}: {path} is not a regular file (a device, pipe or socket); refusing to write "
+            "over it: give a new file name or an ordinary file"
+        )
+    _check_folder_for(real, path, flag)
+    return real
+
+
+def check_output_folder(path: Path, flag: str) -> Path:
+    """As ``check_output_file`` for a folder that is written into (a store's ``--root``, a run's
+    ``--out``): refused if it is an existing file or anything but a folder, on /proc, /sys or /dev,
+    or if it (or its nearest existing ancestor) is not writable. Returns the resolved path."""
+    path = Path(path)
+    real = _real(path, flag)
+    if real.exists() and not real.is_dir():
+        raise ConfigError(f"{flag}: {path} is an existing file, not a folder")
+    _check_folder_for(real, path, flag, itself=True)
+    return real
+
+
+def _real(path: Path, flag: str) -> Path:
+    if str(path) == "":
+        raise ConfigError(f"{flag}: the path is empty")
+    try:
+        real = Path(os.path.realpath(path))
+        real.exists()  # ENAMETOOLONG, ELOOP … surface here as one line
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        why = getattr(e, "strerror", None) or e
+        raise ConfigError(f"{flag}: cannot use {path!r}: {why}") from None
+    for special in SPECIAL_FILE_SYSTEMS:
+        if not _under(real, special) or any(_under(real, w) for w in WRITABLE_UNDER_DEV):
+            continue
+        if real.exists() and not (real.is_file() or real.is_dir()):
+            return real  # a device or pipe: the caller names it as such
+        raise ConfigError(
+            f"{flag}: {path} is on {special}, a kernel file system, not a place to write files"
+        )
+    return real
+
+
+def _under(path: Path, folder: str) -> bool:
+    return path == Path(folder) or Path(folder) in path.parents
+
+
+def _check_folder_for(real: Path, path: Path, flag: str, *, itself: bool = False) -> None:
+    """The nearest existing folder at or above ``real`` (its parent for a file) must be writable."""
+    folder = real if itself else real.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag}: cannot create {path}: {folder} is a file, not a folder")
+    why = _not_writable(folder)
+    if why is not None:
+        raise ConfigError(f"{flag}: cannot write {path}: {folder} {why}")
+
+
+def _not_writable(folder: Path) -> str | None:
+    """Why nothing can be created in ``folder`` (None if a trial file can be)."""
+    import tempfile
+
+    try:
+        mode = folder.stat().st_mode
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if not mode & 0o222:
+        return "is read-only"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "is not writable"
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".implicit-bias-probe-")
+    except OSError as e:
+        return f"is not writable ({e.strerror})"
+    os.close(fd)
+    os.unlink(name)
+    return None
+
+
+def write_output_file(path: Path, data: str | bytes, flag: str) -> Path:
+    """Write an output file checked by ``check_output_file``: first to a new hidden file beside it,
+    then renamed over it (a reader never sees half a file); an OSError on the way (a full disk) is
+    one line naming ``flag``, and the half-written file is removed."""
+    path = check_output_file(path, flag)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "xb") as f:  # "x": never an existing file
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        if path.exists() and not path.is_file():  # became a device since the check: keep it
+            raise ConfigError(f"{flag}: {path} is no longer a regular file; not replaced")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ConfigError(f"{flag}: cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
 def looks_like_run(path: Path) -> bool:
     return any((Path(path) / name).exists() for name in RUN_FILES)
 
@@ -134,6 +249,7 @@ def write_run(
     figures: dict | None = None,
     error: dict | None = None,
     force: bool = False,
+    arrays: dict | None = None,
 ) -> Path:
     """Write one run folder atomically. Returns the final path.
 
@@ -151,6 +267,8 @@ def write_run(
     files = {"rows.parquet": _rows_bytes(rows), "checks.json": _json_bytes(checks)}
     if error is not None:
         files["error.json"] = _json_bytes(error)
+    if arrays:
+        files[ESTIMATES] = _arrays_bytes(arrays)
     for name, fig in (figures or {}).items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
@@ -190,6 +308,47 @@ def _rows_bytes(rows) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
     return sink.getvalue().to_pybytes()
+
+
+ESTIMATES = "estimates.parquet"
+
+
+def _arrays_bytes(arrays: dict) -> bytes:
+    """Named arrays (vectors or matrices) as one long Parquet table: name, i, j (−1 for a vector's
+    entries), value — DuckDB reads it (``query``'s ``estimates`` view), ``read_arrays`` rebuilds them."""
+    import pyarrow as pa
+
+    cols = {"name": [], "i": [], "j": [], "value": []}
+    for name, a in arrays.items():
+        a = np.asarray(a, dtype=np.float64)
+        if a.ndim == 1:
+            i, j = np.arange(a.size), np.full(a.size, -1)
+        else:
+            i, j = (x.ravel() for x in np.indices(a.shape))
+        cols["name"].append(np.full(a.size, name, dtype=object))
+        cols["i"].append(i.astype(np.int32))
+        cols["j"].append(j.astype(np.int32))
+        cols["value"].append(a.ravel())
+    return _rows_bytes(pa.table({k: np.concatenate(v) for k, v in cols.items()}))
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The named arrays a run kept (explore: ``estimate`` and ``baseline_<name>``); {} if none."""
+    f = Path(path) / ESTIMATES
+    if not f.is_file():
+        return {}
+    df = pd.read_parquet(f)
+    out = {}
+    for name, g in df.groupby("name", sort=False):
+        i, j, v = g.i.to_numpy(), g.j.to_numpy(), g.value.to_numpy()
+        if (j < 0).all():
+            a = np.zeros(int(i.max()) + 1)
+            a[i] = v
+        else:
+            a = np.zeros((int(i.max()) + 1, int(j.max()) + 1))
+            a[i, j] = v
+        out[str(name)] = a
+    return out
 
 
 def _install(tmp: Path, final: Path, *, force: bool) -> None:

@@ -25,11 +25,13 @@ from implicit_bias.errors import ConfigError
 
 @dataclasses.dataclass
 class Result:
-    """What ``run`` returns: tidy rows (one dict per observation), theory checks and notes."""
+    """What ``run`` returns: tidy rows (one dict per observation), theory checks, notes, and named
+    arrays to keep (``explore``'s final estimate and baselines: ``estimates.parquet`` in the run)."""
 
     rows: list[dict]
     checks: list[Check]
     notes: list[str] = dataclasses.field(default_factory=list)
+    arrays: dict = dataclasses.field(default_factory=dict)
 
 
 def names() -> list[str]:

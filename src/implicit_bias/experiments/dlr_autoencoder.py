@@ -16,12 +16,13 @@ import dataclasses
 from typing import Annotated
 
 import numpy as np
-from annotated_types import Gt, Le
+from annotated_types import Ge, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
 from implicit_bias.config import Dim, LogScale, Positive, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require, step_below_bound
 from implicit_bias.experiments.dlr_sequential import plateau_times
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import GD, fit
@@ -41,9 +42,18 @@ class Config:
     n: Dim = 8
     delta: LogScale = 8.0
     eta: Step = 0.02
-    steps_factor: Annotated[float, Gt(0), Le(1e3)] = 1.5  # n_steps = steps_factor · δ/(η λ_min)
+    # n_steps = steps_factor · δ/(η λ_min); ≥ 1.5: the last plateau is checked at 1.5 δ/(η λ_min)
+    steps_factor: Annotated[float, Ge(1.5), Le(1e3)] = 1.5
     tol: Tol = 0.05  # |trace norm − k| on the plateaus
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            self.n >= len(self.lam),
+            f"n = {self.n} must be >= len(lam) = {len(self.lam)} (n samples of p = len(lam) features)",
+        )
+        step_below_bound(self.eta, self.lam, "lam")
 
 
 def run(cfg: Config) -> Result:

@@ -20,6 +20,7 @@ import numpy as np
 from implicit_bias import checks, plots
 from implicit_bias.config import Count, Dim, LogScale, Positive, Seed, Step, Time, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import regression_shapes, require, step_below_bound
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import GD, GradientFlow, fit
 from implicit_bias.problems.regression import aligned
@@ -47,6 +48,15 @@ class Config:
     eta: Step = 0.05
     n_steps: Count = 600
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        regression_shapes(self)
+        require(
+            len(self.delta) == len(self.sigma),
+            f"delta has {len(self.delta)} entries but sigma has {len(self.sigma)}: give one δ_i per σ_i",
+        )
+        step_below_bound(self.eta, self.sigma, "sigma")
 
 
 def components(U, V, Ws, r: int) -> np.ndarray:

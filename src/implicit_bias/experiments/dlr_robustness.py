@@ -18,6 +18,7 @@ an exploration (rows and notes, no claims): the seed's bound ‖W^ε(t)‖ ≤ �
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines.regression import reduced_rank_path
 from implicit_bias.config import Count, Depth, LogScale, NonNegative, Positive, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require, strictly_decreasing
 from implicit_bias.experiments.dlr_closed_form import components
 from implicit_bias.experiments.dlr_sequential import (
     _check_decreasing,
@@ -57,6 +59,23 @@ class Config:
     )
     blur: Positive = 0.1  # plateau distance above which we call the staircase blurred
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            len(self.sigma) == len(self.lam),
+            f"sigma has {len(self.sigma)} entries but lam has {len(self.lam)}: d = p here, so one σ_i per λ_i",
+        )
+        strictly_decreasing(self.sigma, "sigma")
+        require(
+            max(self.eps) < min(self.lam),
+            f"eps = {max(self.eps):g} must be < min(lam) = {min(self.lam):g} (D_x + B stays positive definite)",
+        )
+        for i, (s, l) in enumerate(zip(self.sigma, self.lam)):
+            require(
+                math.exp(-2 * self.delta) < s / (2 * l),
+                f"delta = {self.delta:g} is too small for sigma[{i}] = {s:g}, lam[{i}] = {l:g}: the start e^(-2δ) must be below half the limit, σ/(2λ) = {s / (2 * l):.6g}",
+            )
 
 
 def _flow(data, widths, delta, t1, n_saves):

@@ -25,6 +25,11 @@ from implicit_bias.baselines.regression import reduced_rank_path
 from implicit_bias.config import Count, Dim, LogScale, Positive, Seed, Step, Tol
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import (
+    regression_shapes,
+    step_below_bound,
+    strictly_decreasing,
+)
 from implicit_bias.experiments.dlr_closed_form import components
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import GD, GradientFlow, fit
@@ -50,6 +55,12 @@ class Config:
     eta: Step = 0.02
     plateau_tol: Tol = 0.01  # relative distance to W^{k,*} on the plateaus
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        strictly_decreasing(self.sigma, "sigma")
+        regression_shapes(self)
+        step_below_bound(self.eta, self.sigma, "sigma")
 
 
 def crossing_time(t, values, level) -> float:

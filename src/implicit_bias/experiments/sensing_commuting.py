@@ -46,6 +46,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Dim, Scale, Seed, Time, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit, fit_batch
 from implicit_bias.problems import sensing
@@ -72,6 +73,10 @@ class Config:
     seed: Seed = 0
     loss_tol: Tol = 1e-16  # the flow runs until its training loss is below this
     t1_limit: Time = 1e12  # a cap only: the flow stops at loss_tol
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(self.k <= self.n, f"k = {self.k} must be <= n = {self.n} (non-zeros of x* in R^n)")
 
 
 def make_problem(cfg: Config):

@@ -59,6 +59,7 @@ from implicit_bias import checks, metrics, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit, fit_batch
 from implicit_bias.problems import sensing
@@ -91,6 +92,28 @@ class Config:
     # same η) up to max_steps in all, so that its claim is compared at a limit, not skipped
     max_steps: Count = 400_000
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            self.rank <= self.n,
+            f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
+        )
+        for m in (*self.ms, self.m_init):
+            name = "m_init" if m == self.m_init and m not in self.ms else "ms"
+            require(
+                m <= self.n**2,
+                f"{name} has m = {m}, more than n² = {self.n**2} (entries of the n×n X*)",
+            )
+        require(
+            self.few in self.ms,
+            f"few = {self.few} must be one of ms = {self.ms} (depth ≥ 3 is compared with the nuclear norm at m = few)",
+        )
+        need = max(*self.depths, 3)
+        require(
+            len(self.etas) >= need,
+            f"etas has {len(self.etas)} step sizes but depths go up to {max(self.depths)}: etas[N-1] is depth N's, and the init-scale runs use depth 3's, so give at least {need}",
+        )
 
 
 def make_problem(cfg: Config, m: int):

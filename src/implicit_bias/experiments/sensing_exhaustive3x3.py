@@ -25,12 +25,14 @@ run is below X_NN's trace.
 
 import dataclasses
 import itertools
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Le
 
 from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
-from implicit_bias.config import Count, Dim, Fraction, Positive, Scale, Seed, Time, Tol
+from implicit_bias.config import Count, Fraction, Positive, Scale, Seed, Time, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GradientFlow, fit_batch
@@ -48,7 +50,7 @@ POSITIONS = [(i, j) for i in range(3) for j in range(i, 3)]
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
-    m: Dim = 4
+    m: Annotated[int, Ge(1), Le(6)] = 4  # observed entries, of the 6 free ones of a symmetric 3×3
     n_truths: Count = 10  # random rank-1 ground truths per observation set
     alphas: tuple[Scale, ...] = (1e-3, 1e-6)
     t1: Time = 20_000.0

@@ -29,6 +29,7 @@ from implicit_bias import checks, plots, stiff
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require
 from implicit_bias.models.symmetric import SymmetricFactor
 from implicit_bias.optim import GD, fit_batch, objective
 from implicit_bias.problems import sensing
@@ -60,6 +61,13 @@ class Config:
         1e-6  # the flow solver's relative tolerance (global error ∝ rtol, tests/test_stiff.py)
     )
     max_flow_steps: Count = 50_000  # the flow's step budget; a flow that spends it is unconverged
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            self.rank <= self.n,
+            f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
+        )
 
 
 def make_problem(cfg: Config, seed: int):

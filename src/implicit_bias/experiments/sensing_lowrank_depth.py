@@ -27,6 +27,7 @@ from implicit_bias import checks, plots, stiff
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import require
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit, objective
 from implicit_bias.problems import sensing
@@ -55,6 +56,17 @@ class Config:
         1e-5  # the flow solver's relative tolerance (global error ∝ rtol, tests/test_stiff.py)
     )
     max_flow_steps: Count = 50_000  # the flow's step budget; a flow that spends it is unconverged
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            self.rank <= self.n,
+            f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
+        )
+        require(
+            self.few in self.ms,
+            f"few = {self.few} must be one of ms = {self.ms} (depth ≥ 3 is compared with the nuclear norm at m = few)",
+        )
 
 
 def make_problem(cfg: Config, m: int):

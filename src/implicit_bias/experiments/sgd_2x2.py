@@ -27,6 +27,7 @@ from annotated_types import Gt, Le
 from implicit_bias import checks, plots
 from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import decay_ok, divides, fifty_saves
 from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init
 from implicit_bias.problems.completion import from_entries
 from implicit_bias.sgd import SGD, regularized_loss, run_seeds
@@ -62,6 +63,13 @@ class Config:
     confidence: Tol = 0.95  # one-sided Clopper–Pearson level
     grad_tol: Positive = 1e-4  # ‖∇L‖ at which a GD offshoot counts as converged
     min_rank2: Count = 4  # snapshots at level 2 (after t = 0) that make a later fall to 1 a "jump"
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        divides(self.save_every, "save_every", self.n_steps, "n_steps")
+        decay_ok(self.eta, "eta", self.lam, "lam")
+        decay_ok(self.offshoot_eta, "offshoot_eta", self.offshoot_lam, "offshoot_lam")
+        fifty_saves(self.offshoot_steps, "offshoot_steps")
 
 
 def problem_2x2(eps: float):

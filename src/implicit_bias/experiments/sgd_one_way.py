@@ -34,7 +34,6 @@ from implicit_bias.config import (
     Count,
     Decay,
     Depth,
-    NonNegativeInt,
     Positive,
     Scale,
     Seed,
@@ -43,6 +42,7 @@ from implicit_bias.config import (
 )
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import decay_ok, divides, require
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.sgd import SGD, regularized_loss, run_seeds
@@ -64,7 +64,7 @@ class Config:
     n_init: Count = 240  # Gaussian inits tried
     n_starts: Count = 256  # rank-2 starts kept (at most)
     min_starts: Count = 20
-    warmup: NonNegativeInt = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
+    warmup: Count = 20_000  # full-batch GD steps (η₀, λ₀) to reach the rank-2 states
     eta0: Step = 0.3
     lam0: Decay = 0.03
     etas: tuple[Step, ...] = (0.05, 0.3, 0.35, 0.4)
@@ -84,6 +84,21 @@ class Config:
     )
     confidence: Tol = 0.95  # one-sided Clopper–Pearson level of the rate bounds
     grad_tol: Positive = 1e-9  # ‖∇L‖ below which a warm-up endpoint counts as a critical point
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            self.lam0 in self.lams,
+            f"lams = {self.lams} must contain lam0 = {self.lam0:g} (the rank-2 starts are GD-critical there)",
+        )
+        for name in ("n_init", "n_starts", "n_inside"):
+            require(
+                getattr(self, name) >= self.min_starts,
+                f"{name} = {getattr(self, name)} must be >= min_starts = {self.min_starts} (fewer starts can never meet the hypothesis)",
+            )
+        divides(self.save_every, "save_every", self.n_steps, "n_steps")
+        decay_ok(self.eta0, "eta0", self.lam0, "lam0")
+        decay_ok(max(self.etas), "etas", max(self.lams), "lams")
 
 
 def _stack(trees):

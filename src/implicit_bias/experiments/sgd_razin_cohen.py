@@ -25,6 +25,7 @@ import numpy as np
 from implicit_bias import checks, plots
 from implicit_bias.config import Count, Depth, Scale, Seed, Step
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import fifty_saves
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit
 from implicit_bias.problems.completion import from_entries
@@ -48,6 +49,10 @@ class Config:
     sgd_steps: Count = 200_000
     n_sgd: Count = 4  # SGD seeds (λ = 0)
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        fifty_saves(self.sgd_steps, "sgd_steps")
 
 
 def razin_cohen_problem():

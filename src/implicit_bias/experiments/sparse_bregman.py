@@ -36,6 +36,7 @@ from implicit_bias.baselines import l1
 from implicit_bias.config import Depth, Dim, Scale, Seed, Tol
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import s_le_n
 from implicit_bias.experiments._sparse import final_loss, limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
 from implicit_bias.problems.linear import make_sparse
@@ -65,6 +66,10 @@ class Config:
     tol: Tol = 1e-4  # flow vs cvxpy, max |Δ| / max |z| (see BASIS)
     rel_tol: Tol = 1e-14
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
 
 
 def _rel(a, b) -> float:

@@ -31,6 +31,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
 from implicit_bias.config import Count, Dim, NonNegative, Scale, Seed
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import s_le_n
 from implicit_bias.experiments._sparse import engine_flow, engine_limit, limit
 from implicit_bias.models.hadamard import Hadamard
 from implicit_bias.optim import GradientFlow
@@ -56,6 +57,10 @@ class Config:
         2.0  # early-stopped flow error ≤ factor · BPDN error (+ 1e-3)
     )
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
 
 
 def run(cfg: Config) -> Result:

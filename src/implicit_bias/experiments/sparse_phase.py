@@ -47,6 +47,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
 from implicit_bias.config import Count, Depth, Dim, Fraction, Scale, Seed, Tol
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import require
 from implicit_bias.models.hadamard import Hadamard
 from implicit_bias.optim import GradientFlow, fit_batch
 from implicit_bias.problems.linear import make_sparse
@@ -84,6 +85,13 @@ class Config:
     success: Tol = 1e-2
     agree: Fraction = 0.25  # unused: the map agreement is reported, not checked (see docs)
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        require(
+            len(self.x0s) == len(self.depths),
+            f"x0s has {len(self.x0s)} entries but depths has {len(self.depths)}: give one initial product x0 per depth",
+        )
 
 
 def run(cfg: Config) -> Result:

@@ -28,6 +28,7 @@ import numpy as np
 from implicit_bias import plots
 from implicit_bias.config import Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import s_le_n
 from implicit_bias.experiments._sparse import epsilon_checks, limit, uniform_start
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
 from implicit_bias.problems.linear import make_sparse
@@ -50,6 +51,10 @@ class Config:
     rel_tol: Tol = 1e-12  # stop when L < rel_tol · ½‖y‖²
     path_alpha: Scale = 0.01  # α of the recorded coordinate paths (nearest grid value)
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
 
 
 def run(cfg: Config) -> Result:

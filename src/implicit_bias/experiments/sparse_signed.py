@@ -31,6 +31,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
+from implicit_bias.experiments._constraints import s_le_n
 from implicit_bias.experiments._sparse import (
     UNIFORM,
     engine_flow,
@@ -66,6 +67,10 @@ class Config:
     eta: Step = 0.2  # GD step for the invariant contrast
     gd_steps: Count = 20_000
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
 
 
 def run(cfg: Config) -> Result:

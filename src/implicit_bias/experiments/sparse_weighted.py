@@ -35,6 +35,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import require, s_le_n
 from implicit_bias.experiments._sparse import final_loss, limit
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
 from implicit_bias.problems.linear import make_sparse
@@ -66,6 +67,19 @@ class Config:
     tol: Tol = 2e-2  # reference line of the plot (max |Δ| / max |x_flow|); not a check
     rel_tol: Tol = 1e-12
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
+        require(
+            len(self.alphas) == len(self.depths),
+            f"alphas has {len(self.alphas)} entries but depths has {len(self.depths)}: give one α per depth",
+        )
+        bad = [N for N in self.depths if N not in (2, 3)]
+        require(
+            not bad,
+            f"depths = {self.depths}: depth {bad[0] if bad else ''} has no predicted weighting; the depths are 2 and 3",
+        )
 
 
 def remainder(x_inf, z, x0, N) -> float:

@@ -30,6 +30,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import l1
 from implicit_bias.config import Depth, Dim, Positive, Seed, Tol
 from implicit_bias.experiments import Result
+from implicit_bias.experiments._constraints import s_le_n
 from implicit_bias.experiments._sparse import final_loss, limit
 from implicit_bias.models.hadamard import Hadamard, WeightNormalized
 from implicit_bias.problems.linear import make_sparse
@@ -54,6 +55,10 @@ class Config:
     eta_rs: tuple[Positive, ...] = (1.0, 0.1, 0.01)
     rel_tol: Tol = 1e-12
     seed: Seed = 0
+
+    def check(self) -> None:
+        """Cross-field constraints (``config.validate`` calls this)."""
+        s_le_n(self)
 
 
 def run(cfg: Config) -> Result:

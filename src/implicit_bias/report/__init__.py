@@ -15,6 +15,7 @@ from implicit_bias import (
     experiments,
     store,
 )
+from implicit_bias.report.explore import explore_section
 from implicit_bias.report.page import (
     CSS,
     DECODE_JS,
@@ -53,43 +54,6 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     if cfg.get("notes"):
         parts.append(
             '<ul class="notes">' + "".join(f"<li>{_fmt(n)}</li>" for n in cfg["notes"]) + "</ul>"
-        )
-    return "\n".join(parts)
-
-
-def explore_section(explored: list[Path], all_checks: list, *, max_questions: int = 30) -> str:
-    """The stored ``explore`` questions, newest first: a question asked at several seeds (a
-    ``--seeds`` grid) is shown once, by its lowest seed's run, with the check counts over all its
-    seeds; every run's checks go into ``all_checks``. At most ``max_questions`` are shown."""
-    groups: dict[str, list[Path]] = {}
-    for path in explored:  # oldest first
-        cfg = dict(store.read_config(path)["config"])
-        cfg.pop("seed", None)
-        groups.setdefault(json.dumps(cfg, sort_keys=True, default=str), []).append(path)
-    parts = []
-    questions = list(groups.values())[::-1]  # newest question first
-    for paths in questions[:max_questions]:
-        paths = sorted(paths, key=lambda p: _seed(p) or 0)
-        q = store.read_config(paths[0])["config"]
-        heading = f"{q.get('problem')} · {q.get('model')} N={q.get('depth')} · {q.get('method')}"
-        found = [c for p in paths for c in store.read_checks(p)]
-        all_checks += found
-        if len(paths) > 1:
-            seeds = ", ".join(str(_seed(p)) for p in paths)
-            heading += f" · {len(paths)} seeds"
-        parts.append(_run_section(paths[0], {}, heading=heading))
-        if len(paths) > 1:
-            parts.append(
-                f'<p class="muted">shown: seed {_seed(paths[0])}; stored at seeds {seeds}; checks '
-                f"over all of them: {_counts_badge(found)}</p>"
-            )
-    for paths in questions[max_questions:]:
-        all_checks += [c for p in paths for c in store.read_checks(p)]
-    if len(questions) > max_questions:
-        parts.append(
-            f'<p class="muted">{len(questions) - max_questions} older questions are not shown '
-            '(their checks count above): <code>implicit-bias query "SELECT * FROM runs WHERE '
-            "experiment = 'explore'\"</code> lists them all.</p>"
         )
     return "\n".join(parts)
 
@@ -197,9 +161,18 @@ SEED_TITLES = {
 
 
 def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sections=()) -> Path:
-    """Write the report for everything in ``root`` to ``out`` (default ``root/report.html``)."""
+    """Write the report for everything in ``root`` to ``out`` (default ``root/report.html``).
+
+    ``out`` is checked before the page is built (``store.check_output_file``: never a folder, a
+    device such as /dev/null, a pipe, a path on /proc, or a read-only folder) and written to a new
+    file beside it that is then renamed over it; a failed write is one ConfigError line."""
+    from implicit_bias.errors import ConfigError
+
     root = Path(root)
-    out = Path(out) if out is not None else root / "report.html"
+    flag = "--out" if out is not None else "--root"
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--root: {root} is a file, not a results store folder")
+    out = store.check_output_file(Path(out) if out is not None else root / "report.html", flag)
     by_seed: dict[str, list[str]] = {}
     for name in experiments.names():
         by_seed.setdefault(getattr(experiments.get(name), "SEED", "other"), []).append(name)
@@ -272,8 +245,4 @@ Hypotheses are the theorems' preconditions; sanity checks say that the machinery
 {"".join(body)}
 <script>{DECODE_JS}</script>
 </body></html>"""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return store.write_output_file(out, page, flag)
