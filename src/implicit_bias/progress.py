@@ -83,3 +83,32 @@ def note(message: str) -> None:
         progress.console.print(f"[dim]·[/dim] {message}")
     else:
         log.info(message)
+
+
+def active() -> bool:
+    """Whether a progress display is shown (``reporting``)."""
+    return _active.get() is not None
+
+
+_listener: list = [None]  # (task, label) of the flow reporting now: set by ``listening``
+
+
+@contextlib.contextmanager
+def listening(bar, label: str):
+    """Route ``flow_tick`` (a host callback from inside a compiled solve, possibly on another
+    thread, where context variables do not reach) to ``bar``."""
+    _listener[0] = (bar, label)
+    try:
+        yield
+    finally:
+        _listener[0] = None
+
+
+def flow_tick(t, loss, i) -> None:
+    """A flow reached snapshot i at time t with loss L: the bar shows them."""
+    current = _listener[0]
+    if current is not None:
+        bar, label = current
+        bar.update(
+            description=f"{label}: t = {float(t):.3g}, L = {float(loss):.3g}", completed=int(i) + 1
+        )

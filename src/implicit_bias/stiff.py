@@ -163,6 +163,7 @@ def solve(
     h0=None,
     start=None,
     max_evals=None,
+    report=None,
 ):
     """Integrate θ̇ = −grad_fn(θ) from ``y0`` (a pytree) through the save times ``ts`` (increasing, > 0).
 
@@ -176,6 +177,9 @@ def solve(
     ``y0`` is its state at time t0 (ts[i0 − 1] ≤ t0 < ts[i0]), ``losses``/``observed`` hold its first
     i0 snapshots, and ``running`` False returns them unchanged without a step (so that a batch whose
     members need no continuation can share the call). Used by ``GradientFlow(solver="auto")``.
+
+    ``report(t, loss, i)``: a host callback at every snapshot (live progress; not under ``vmap``).
+    ``observe`` runs only at snapshots (a ``lax.cond``; under ``vmap`` both branches run).
     """
     flat0, unravel = ravel_pytree(y0)
     observe = observe or (lambda p: p)
@@ -190,6 +194,7 @@ def solve(
     n_save = ts.shape[0]
     obs_shape = jax.eval_shape(lambda y: observe(unravel(y)), flat0)
     obs_buf = jax.tree.map(lambda s: jnp.full((n_save,) + s.shape, jnp.nan, s.dtype), obs_shape)
+    obs_zero = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), obs_shape)
     loss_buf = jnp.full((n_save,), jnp.nan)
     tol = -jnp.inf if loss_tol is None else loss_tol
     work_cap = jnp.inf if max_evals is None else max_evals
@@ -241,9 +246,11 @@ def solve(
         L = loss(y)
         saved = accept & lands
         losses = jnp.where(saved, s.losses.at[s.i].set(L), s.losses)
-        o = observe(unravel(y))
-        obs = jax.tree.map(lambda b, v: jnp.where(saved, b.at[s.i].set(v), b), s.obs, o)
         stop_tol = accept & (L < tol)
+        o = jax.lax.cond(saved | stop_tol, lambda v: observe(unravel(v)), lambda v: obs_zero, y)
+        obs = jax.tree.map(lambda b, v: jnp.where(saved, b.at[s.i].set(v), b), s.obs, o)
+        if report is not None:
+            jax.lax.cond(saved | stop_tol, lambda: jax.debug.callback(report, t1, L, s.i), lambda: None)
         # a stop at loss_tol between save times records the stopping state in the next slot
         losses = jnp.where(stop_tol & ~lands, losses.at[s.i].set(L), losses)
         obs = jax.tree.map(lambda b, v: jnp.where(stop_tol & ~lands, b.at[s.i].set(v), b), obs, o)

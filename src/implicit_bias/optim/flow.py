@@ -110,7 +110,8 @@ _SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "rosenbrock", "auto")
 _IMPLICIT = ("kvaerno5",)
 
 
-def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe, start=None):
+def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe, start=None,
+                      report=False):  # fmt: skip
     from implicit_bias import stiff
 
     ts = method.save_times()
@@ -125,6 +126,7 @@ def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe,
         observe=observe,
         max_steps=method.max_steps,
         start=start,
+        report=progress.flow_tick if report else None,
     )
     return Trajectory(
         t=jnp.concatenate([jnp.zeros(1), t]),
@@ -138,9 +140,9 @@ def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe,
     )
 
 
-def _flow_solve(model, problem, method: GradientFlow, params0, *, observe):
+def _flow_solve(model, problem, method: GradientFlow, params0, *, observe, report=False):
     if method.solver == "rosenbrock":
-        return _rosenbrock_solve(model, problem, method, params0, observe=observe)
+        return _rosenbrock_solve(model, problem, method, params0, observe=observe, report=report)
     if method.solver == "auto":
         return _auto_solve(model, problem, method, params0, observe=observe)
     return _diffrax_solve(model, problem, method, params0, observe=observe)[0]
@@ -249,15 +251,18 @@ def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
     )
 
 
-@ft.partial(jax.jit, static_argnames=("axes", "observe"))
-def _flow_solve_jit(model, problem, method, params0, *, axes, observe):
-    fn = ft.partial(_flow_solve, observe=observe)
+@ft.partial(jax.jit, static_argnames=("axes", "observe", "report"))
+def _flow_solve_jit(model, problem, method, params0, *, axes, observe, report=False):
+    fn = ft.partial(_flow_solve, observe=observe, report=report and axes is None)
     if axes is not None:
         fn = jax.vmap(fn, in_axes=(axes.model, axes.problem, axes.method, axes.params))
     return fn(model, problem, method, params0)
 
 
 def _run_flow(model, problem, method, params0, observe, *, axes: Axes | None, label: str):
-    with progress.task(label, total=None):
-        traj = _flow_solve_jit(model, problem, method, params0, axes=axes, observe=observe)
+    report = axes is None and progress.active() and method.solver == "rosenbrock"
+    with progress.task(label, total=method.n_saves if report else None) as bar:
+        with progress.listening(bar, label):
+            traj = _flow_solve_jit(model, problem, method, params0, axes=axes, observe=observe,
+                                   report=report)  # fmt: skip
     return traj, None
