@@ -71,7 +71,7 @@ def test_the_csv_example_runs_is_stored_and_appears_in_query_and_report(tmp_path
                         echo=lines.append)  # fmt: skip
     assert code == 0, lines
     (run,) = store.runs(root, "explore")
-    assert store.figures(run) and "theory: no theory applies" in lines
+    assert store.figures(run) and any(ln.startswith("theory: no theory applies") for ln in lines)
     frame = query.query("SELECT experiment, problem, depth FROM runs", root)
     assert frame.to_dict("records") == [
         {"experiment": "explore", "problem": "completion", "depth": 4}
@@ -137,7 +137,7 @@ def test_a_spec_grid_runs_on_the_local_dask_cluster_and_a_rerun_recomputes_nothi
     args = ["--spec", str(spec), "--seeds", "0-1", "--root", str(root), "--workers", "1"]
     lines = []
     assert explore.main(args, echo=lines.append) == 0, lines
-    assert lines[0] == "4 questions on the local Dask cluster"
+    assert "4 questions on the local Dask cluster" in lines
     runs = store.runs(root, "explore")
     assert len(runs) == 4
     stored = {(c["config"]["depth"], c["config"]["seed"]) for c in map(store.read_config, runs)}

@@ -6,8 +6,20 @@ import dataclasses
 import numpy as np
 
 from implicit_bias.errors import ConfigError
-from implicit_bias.explore.data import load_data
+from implicit_bias.explore.data import load_data, load_matrix
 from implicit_bias.explore.question import Question
+
+
+@dataclasses.dataclass
+class HeldOut:
+    """What the fit never saw, to score an estimate on: ``error(X) = ‖P(X) − t‖ / ‖t‖`` (a jnp
+    function of the estimate), with ``what`` saying which entries these are. For completion,
+    ``hidden`` marks the entries the loss does not see (the value range of the estimate there is a
+    diagnostic: a blow-up on a bounded image shows as values far outside the observed range)."""
+
+    what: str
+    error: object
+    hidden: np.ndarray | None = None
 
 
 @dataclasses.dataclass
@@ -18,6 +30,8 @@ class Setup:
     params0: object
     truth: np.ndarray | None  # X* (or x, or the population W) when known
     extra: dict
+    test: HeldOut | None = None
+    notes: list = dataclasses.field(default_factory=list)  # what the data loader warned about
 
 
 def _truth_matrix(q: Question) -> np.ndarray:
@@ -28,14 +42,124 @@ def _truth_matrix(q: Question) -> np.ndarray:
     return low_rank_truth(q.seed, n, q.rank, psd=q.symmetric and n_cols == n, n_cols=n_cols)
 
 
-def build_problem(q: Question):
-    """(problem, truth, extra) from the problem modules' own constructors."""
+def _count(observed: float, total: int) -> int:
+    """--observed as a count: a fraction in (0, 1) of ``total``, or a whole count."""
+    k = int(round(observed * total)) if 0 < observed < 1 else int(observed)
+    if not 1 <= k <= total:
+        raise ConfigError(f"--observed {observed:g} gives {k} of {total} entries; need 1 … {total}")
+    return k
+
+
+def _split(q: Question, k: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded split of k items into (train, test) with a ``q.holdout`` share held out."""
+    n_test = int(round(q.holdout * k))
+    if n_test < 1 or n_test >= k:
+        raise ConfigError(
+            f"--holdout {q.holdout:g} of the {k} {what} leaves {n_test} for testing and "
+            f"{k - n_test} to fit; both must be ≥ 1"
+        )
+    perm = np.random.default_rng(q.seed).permutation(k)
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+
+
+def _relative(P, target: np.ndarray):
+    """error(X) = ‖P(X) − target‖ / ‖target‖ as a jnp function."""
+    import jax.numpy as jnp
+
+    t = jnp.asarray(target)
+    scale = max(float(np.linalg.norm(target)), 1e-300)
+    return lambda X: jnp.linalg.norm(P(X) - t) / scale
+
+
+def _entries_test(rows, cols, values, what, shape, train_rows, train_cols) -> HeldOut:
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    hidden = np.ones(shape, bool)
+    hidden[np.asarray(train_rows), np.asarray(train_cols)] = False
+    return HeldOut(what, _relative(lambda X: X[rows, cols], np.asarray(values)), hidden)
+
+
+def _completion(q: Question):
     from implicit_bias.problems import make
 
+    if not q.data:
+        X = _truth_matrix(q)
+        if q.observed == 0:
+            raise ConfigError(
+                "completion: give how many entries to observe (--observed, a count or a fraction) "
+                "or --data FILE"
+            )
+        p = make.completion(X, observed=_count(q.observed, X.size), seed=q.seed)
+        return p, X, _unobserved(p, X), []
+    D = load_data(q)
+    notes = list(D.get("notes", []))
+    full = D.get("full")
+    if full is not None:
+        if q.observed == 0:
+            raise ConfigError(
+                f"{q.data}: a complete {full.shape[0]}×{full.shape[1]} matrix — give --observed "
+                "(a count or a fraction) to see some entries and hide the rest"
+            )
+        p = make.completion(full, observed=_count(q.observed, full.size), seed=q.seed)
+        return p, full, _unobserved(p, full), notes
+    if q.observed:
+        raise ConfigError(
+            f"{q.data} already says which entries are observed; --observed draws from a complete "
+            "matrix (use --holdout to test on some of yours)"
+        )
+    idx, values, shape = np.asarray(D["entries"]), np.asarray(D["values"]), tuple(D["shape"])
+    zeros = np.zeros(shape)  # unknown: only the observed values are
+    if q.holdout:
+        train, test = _split(q, len(values), "observed entries")
+        p = make.completion(zeros, entries=idx[train], values=values[train])
+        r, c = idx[test, 0], idx[test, 1]
+        held = _entries_test(r, c, values[test], f"{len(test)} held-out entries", shape,
+                             idx[train, 0], idx[train, 1])  # fmt: skip
+        return p, None, held, notes
+    p = make.completion(zeros, entries=idx, values=values)
+    if q.truth:
+        T = load_matrix(q.truth, "the truth")
+        if T.shape != shape:
+            raise ConfigError(f"{q.truth}: the truth has shape {'×'.join(map(str, T.shape))}, the data "
+                              f"{shape[0]}×{shape[1]}")  # fmt: skip
+        off = np.abs(T[idx[:, 0], idx[:, 1]] - values) > 1e-9 * max(1.0, float(np.abs(values).max()))
+        if off.any():
+            notes.append(f"the truth differs from the data at {int(off.sum())} observed entries")
+        return p, T, _unobserved(p, T), notes
+    held = HeldOut("no hidden truth: --truth FILE or --holdout FRACTION measure a test error", None,
+                   ~np.asarray(p.mask()))  # fmt: skip
+    return p, None, held, notes
+
+
+def _unobserved(p, X: np.ndarray) -> HeldOut:
+    hidden = ~np.asarray(p.mask())
+    if not hidden.any():
+        return HeldOut("every entry is observed", None, hidden)
+    r, c = np.nonzero(hidden)
+    return _entries_test(r, c, X[r, c], f"{r.size} unobserved entries of X*", X.shape,
+                         np.asarray(p.rows), np.asarray(p.cols))  # fmt: skip
+
+
+def _vector_truth(q: Question, D: dict, n: int):
+    if q.truth:
+        x = load_matrix(q.truth, "the truth").reshape(-1)
+        if x.shape != (n,):
+            raise ConfigError(f"{q.truth}: the truth has {x.size} entries, the problem's x has {n}")
+        return x
+    return D.get("truth")
+
+
+def build_problem(q: Question):
+    """(problem, truth, extra, test, notes) from the problem modules' own constructors."""
+    from implicit_bias.problems import make
+
+    if q.problem == "completion":
+        p, truth, test, notes = _completion(q)
+        return p, truth, {}, (test if test.error is not None or test.hidden is not None else None), notes
     data = load_data(q) if q.data else None
+    notes = list((data or {}).get("notes", []))
     if q.problem == "full":
         if data is not None:
-            return make.full(data["X"]), data["X"], {}
+            return make.full(data["X"]), data["X"], {}, None, notes
         if q.spectrum:
             if q.symmetric:
                 p = make.full(spectrum=q.spectrum, seed=q.seed)
@@ -49,46 +173,66 @@ def build_problem(q: Question):
             p = make.full(_truth_matrix(q))
         else:
             p = make.full(shape=(q.n or 20, q.n_cols or q.n or 20), rank=q.rank, seed=q.seed)
-        return p, np.asarray(p.W_hat), {}
+        return p, np.asarray(p.W_hat), {}, None, notes
     if q.problem == "sensing":
         if data is not None:
-            return make.sensing(data["X"], A=data["A"]), data["X"], {}
+            A, X = data["A"], data["X"]
+            if q.holdout:
+                train, test = _split(q, A.shape[0], "measurements")
+                y_test = np.einsum("kab,ab->k", A[test], X)
+                held = HeldOut(f"{len(test)} held-out measurements", _relative(_measure(A[test]), y_test))
+                return make.sensing(X, A=A[train]), X, {}, held, notes
+            return make.sensing(X, A=A), X, {}, HeldOut("the truth X*", _relative(lambda W: W, X)), notes
         if q.m < 1:
             raise ConfigError("sensing: give the number of measurements --m")
         ensemble = {"gaussian": "general", "symmetric": "symmetric"}.get(q.ensemble, q.ensemble)
-        p = make.sensing(_truth_matrix(q), m=q.m, ensemble=ensemble, seed=q.seed)
-        return p, np.asarray(p.X_star), {}
-    if q.problem == "completion":
-        if data is not None:
-            shape = data["shape"]
-            X = np.zeros(shape)  # unknown: only the observed values are
-            p = make.completion(X, entries=data["entries"], values=data["values"])
-            return p, None, {}
-        if q.observed < 1:
-            raise ConfigError(
-                "completion: give how many entries to observe (--observed) or --entries FILE"
-            )
-        p = make.completion(_truth_matrix(q), observed=q.observed, seed=q.seed)
-        return p, np.asarray(p.X_star), {}
+        X = _truth_matrix(q)
+        p = make.sensing(X, m=q.m, ensemble=ensemble, seed=q.seed)
+        return p, X, {}, HeldOut("the truth X*", _relative(lambda W: W, X)), notes
     if q.problem == "sparse":
         from implicit_bias.problems.linear import make_sparse
 
         if data is not None:
-            return make.sparse(A=data["A"], y=data["y"]), None, {}
+            A, y = data["A"], data["y"]
+            x = _vector_truth(q, data, A.shape[1])
+            if q.holdout:
+                train, test = _split(q, A.shape[0], "measurements (rows of A)")
+                held = HeldOut(f"{len(test)} held-out measurements", _relative(_measure(A[test]), y[test]))
+                return make.sparse(A=A[train], y=y[train]), x, {}, held, notes
+            held = HeldOut("the truth x", _relative(lambda z: z, x)) if x is not None else None
+            return make.sparse(A=A, y=y), x, {}, held, notes
         if q.m < 1:
             raise ConfigError("sparse: give the number of measurements --m")
         inst = make_sparse(m=q.m, n=q.n or 20, s=q.s, signed=q.signed, seed=q.seed)
-        return inst.problem, inst.x, {}
+        x = np.asarray(inst.x)
+        return inst.problem, x, {}, HeldOut("the truth x", _relative(lambda z: z, x)), notes
     # regression
     if data is not None:
-        return make.regression(data["X"], data["Y"]), None, {}
+        X, Y = data["X"], data["Y"]
+        if q.holdout:
+            train, test = _split(q, X.shape[0], "samples")
+            held = HeldOut(f"{len(test)} held-out samples (prediction error)",
+                           _relative(_measure(X[test]), Y[test]))  # fmt: skip
+            return make.regression(X[train], Y[train]), None, {}, held, notes
+        return make.regression(X, Y), None, {}, None, notes
     from implicit_bias.problems.regression import aligned
 
     r = min(q.p, q.d)
     sigma = np.linspace(1.0, 0.5, r) ** np.arange(1, r + 1)  # distinct, decreasing σ_i
     inst = aligned(sigma=sigma, lam=np.ones(q.p), d=q.d, n=max(q.n or 20, q.p), seed=q.seed)
     W = np.linalg.lstsq(np.asarray(inst.problem.X), np.asarray(inst.problem.Y), rcond=None)[0]
-    return inst.problem, W, {"U": inst.U, "V": inst.V, "sigma": sigma}
+    held = HeldOut("the least-squares W of the population", _relative(lambda V: V, W))
+    return inst.problem, W, {"U": inst.U, "V": inst.V, "sigma": sigma}, held, notes
+
+
+def _measure(A: np.ndarray):
+    """W ↦ A(W): the measurements of held-out rows (sensing: ⟨A_k, W⟩; sparse, regression: A @ W)."""
+    import jax.numpy as jnp
+
+    A = jnp.asarray(A)
+    if A.ndim == 3:
+        return lambda W: jnp.einsum("kab,ab->k", A, W)
+    return lambda W: A @ W
 
 
 def build_model(q: Question, problem, extra):
@@ -171,9 +315,10 @@ def build_method(q: Question, problem=None, model=None, params0=None):
 
 
 def setup(q: Question) -> Setup:
-    problem, truth, extra = build_problem(q)
+    problem, truth, extra, test, notes = build_problem(q)
     model, params0 = build_model(q, problem, extra)
-    return Setup(problem, model, build_method(q, problem, model, params0), params0, truth, extra)
+    method = build_method(q, problem, model, params0)
+    return Setup(problem, model, method, params0, truth, extra, test, notes)
 
 
 def baselines(q: Question, s: Setup, names) -> dict[str, np.ndarray]:
@@ -206,8 +351,60 @@ def baselines(q: Question, s: Setup, names) -> dict[str, np.ndarray]:
             from implicit_bias.baselines.l1 import basis_pursuit
 
             out[b] = basis_pursuit(np.asarray(p.A), np.asarray(p.y), nonneg=not q.signed)
-        elif b == "rrr":
-            from implicit_bias.baselines.regression import reduced_rank
+        elif b == "rrr":  # the whole family W^{k,*}, k = 1 … min(p, d) (seed 004)
+            from implicit_bias.baselines.regression import reduced_rank_path
 
-            out[b] = reduced_rank(p, k=min(q.rank, *p.shape))
+            stack, _ = reduced_rank_path(p)
+            for k in range(1, len(stack)):
+                out[f"rrr{k}"] = stack[k]
     return out
+
+
+def describe(q: Question) -> str:
+    """The problem as read, before any solving: its shape, what is observed, the value range, the
+    test set, the model's parameter count and the memory it needs (one paragraph)."""
+    import jax
+
+    from implicit_bias.explore.question import footprint
+
+    problem, truth, extra, test, notes = build_problem(q)
+    model, params0 = build_model(q, problem, extra)
+    shape = tuple(problem.shape)
+    where = q.data or "a random instance"
+    if q.problem == "completion":
+        k, total = len(np.asarray(problem.y)), int(np.prod(shape))
+        y = np.asarray(problem.y)
+        what = (f"a {shape[0]}×{shape[1]} matrix from {where}: {k:,} of {total:,} entries observed "
+                f"({k / total:.1%}), values in [{y.min():.4g}, {y.max():.4g}]")  # fmt: skip
+    elif q.problem == "sparse":
+        A = np.asarray(problem.A)
+        what = f"x of length {A.shape[1]} from {A.shape[0]} measurements y = Ax ({where})"
+    elif q.problem == "regression":
+        X = np.asarray(problem.X)
+        what = (f"{X.shape[0]} samples of {X.shape[1]} features → {shape[1]} outputs ({where}); "
+                f"W is {shape[0]}×{shape[1]}")  # fmt: skip
+    elif q.problem == "sensing":
+        what = f"a {shape[0]}×{shape[1]} matrix from {len(np.asarray(problem.y))} measurements ({where})"
+    else:
+        what = f"every entry of a {shape[0]}×{shape[1]} target observed ({where})"
+    n_params = sum(int(np.size(x)) for x in jax.tree.leaves(params0))
+    a, b = (shape + (1,))[:2]
+    need = footprint(dataclasses.replace(q, n=a, n_cols=b if len(shape) > 1 else 0))
+    test_text = (f"test error on {test.what}" if test is not None and test.error is not None
+                 else "no test error (" + (test.what if test is not None else "no truth known") + ")")  # fmt: skip
+    method = {"flow": f"the gradient flow ({q.solver}) until L < {q.rel_tol:g}·L(0) or t = {q.t1:g}",
+              "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
+              "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps"}[q.method]  # fmt: skip
+    text = (f"{q.problem}: {what}; {test_text}. Model {q.model} N={q.depth} from {q.init} α = "
+            f"{q.scale:g}: {n_params:,} parameters, about {_size(need)}. "
+            f"Method: {method}.")  # fmt: skip
+    import textwrap
+
+    return "\n".join([textwrap.fill(text, 80), *(textwrap.fill(f"warning: {n}", 80) for n in notes)])
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n_bytes < 1024 or unit == "TiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024

@@ -9,7 +9,7 @@ import numpy as np
 from implicit_bias import checks, config as config_mod, store
 from implicit_bias.explore.build import baselines, setup
 from implicit_bias.explore.question import NAME, NO_THEORY, Question
-from implicit_bias.explore.theory import theory_checks
+from implicit_bias.explore.theory import theory_checks, why_no_theory
 
 
 def _rows(t, series, values, i=None) -> list[dict]:
@@ -23,84 +23,153 @@ def _rows(t, series, values, i=None) -> list[dict]:
     return rows
 
 
+KEEP_SNAPSHOTS = 2**16  # matrices with at most this many entries keep every snapshot (theory checks)
+
+
+def _observer(s, refs: dict, keep_X: bool):
+    """observe(params) → what each snapshot records: singular values (not the matrix, unless it is
+    small), the test error, the distance to the truth and to each baseline, the value range on the
+    hidden entries. A 3000×3000 question keeps 60 spectra, not 60 matrices."""
+    import jax.numpy as jnp
+
+    model, test = s.model, s.test
+    err = test.error if test is not None else None
+    hidden = test.hidden if test is not None and test.hidden is not None and test.hidden.any() else None
+    hidden = None if hidden is None else jnp.asarray(hidden)
+    refs = {k: (jnp.asarray(B), max(float(np.linalg.norm(B)), 1e-300)) for k, B in refs.items()}
+    samples = jnp.asarray(s.problem.X) if hasattr(s.problem, "X") and hasattr(s.problem, "Y") else None
+    fitted = {k: max(float(jnp.linalg.norm(samples @ B)), 1e-300) for k, (B, _) in refs.items()} if samples is not None else {}
+
+    def observe(params):
+        X = model(params)
+        out = {}
+        if X.ndim == 2:
+            out["sv"] = jnp.linalg.svd(X, compute_uv=False)
+        if keep_X or X.ndim == 1:
+            out["X"] = X
+        if err is not None:
+            out["test"] = err(X)
+        for k, (B, scale) in refs.items():
+            out["d:" + k] = jnp.linalg.norm(X - B) / scale
+            if samples is not None:  # regression: the distance in prediction space ‖X(W − B)‖/‖XB‖
+                out["p:" + k] = jnp.linalg.norm(samples @ (X - B)) / fitted[k]
+        if hidden is not None:
+            out["hidden_min"] = jnp.min(jnp.where(hidden, X, jnp.inf))
+            out["hidden_max"] = jnp.max(jnp.where(hidden, X, -jnp.inf))
+        return out
+
+    return observe
+
+
+def _norm(X: np.ndarray) -> float:
+    """The estimate's nuclear norm (a matrix) or ℓ1 norm (a vector)."""
+    X = np.asarray(X)
+    return float(np.linalg.norm(X, "nuc") if X.ndim == 2 else np.abs(X).sum())
+
+
+def _convergence(q: Question, traj, t, loss) -> str:
+    """One line: did the run reach its limit, stall on a plateau or run out of steps?"""
+    from implicit_bias.optim.trajectory import STOPPED_AT_TOL
+
+    if q.method == "flow":
+        if int(traj.status) == STOPPED_AT_TOL:
+            return f"converged: L < rel_tol · L(0) = {q.rel_tol * loss[0]:.3g} at t = {t[-1]:.4g}"
+        return f"unconverged: the flow reached t1 = {q.t1:g} with L = {loss[-1]:.3g} > rel_tol · L(0) = {q.rel_tol * loss[0]:.3g}"
+    tail = loss[-max(3, len(loss) // 6):]  # the last sixth of the log-spaced snapshots (a decade)
+    drop = float(tail[0] - tail[-1]) / max(float(tail[0]), 1e-300)
+    if loss[-1] <= q.rel_tol * loss[0]:
+        return f"converged: L = {loss[-1]:.3g} ≤ rel_tol · L(0) after {int(t[-1])} steps"
+    if drop < 1e-3:
+        return (f"on a plateau: L = {loss[-1]:.3g} changed by {drop:.1e} (relative) over the last "
+                f"steps {int(t[-len(tail)])}–{int(t[-1])}; more steps or a larger η may leave it")  # fmt: skip
+    return (f"unconverged: L = {loss[-1]:.3g} still falling ({drop:.1%} over steps "
+            f"{int(t[-len(tail)])}–{int(t[-1])}); raise --n-steps")  # fmt: skip
+
+
 def run(q: Question):
-    """Build, fit, measure and check one question: an ``experiments.Result``."""
+    """Build, fit, measure and check one question: an ``experiments.Result`` whose ``arrays`` hold
+    the final estimate and every baseline's solution (``estimates.parquet`` in the run)."""
     from implicit_bias.experiments import Result
-    from implicit_bias.metrics import effective_rank
     from implicit_bias.optim import fit
 
     s = setup(q)
     base = baselines(q, s, q.baselines)
-    traj = fit(
-        s.model,
-        s.problem,
-        s.method,
-        params0=s.params0,
-        observe=s.model,
-        label=f"explore {q.problem}",
-    )
-    t = np.asarray(traj.t)
-    X = np.asarray(traj.observed)
-    X_end = X[-1]
-    rows = _rows(t, "loss", traj.loss)
-    if X.ndim == 3:
-        sv = np.linalg.svd(X, compute_uv=False)
+    refs = {**({"truth": s.truth} if s.truth is not None else {}), **base}
+    keep_X = int(np.prod(s.problem.shape)) <= KEEP_SNAPSHOTS
+    traj = fit(s.model, s.problem, s.method, params0=s.params0,
+               observe=_observer(s, refs, keep_X), label=f"{q.method} {q.problem}")  # fmt: skip
+    t, loss = np.asarray(traj.t, float), np.asarray(traj.loss, float)
+    obs = {k: np.asarray(v) for k, v in traj.observed.items()}
+    X_end = np.asarray(s.model(traj.final))
+    rows = _rows(t, "loss", loss)
+    if "sv" in obs:
+        sv = obs["sv"]
         rows += _rows(t, "singular_value", sv[:, : min(sv.shape[1], 10)])
-        rows += _rows(t, "effective_rank", [float(effective_rank(x)) for x in X])
+        top = np.maximum(sv[:, 0], 1e-300)
+        rows += _rows(t, "effective_rank", np.where(sv[:, 0] > 0, sv.sum(1) / top, 0.0))
+        rows += _rows(t, "norm", sv.sum(1))
     else:
-        top = np.argsort(-np.abs(X_end))[: min(X.shape[1], 10)]
-        rows += _rows(t, "entry", X[:, top])
-    ref = {"truth": s.truth} if s.truth is not None else {}
-    for name, B in {**ref, **base}.items():
-        scale = max(float(np.linalg.norm(B)), 1e-300)
-        dist = np.linalg.norm((X - B[None]).reshape(len(X), -1), axis=1) / scale
-        rows += _rows(t, f"distance_to_{name}", dist)
+        X = obs["X"]
+        order = np.argsort(-np.abs(X_end))[: min(X.shape[1], 10)]
+        rows += _rows(t, "entry", X[:, order])
+        rows += _rows(t, "norm", np.abs(X).sum(1))
+    for k in refs:
+        rows += _rows(t, f"distance_to_{k}", obs["d:" + k])
+        if "p:" + k in obs:
+            rows += _rows(t, f"prediction_distance_to_{k}", obs["p:" + k])
+    notes = [f"path: {traj.path}", f"convergence: {_convergence(q, traj, t, loss)}"]
+    notes += [f"data: {n}" for n in s.notes]
+    const = lambda name, v: _rows(t, name, np.full(t.shape, float(v)))  # noqa: E731
+    if "test" in obs:
+        test = obs["test"]
+        rows += _rows(t, "test_error", test)
+        best = int(np.nanargmin(test))
+        notes.append(
+            f"diagnostic: test error on {s.test.what}: {test[-1]:.4g} at the end, best "
+            f"{test[best]:.4g} at {'t' if q.method == 'flow' else 'step'} {t[best]:.4g} (early stopping)"
+        )
+        for b, B in base.items():
+            e = float(s.test.error(B))
+            rows += const(f"test_error_{b}", e)
+            notes.append(f"diagnostic: baseline {b}: test error {e:.4g}, norm {_norm(B):.4g}")
+    elif s.test is not None:
+        notes.append(f"diagnostic: {s.test.what}")
+    for b, B in base.items():
+        rows += const(f"norm_{b}", _norm(B))
+    kind = "nuclear norm" if X_end.ndim == 2 else "ℓ1 norm"
+    notes.append(f"diagnostic: {kind} of the estimate {_norm(X_end):.4g}"
+                 + "".join(f"; of {b} {_norm(B):.4g}" for b, B in base.items()))  # fmt: skip
+    if "hidden_min" in obs:
+        y = np.asarray(s.problem.y)
+        lo, hi = float(y.min()), float(y.max())
+        rows += _rows(t, "hidden_min", obs["hidden_min"]) + _rows(t, "hidden_max", obs["hidden_max"])
+        rows += const("observed_min", lo) + const("observed_max", hi)
+        h_lo, h_hi = float(obs["hidden_min"][-1]), float(obs["hidden_max"][-1])
+        line = f"diagnostic: hidden entries in [{h_lo:.4g}, {h_hi:.4g}]; observed values in [{lo:.4g}, {hi:.4g}]"
+        span = max(hi - lo, 1e-12)
+        if h_lo < lo - span or h_hi > hi + span:
+            line += " — a blow-up: the hidden entries leave the observed range by more than its width"
+        notes.append(line)
     found = [
-        checks.sanity("the loss decreased", bool(traj.loss[-1] < traj.loss[0]),
-                      predicted="L(end) < L(0)", observed=f"{float(traj.loss[0]):.3g} → {float(traj.loss[-1]):.3g}"),
+        checks.sanity("the loss decreased", bool(loss[-1] < loss[0]),
+                      predicted="L(end) < L(0)", observed=f"{loss[0]:.3g} → {loss[-1]:.3g}"),
     ]  # fmt: skip
-    theory, applied = theory_checks(q, s, traj, X_end, base)
+    snapshots = obs.get("X") if X_end.ndim == 1 or keep_X else None
+    theory, applied = theory_checks(q, s, traj, X_end, base, snapshots)
     found += theory
-    notes = [f"path: {traj.path}", "theory: " + ("; ".join(applied) if applied else NO_THEORY)]
+    notes.insert(1, "theory: " + ("; ".join(applied) if applied else NO_THEORY + why_no_theory(q)))
     if s.truth is None:
         notes.append("the truth is unknown (user data): no distance to X*")
-    return Result(rows=rows, checks=found, notes=notes)
+    arrays = {"estimate": X_end, **{f"baseline_{b}": np.asarray(B) for b, B in base.items()}}
+    return Result(rows=rows, checks=found, notes=notes, arrays=arrays)
 
 
 def plot(rows, cfg: Question) -> dict:
-    """One figure: loss; spectrum (or entries); effective rank; distances to X* and the baselines."""
-    import matplotlib.pyplot as plt
+    """The question's figure (``explore.figures.plot``): loss, spectrum, test error next to the
+    baselines with the best early stop, the hidden-entry range next to the observed one."""
+    from implicit_bias.explore.figures import plot as draw
 
-    df = rows
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    xlabel = "time t" if cfg.method == "flow" else "step"
-    loss = df[df.series == "loss"]
-    pos = loss.value > 0
-    axes[0].loglog(loss.t[pos & (loss.t > 0)], loss.value[pos & (loss.t > 0)])
-    axes[0].set(
-        xlabel=xlabel,
-        ylabel="loss",
-        title=f"{cfg.problem}: {cfg.model} N={cfg.depth}, {cfg.method}",
-    )
-    spec = df[df.series.isin(["singular_value", "entry"])]
-    for i, g in spec.groupby("i"):
-        axes[1].semilogx(g.t[g.t > 0], g.value[g.t > 0], lw=1)
-    axes[1].set(
-        xlabel=xlabel,
-        ylabel="singular values" if (df.series == "singular_value").any() else "largest entries",
-    )
-    for series, g in df[df.series.str.startswith("distance_to_")].groupby("series"):
-        axes[2].loglog(g.t[g.t > 0], g.value[g.t > 0], label=series.removeprefix("distance_to_"))
-    er = df[df.series == "effective_rank"]
-    if len(er):
-        ax = axes[2].twinx()
-        ax.semilogx(er.t[er.t > 0], er.value[er.t > 0], "k:", label="effective rank")
-        ax.set_ylabel("effective rank (dotted)")
-    axes[2].set(xlabel=xlabel, ylabel="relative distance")
-    if axes[2].get_legend_handles_labels()[0]:
-        axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    return {"explore": fig}
+    return draw(rows, cfg)
 
 
 def execute(

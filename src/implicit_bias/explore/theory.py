@@ -8,8 +8,24 @@ from implicit_bias.explore.build import Setup
 from implicit_bias.explore.question import Question
 
 
-def theory_checks(q: Question, s: Setup, traj, X_end, base: dict) -> tuple[list, list[str]]:
-    """The checks of every theorem whose hypotheses the question meets, each labelled with it."""
+def why_no_theory(q: Question) -> str:
+    """Which hypothesis of the nearest theorem the question misses (for "no theory applies")."""
+    if q.data and q.problem != "sparse":
+        return ": the theorems here are stated for their random instances, not user data"
+    misses = {
+        "full": "seed 000 needs the deep model from the identical init on a symmetric target",
+        "sensing": "seed 002 (Gunasekar) needs the symmetric model UUᵀ from a small αI (α ≤ 1e-2)",
+        "completion": "Gunasekar's conjecture is for sensing; no theorem fixes the limit of "
+        "factorized completion (Arora et al. 2019 is an empirical comparison)",
+        "sparse": "seed 003 needs the Hadamard model of depth ≥ 2 from a uniform start",
+        "regression": "seed 004 needs depth 2, the spectral init and the flow",
+    }
+    return f" ({misses[q.problem]})"
+
+
+def theory_checks(q: Question, s: Setup, traj, X_end, base: dict, snapshots=None) -> tuple[list, list[str]]:
+    """The checks of every theorem whose hypotheses the question meets, each labelled with it.
+    ``snapshots``: the estimate at every snapshot where it was kept (small problems), else None."""
     found, applied = [], []
     loss = np.asarray(traj.loss)
     if (
@@ -27,10 +43,10 @@ def theory_checks(q: Question, s: Setup, traj, X_end, base: dict) -> tuple[list,
         lam, V = th.eigh(W_hat)
         found.append(checks.sanity("the exact scalar reduction (7) ran", traj.path == PATH,
                                    predicted=PATH, observed=traj.path))  # fmt: skip
-        if q.method == "gd":
+        if q.method == "gd" and snapshots is not None:
             d = th.scalar_recursion(np.array([q.scale]), lam, np.array([q.eta]), q.depth, q.n_steps,
                                     s.method.save_steps())  # fmt: skip
-            eig = np.einsum("ij,sik,kj->sj", V, np.asarray(traj.observed), V)
+            eig = np.einsum("ij,sik,kj->sj", V, np.asarray(snapshots), V)
             k = min(len(eig), len(d))
             dev = float(np.max(np.abs(eig[:k] - d[:k] ** q.depth)) / np.max(np.abs(lam)))
             found.append(checks.at_most(
@@ -60,34 +76,37 @@ def theory_checks(q: Question, s: Setup, traj, X_end, base: dict) -> tuple[list,
             loss=float(loss[-1]), loss_tol=1e-8 * float(loss[0]),
             basis="the conjecture is a limit α → 0; 1e-2 is the gap sensing_gaussian measures at α ≤ 1e-2",
         ))  # fmt: skip
-    if q.problem == "sparse" and q.model == "hadamard" and not q.signed and q.depth >= 2:
+    if q.problem == "sparse" and q.model == "hadamard" and q.depth >= 2 and q.method == "flow":
+        from implicit_bias.experiments._sparse import (
+            GENERAL,
+            POSITIVE,
+            epsilon_checks,
+            uniform_start,
+        )
         from implicit_bias.models.hadamard import x_tilde0
         from implicit_bias.theory import sparse as th
 
         A, y = np.asarray(s.problem.A), np.asarray(s.problem.y)
-        Q = th.Q_value(A, y, nonneg=True)
-        beta1, beta_min = th.betas(x_tilde0(s.model, s.params0))
-        eps = th.epsilon(beta1, beta_min, Q, q.depth)
+        Q, lam = th.Q_dual(A, y, nonneg=not q.signed)
+        x0 = np.asarray(x_tilde0(s.model, s.params0))
+        beta1, beta_min = th.betas(x0)
         applied.append(
-            "seed 003, Chou, Maly & Rauhut 2022 (Hadamard flow from a uniform start: ε bound)"
+            f"{GENERAL if q.signed else POSITIVE} (Hadamard flow from a uniform start: ε bound)"
         )
-        hyp = checks.hypothesis("β₁ < Q (the start is smaller than the ℓ1 minimum)", beta1 < Q,
-                                predicted=f"β₁ < Q = {Q:.6g}", observed=beta1)  # fmt: skip
-        found.append(hyp)
-        found.append(checks.at_most(
-            "(‖x̃_∞‖₁ − Q)/Q ≤ ε", eps, th.l1_gap(X_end, Q), kind="claim",
-            source="seed 003, Thm (positive case)", loss=float(loss[-1]),
-            loss_tol=1e-8 * float(loss[0]), requires=(hyp.name,),
-            basis="the theorem's own bound ε(β₁, β_min, Q, N)",
-        ))  # fmt: skip
-    if q.problem == "regression" and q.init == "spectral" and q.depth == 2 and q.method == "flow":
+        found.append(uniform_start([x0]))
+        found += epsilon_checks(
+            f"N={q.depth}, α={q.scale:g}", N=q.depth, b1=beta1, bmin=beta_min, Q=Q, lam=lam,
+            A=A, y=y, x_inf=np.asarray(X_end), rel_tol=q.rel_tol, signed=q.signed,
+        )  # fmt: skip
+    if (q.problem == "regression" and q.init == "spectral" and q.depth == 2 and q.method == "flow"
+            and snapshots is not None):  # fmt: skip
         from implicit_bias.theory import regression as th
 
         applied.append("seed 004, Gidel et al. 2019 Thm (two-layer flow from a spectral init: T_i)")
         sigma, U, V = s.extra["sigma"], s.extra["U"], s.extra["V"]
         delta = -0.5 * q.depth * np.log(q.scale)
         t = np.asarray(traj.t)
-        W_t = np.asarray(traj.observed)
+        W_t = np.asarray(snapshots)
         w = np.einsum("pi,spd,di->si", U[:, : len(sigma)], W_t, V[:, : len(sigma)])
         cf = np.stack([th.w_continuous(tk, sigma, np.ones(len(sigma)), delta) for tk in t])
         dev = float(np.max(np.abs(w - cf)) / np.max(sigma))
