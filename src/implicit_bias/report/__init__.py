@@ -43,7 +43,7 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     parts = [
         f"<h4>{html.escape(heading)} {badge}</h4>",
         f'<p class="muted">{html.escape(_config_diff(cfg["config"], default_cfg))} · '
-        f"hash {cfg['hash']} · {cfg.get('elapsed_s', 0):.1f} s · {html.escape(str(path))}</p>",
+        f"hash {html.escape(str(cfg['hash']))} · {cfg.get('elapsed_s', 0):.1f} s · {html.escape(str(path))}</p>",
     ]
     if error:
         parts.append(

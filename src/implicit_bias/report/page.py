@@ -108,8 +108,8 @@ def checks_table(checks: list[dict]) -> str:
             needs = ", ".join(map(html.escape, c["requires"]))
             detail += f'<div class="muted">requires: {needs}</div>'
         body.append(
-            f'<tr class="check {_css_class(label)}" data-kind="{c["kind"]}"><td>{_fmt(c["name"])}{detail}</td>'
-            f'<td class="kind">{c["kind"]}</td>'
+            f'<tr class="check {_css_class(label)}" data-kind="{html.escape(str(c["kind"]))}"><td>{_fmt(c["name"])}{detail}</td>'
+            f'<td class="kind">{html.escape(str(c["kind"]))}</td>'
             f'<td class="num">{_fmt(c.get("predicted"))}</td><td class="num">{_fmt(c.get("observed"))}</td>'
             f'<td class="num">{_fmt(c.get("tolerance"))}</td>'
             f'<td class="verdict">{html.escape(label)}{loss}</td>'
