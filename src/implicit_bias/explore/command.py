@@ -49,13 +49,15 @@ def read_spec(
     empty = [k for k in keys if isinstance(grid[k], list) and not grid[k]]
     if empty:
         raise ConfigError(f"{path}: [grid] {empty[0]} is an empty list (the grid would be empty)")
-    if seeds is None and "seeds" in spec:
+    if "seeds" in spec and "seed" in {*fixed, *grid}:
+        raise ConfigError(f"{path}: give seed or seeds, not both")
+    if seeds is None and "seeds" in spec:  # --seeds replaces the file's seeds (and seed)
+        if "seed" in (overrides or {}):
+            raise ConfigError(f"{path} has seeds: --seed does not apply (use --seeds)")
         try:
             seeds = _seed_list(spec["seeds"])
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
-    if seeds is not None and "seed" in {*fixed, *grid, *(overrides or {})}:
-        raise ConfigError(f"{path}: give seed or seeds (or --seeds), not both")
     lists = [grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]
     size = math.prod(len(v) for v in lists) * (len(seeds) if seeds is not None else 1)
     if max_questions is not None and size > max_questions:

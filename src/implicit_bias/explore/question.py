@@ -5,10 +5,9 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 from typing import Annotated, Literal
 
+import numpy as np
 from annotated_types import Ge, Le, Lt, MaxLen, MinLen
 
 from implicit_bias.config import Count, Decay, Depth, Seed, Step, Tol
