@@ -365,7 +365,7 @@ def describe(q: Question) -> str:
     test set, the model's parameter count and the memory it needs (one paragraph)."""
     import jax
 
-    from implicit_bias.explore.question import footprint
+    from implicit_bias.explore.question import _size as size, footprint
 
     problem, truth, extra, test, notes = build_problem(q)
     model, params0 = build_model(q, problem, extra)
@@ -396,15 +396,8 @@ def describe(q: Question) -> str:
               "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
               "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps"}[q.method]  # fmt: skip
     text = (f"{q.problem}: {what}; {test_text}. Model {q.model} N={q.depth} from {q.init} α = "
-            f"{q.scale:g}: {n_params:,} parameters, about {_size(need)}. "
+            f"{q.scale:g}: {n_params:,} parameters, about {size(need)}. "
             f"Method: {method}.")  # fmt: skip
     import textwrap
 
     return "\n".join([textwrap.fill(text, 80), *(textwrap.fill(f"warning: {n}", 80) for n in notes)])
-
-
-def _size(n_bytes: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n_bytes < 1024 or unit == "TiB":
-            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
-        n_bytes /= 1024

@@ -318,8 +318,10 @@ def run_command(opts: dict, echo=None) -> int:
     problem = opts.pop("problem")
     fields = {k: v for k, v in opts.items() if v is not None}
     if "baselines" in fields:
-        fields["baselines"] = tuple(b.strip() for item in fields["baselines"]
-                                    for b in item.split(",") if b.strip())  # fmt: skip
+        names = [b.strip() for item in fields["baselines"] for b in item.split(",")]
+        if "" in names:
+            raise ConfigError(f"--baseline has an empty name: {','.join(fields['baselines'])!r}")
+        fields["baselines"] = tuple(names)
     if workers is not None and not 1 <= workers <= sweep_mod.MAX_WORKERS:
         raise ConfigError(f"--workers must be an integer from 1 to {sweep_mod.MAX_WORKERS}, got {workers}")
     seed_list = None

@@ -219,10 +219,8 @@ def _digest(data: str) -> str:
 
 
 def _not_applying(q: Question, set_fields: set[str]) -> None:
-    defaults = Question()
     for name, (axis, where) in APPLIES.items():
-        value = getattr(q, name)
-        if name in set_fields and value != getattr(defaults, name) and getattr(q, axis) not in where:
+        if name in set_fields and getattr(q, axis) not in where:
             raise ConfigError(
                 f"--{name.replace('_', '-')} does not apply to {axis} {getattr(q, axis)!r} "
                 f"(it goes with {axis} {', '.join(sorted(where))})"
@@ -362,10 +360,18 @@ def _check_memory(q: Question) -> None:
     if need > 0.8 * have:
         where = f" ({q.data}: {_sizes(q)})" if q.data else ""
         raise ConfigError(
-            f"this question{where} needs at least {need / 2**30:.1f} GiB (data, {q.model} "
+            f"this question{where} needs at least {_size(need)} (data, {q.model} "
             f"parameters × the {q.method}'s working copies, snapshots); this machine has "
-            f"{have / 2**30:.1f} GiB"
+            f"{_size(have)}"
         )
+
+
+def _size(n_bytes: float) -> str:
+    """1.5 GiB, 3.2 TiB, … (binary units)."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n_bytes < 1024 or unit == "PiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1024
 
 
 def _sizes(q: Question) -> str:

@@ -120,11 +120,8 @@ def _run_section(path: Path, *, heading: str) -> str:
 
 
 def _safe_check(c) -> dict:
-    """A stored check whose kind (written into an attribute by ``checks_table``) is escaped."""
-    c = dict(c) if isinstance(c, dict) else {"name": _text(c)}
-    if c.get("kind") is not None:
-        c["kind"] = html.escape(_text(c["kind"]), quote=True)
-    return c
+    """A stored check as ``checks_table`` takes it (which escapes every field itself)."""
+    return dict(c) if isinstance(c, dict) else {"name": _text(c)}
 
 
 def explore_section(explored: list[Path], all_checks: list, *, max_questions: int = 30) -> str:
