@@ -121,7 +121,9 @@ def _completion(q: Question):
         if T.shape != shape:
             raise ConfigError(f"{q.truth}: the truth has shape {'×'.join(map(str, T.shape))}, the data "
                               f"{shape[0]}×{shape[1]}")  # fmt: skip
-        off = np.abs(T[idx[:, 0], idx[:, 1]] - values) > 1e-9 * max(1.0, float(np.abs(values).max()))
+        off = np.abs(T[idx[:, 0], idx[:, 1]] - values) > 1e-9 * max(
+            1.0, float(np.abs(values).max())
+        )
         if off.any():
             notes.append(f"the truth differs from the data at {int(off.sum())} observed entries")
         return p, T, _unobserved(p, T), notes
@@ -154,7 +156,13 @@ def build_problem(q: Question):
 
     if q.problem == "completion":
         p, truth, test, notes = _completion(q)
-        return p, truth, {}, (test if test.error is not None or test.hidden is not None else None), notes
+        return (
+            p,
+            truth,
+            {},
+            (test if test.error is not None or test.hidden is not None else None),
+            notes,
+        )
     data = load_data(q) if q.data else None
     notes = list((data or {}).get("notes", []))
     if q.problem == "full":
@@ -180,9 +188,17 @@ def build_problem(q: Question):
             if q.holdout:
                 train, test = _split(q, A.shape[0], "measurements")
                 y_test = np.einsum("kab,ab->k", A[test], X)
-                held = HeldOut(f"{len(test)} held-out measurements", _relative(_measure(A[test]), y_test))
+                held = HeldOut(
+                    f"{len(test)} held-out measurements", _relative(_measure(A[test]), y_test)
+                )
                 return make.sensing(X, A=A[train]), X, {}, held, notes
-            return make.sensing(X, A=A), X, {}, HeldOut("the truth X*", _relative(lambda W: W, X)), notes
+            return (
+                make.sensing(X, A=A),
+                X,
+                {},
+                HeldOut("the truth X*", _relative(lambda W: W, X)),
+                notes,
+            )
         if q.m < 1:
             raise ConfigError("sensing: give the number of measurements --m")
         ensemble = {"gaussian": "general", "symmetric": "symmetric"}.get(q.ensemble, q.ensemble)
@@ -197,7 +213,9 @@ def build_problem(q: Question):
             x = _vector_truth(q, data, A.shape[1])
             if q.holdout:
                 train, test = _split(q, A.shape[0], "measurements (rows of A)")
-                held = HeldOut(f"{len(test)} held-out measurements", _relative(_measure(A[test]), y[test]))
+                held = HeldOut(
+                    f"{len(test)} held-out measurements", _relative(_measure(A[test]), y[test])
+                )
                 return make.sparse(A=A[train], y=y[train]), x, {}, held, notes
             held = HeldOut("the truth x", _relative(lambda z: z, x)) if x is not None else None
             return make.sparse(A=A, y=y), x, {}, held, notes
@@ -400,4 +418,6 @@ def describe(q: Question) -> str:
             f"Method: {method}.")  # fmt: skip
     import textwrap
 
-    return "\n".join([textwrap.fill(text, 80), *(textwrap.fill(f"warning: {n}", 80) for n in notes)])
+    return "\n".join(
+        [textwrap.fill(text, 80), *(textwrap.fill(f"warning: {n}", 80) for n in notes)]
+    )

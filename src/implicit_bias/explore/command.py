@@ -7,7 +7,7 @@ from pathlib import Path
 
 from implicit_bias import checks, store
 from implicit_bias.errors import ConfigError
-from implicit_bias.explore.question import PROBLEMS, Question, question
+from implicit_bias.explore.question import Question, question
 from implicit_bias.explore.runs import execute
 
 
@@ -81,8 +81,7 @@ def _first_line(e: Exception) -> str:
 
 def _seed_list(text) -> list[int]:
     """``parse_seeds``, refusing seeds outside the Question's seed range."""
-    from implicit_bias import config as config_mod
-    from implicit_bias import sweep as sweep_mod
+    from implicit_bias import config as config_mod, sweep as sweep_mod
 
     seeds = list(sweep_mod.parse_seeds(text))
     top = config_mod.domains(Question)["seed"].le
@@ -133,7 +132,9 @@ def summary(outcome) -> list[str]:
         v = series(name)
         if name.startswith("distance_to_rrr") and len(v):
             continue  # a family: the diagnostics name the nearest member
-        lines.append(f"relative distance to {name.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}")
+        lines.append(
+            f"relative distance to {name.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}"
+        )
     family = sorted(s for s in rows.series.unique() if s.startswith("distance_to_rrr"))
     if family:
         ends = {s.removeprefix("distance_to_"): series(s)[-1] for s in family}
@@ -229,7 +230,9 @@ def _signature():
             names.append("--entries")
         if f.name == "baselines":
             names = ["--baseline", "--baselines"]
-        help_ = FIELD_HELP[f.name] + f" (default: {_default_text(f.name, getattr(defaults, f.name))})"
+        help_ = (
+            FIELD_HELP[f.name] + f" (default: {_default_text(f.name, getattr(defaults, f.name))})"
+        )
         kind = list[str] | None if f.name == "baselines" else str | None
         option = typer.Option(*names, help=help_, rich_help_panel=panel_of[f.name],
                               show_default=False, metavar=_metavar(domains[f.name]))  # fmt: skip
@@ -323,7 +326,9 @@ def run_command(opts: dict, echo=None) -> int:
             raise ConfigError(f"--baseline has an empty name: {','.join(fields['baselines'])!r}")
         fields["baselines"] = tuple(names)
     if workers is not None and not 1 <= workers <= sweep_mod.MAX_WORKERS:
-        raise ConfigError(f"--workers must be an integer from 1 to {sweep_mod.MAX_WORKERS}, got {workers}")
+        raise ConfigError(
+            f"--workers must be an integer from 1 to {sweep_mod.MAX_WORKERS}, got {workers}"
+        )
     seed_list = None
     if seeds is not None:
         if "seed" in fields:

@@ -4,7 +4,6 @@ defaults filled from them, and the checks of what combines with what."""
 import dataclasses
 import hashlib
 from pathlib import Path
-
 from typing import Annotated, Literal
 
 import numpy as np
@@ -24,7 +23,9 @@ NO_THEORY = "no theory applies"
 
 Problem = Literal["full", "sensing", "completion", "sparse", "regression"]
 Size = Annotated[int, Ge(0), Le(100_000)]  # 0 = the default size (or the data's)
-Init = Literal["", "identical", "identity", "perturbed", "gaussian", "orthogonal", "balanced", "spectral"]
+Init = Literal[
+    "", "identical", "identity", "perturbed", "gaussian", "orthogonal", "balanced", "spectral"
+]
 Solver = Literal["", "rosenbrock", "auto", "tsit5", "dopri5", "dopri8", "kvaerno5"]
 HoldOut = Annotated[float, Ge(0), Lt(1)]
 
@@ -379,4 +380,6 @@ def _sizes(q: Question) -> str:
         return f"{q.n} samples, {q.p} features, {q.d} outputs"
     if q.problem == "sparse":
         return f"A is {q.m}×{q.n}"
-    return f"a {q.n}×{q.n_cols} matrix" + (f", {q.m} measurements" if q.problem == "sensing" else "")
+    return f"a {q.n}×{q.n_cols} matrix" + (
+        f", {q.m} measurements" if q.problem == "sensing" else ""
+    )

@@ -23,7 +23,9 @@ def _rows(t, series, values, i=None) -> list[dict]:
     return rows
 
 
-KEEP_SNAPSHOTS = 2**16  # matrices with at most this many entries keep every snapshot (theory checks)
+KEEP_SNAPSHOTS = (
+    2**16
+)  # matrices with at most this many entries keep every snapshot (theory checks)
 
 
 def _observer(s, refs: dict, keep_X: bool):
@@ -34,11 +36,19 @@ def _observer(s, refs: dict, keep_X: bool):
 
     model, test = s.model, s.test
     err = test.error if test is not None else None
-    hidden = test.hidden if test is not None and test.hidden is not None and test.hidden.any() else None
+    hidden = (
+        test.hidden if test is not None and test.hidden is not None and test.hidden.any() else None
+    )
     hidden = None if hidden is None else jnp.asarray(hidden)
     refs = {k: (jnp.asarray(B), max(float(np.linalg.norm(B)), 1e-300)) for k, B in refs.items()}
-    samples = jnp.asarray(s.problem.X) if hasattr(s.problem, "X") and hasattr(s.problem, "Y") else None
-    fitted = {k: max(float(jnp.linalg.norm(samples @ B)), 1e-300) for k, (B, _) in refs.items()} if samples is not None else {}
+    samples = (
+        jnp.asarray(s.problem.X) if hasattr(s.problem, "X") and hasattr(s.problem, "Y") else None
+    )
+    fitted = (
+        {k: max(float(jnp.linalg.norm(samples @ B)), 1e-300) for k, (B, _) in refs.items()}
+        if samples is not None
+        else {}
+    )
 
     def observe(params):
         X = model(params)
@@ -75,7 +85,7 @@ def _convergence(q: Question, traj, t, loss) -> str:
         if int(traj.status) == STOPPED_AT_TOL:
             return f"converged: L < rel_tol · L(0) = {q.rel_tol * loss[0]:.3g} at t = {t[-1]:.4g}"
         return f"unconverged: the flow reached t1 = {q.t1:g} with L = {loss[-1]:.3g} > rel_tol · L(0) = {q.rel_tol * loss[0]:.3g}"
-    tail = loss[-max(3, len(loss) // 6):]  # the last sixth of the log-spaced snapshots (a decade)
+    tail = loss[-max(3, len(loss) // 6) :]  # the last sixth of the log-spaced snapshots (a decade)
     drop = float(tail[0] - tail[-1]) / max(float(tail[0]), 1e-300)
     if loss[-1] <= q.rel_tol * loss[0]:
         return f"converged: L = {loss[-1]:.3g} ≤ rel_tol · L(0) after {int(t[-1])} steps"
@@ -142,13 +152,17 @@ def run(q: Question):
     if "hidden_min" in obs:
         y = np.asarray(s.problem.y)
         lo, hi = float(y.min()), float(y.max())
-        rows += _rows(t, "hidden_min", obs["hidden_min"]) + _rows(t, "hidden_max", obs["hidden_max"])
+        rows += _rows(t, "hidden_min", obs["hidden_min"]) + _rows(
+            t, "hidden_max", obs["hidden_max"]
+        )
         rows += const("observed_min", lo) + const("observed_max", hi)
         h_lo, h_hi = float(obs["hidden_min"][-1]), float(obs["hidden_max"][-1])
         line = f"diagnostic: hidden entries in [{h_lo:.4g}, {h_hi:.4g}]; observed values in [{lo:.4g}, {hi:.4g}]"
         span = max(hi - lo, 1e-12)
         if h_lo < lo - span or h_hi > hi + span:
-            line += " — a blow-up: the hidden entries leave the observed range by more than its width"
+            line += (
+                " — a blow-up: the hidden entries leave the observed range by more than its width"
+            )
         notes.append(line)
     found = [
         checks.sanity("the loss decreased", bool(loss[-1] < loss[0]),

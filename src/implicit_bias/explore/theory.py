@@ -23,7 +23,9 @@ def why_no_theory(q: Question) -> str:
     return f" ({misses[q.problem]})"
 
 
-def theory_checks(q: Question, s: Setup, traj, X_end, base: dict, snapshots=None) -> tuple[list, list[str]]:
+def theory_checks(
+    q: Question, s: Setup, traj, X_end, base: dict, snapshots=None
+) -> tuple[list, list[str]]:
     """The checks of every theorem whose hypotheses the question meets, each labelled with it.
     ``snapshots``: the estimate at every snapshot where it was kept (small problems), else None."""
     found, applied = [], []

@@ -314,9 +314,7 @@ def _comparison(paths: list[Path], *, other_seeds=()) -> str:
         return "\n".join(parts)
     what, prefix = METRICS[metric]
     if metric != "test_error":
-        parts.append(
-            f'<p class="muted">No held-out test error stored: compared by the {what}.</p>'
-        )
+        parts.append(f'<p class="muted">No held-out test error stored: compared by the {what}.</p>')
     baseline_values = {}
     if prefix:
         for s in summaries:
