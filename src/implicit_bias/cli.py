@@ -467,7 +467,10 @@ def _store_to_read(root: Path) -> Path:
 @_friendly_errors
 def query(
     sql: Annotated[
-        str, typer.Argument(help="SQL over the views runs, rows, checks, sweeps, sweep_runs.")
+        str,
+        typer.Argument(
+            help="SQL over the views runs, rows, checks, estimates, sweeps, sweep_runs."
+        ),
     ],
     root: Root = Path("results"),
     csv: Annotated[

@@ -302,6 +302,16 @@ def build_model(q: Question, problem, extra):
     return m, m.init_params(key)
 
 
+def loss_floor(problem) -> float:
+    """min L: 0 where the estimate can interpolate, ½‖XW_ls − Y‖² (least squares, the minimum over
+    every W) for regression, whose data need not be fit exactly. The flow stops once
+    L − L_min < rel_tol · (L(0) − L_min)."""
+    if hasattr(problem, "X") and hasattr(problem, "Y"):
+        X, Y = np.asarray(problem.X), np.asarray(problem.Y)
+        return float(problem.loss(np.linalg.pinv(X) @ Y))
+    return 0.0
+
+
 def build_method(q: Question, problem=None, model=None, params0=None):
     from implicit_bias.optim import GD, SGD, GradientFlow
 
@@ -309,12 +319,13 @@ def build_method(q: Question, problem=None, model=None, params0=None):
         return GD(eta=q.eta, n_steps=q.n_steps, n_saves=min(q.n_saves, q.n_steps), spacing="log")
     if q.method == "flow":
         L0 = float(problem.loss(model(params0)))
+        floor = loss_floor(problem)
         return GradientFlow(
             t1=q.t1,
             n_saves=q.n_saves,
             spacing="log",
             t_first=min(1e-2, q.t1 / 10),
-            loss_tol=q.rel_tol * L0,
+            loss_tol=floor + q.rel_tol * (L0 - floor),
             solver=q.solver,
             max_steps=200_000,
             atol=min(1e-10, 1e-8 * q.scale),
@@ -410,10 +421,12 @@ def describe(q: Question) -> str:
     need = footprint(dataclasses.replace(q, n=a, n_cols=b if len(shape) > 1 else 0))
     test_text = (f"test error on {test.what}" if test is not None and test.error is not None
                  else "no test error (" + (test.what if test is not None else "no truth known") + ")")  # fmt: skip
-    method = {"flow": f"the gradient flow ({q.solver}) until L < {q.rel_tol:g}·L(0) or t = {q.t1:g}",
+    method = {"flow": f"the gradient flow ({q.solver}) until L − L_min < {q.rel_tol:g}·(L(0) − L_min) "
+                      f"or t = {q.t1:g}",
               "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
               "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps"}[q.method]  # fmt: skip
-    text = (f"{q.problem}: {what}; {test_text}. Model {q.model} N={q.depth} from {q.init} α = "
+    start = "a uniform start" if q.model == "hadamard" else q.init
+    text = (f"{q.problem}: {what}; {test_text}. Model {q.model} N={q.depth} from {start} α = "
             f"{q.scale:g}: {n_params:,} parameters, about {size(need)}. "
             f"Method: {method}.")  # fmt: skip
     import textwrap

@@ -135,11 +135,13 @@ def summary(outcome) -> list[str]:
         lines.append(
             f"relative distance to {name.removeprefix('distance_to_')}: {v[0]:.3g} → {v[-1]:.3g}"
         )
-    family = sorted(s for s in rows.series.unique() if s.startswith("distance_to_rrr"))
+    space = "prediction_distance_to_rrr"  # regression: compare predictions XW, not W
+    family = [s for s in rows.series.unique() if s.startswith(space)]
     if family:
-        ends = {s.removeprefix("distance_to_"): series(s)[-1] for s in family}
+        ends = {s.removeprefix("prediction_distance_to_"): series(s)[-1] for s in family}
         k = min(ends, key=ends.get)
-        lines.append(f"nearest reduced-rank solution: {k} (relative distance {ends[k]:.3g})")
+        lines.append(f"nearest reduced-rank solution in prediction space: {k} (relative "
+                     f"distance ‖X(W − W^k)‖/‖XW^k‖ = {ends[k]:.3g})")  # fmt: skip
     for n in cfg.get("notes", []):
         if n.startswith(("convergence:", "diagnostic:", "data:", "theory:")):
             lines.append(n.removeprefix("diagnostic: "))
@@ -361,10 +363,11 @@ def run_command(opts: dict, echo=None) -> int:
     else:
         echo(f"{len(questions)} questions on the local Dask cluster")
         outcomes = run_grid(questions, root=root, n_workers=workers, force=force)
+    varying = [f.name for f in dataclasses.fields(Question)
+               if len({getattr(q, f.name) for q in questions}) > 1 and not f.name.endswith("sha256")]  # fmt: skip
     for q, outcome in outcomes:
         if len(questions) > 1:
-            echo(f"— {q.problem} model={q.model} depth={q.depth} scale={q.scale:g} "
-                 f"method={q.method} seed={q.seed}")  # fmt: skip
+            echo(f"— {q.problem} " + " ".join(f"{k}={getattr(q, k)}" for k in varying))
         for line in summary(outcome):
             echo(line)
         failed += checks.failures(outcome.checks)

@@ -142,7 +142,8 @@ APPLIES = {
 def _auto(q: Question) -> Question:
     """Fill the automatic defaults (init, solver) from the question."""
     init = q.init or (
-        "identity" if q.model == "symmetric"
+        "" if q.model == "hadamard"  # its start is uniform, u = v = α·1 (no init to choose)
+        else "identity" if q.model == "symmetric"
         else "identical" if q.problem == "full" and q.n_cols in (0, q.n) and q.symmetric and not q.data
         else "gaussian"
     )  # fmt: skip

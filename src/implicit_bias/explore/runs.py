@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from implicit_bias import checks, config as config_mod, store
-from implicit_bias.explore.build import baselines, setup
+from implicit_bias.explore.build import baselines, loss_floor, setup
 from implicit_bias.explore.question import NAME, NO_THEORY, Question
 from implicit_bias.explore.theory import theory_checks, why_no_theory
 
@@ -77,23 +77,31 @@ def _norm(X: np.ndarray) -> float:
     return float(np.linalg.norm(X, "nuc") if X.ndim == 2 else np.abs(X).sum())
 
 
-def _convergence(q: Question, traj, t, loss) -> str:
-    """One line: did the run reach its limit, stall on a plateau or run out of steps?"""
+def _convergence(q: Question, traj, t, loss, floor: float) -> str:
+    """One line: did the run reach its limit, stall on a plateau or run out of steps? (L_min: the
+    least-squares floor of regression, else 0)."""
     from implicit_bias.optim.trajectory import STOPPED_AT_TOL
 
+    target = floor + q.rel_tol * (loss[0] - floor)
     if q.method == "flow":
         if int(traj.status) == STOPPED_AT_TOL:
-            return f"converged: L < rel_tol · L(0) = {q.rel_tol * loss[0]:.3g} at t = {t[-1]:.4g}"
-        return f"unconverged: the flow reached t1 = {q.t1:g} with L = {loss[-1]:.3g} > rel_tol · L(0) = {q.rel_tol * loss[0]:.3g}"
+            if not floor:
+                return f"converged: L < rel_tol · L(0) = {target:.3g} at t = {t[-1]:.4g}"
+            return (f"converged: L − L_min < rel_tol · (L(0) − L_min) at t = {t[-1]:.4g} "
+                    f"(L = {loss[-1]:.4g}, L_min = {floor:.4g})")  # fmt: skip
+        return (f"unconverged: the flow reached t1 = {q.t1:g} with L = {loss[-1]:.3g} > "
+                f"{target:.3g}; raise --t1")  # fmt: skip
     tail = loss[-max(3, len(loss) // 6) :]  # the last sixth of the log-spaced snapshots (a decade)
-    drop = float(tail[0] - tail[-1]) / max(float(tail[0]), 1e-300)
-    if loss[-1] <= q.rel_tol * loss[0]:
-        return f"converged: L = {loss[-1]:.3g} ≤ rel_tol · L(0) after {int(t[-1])} steps"
+    drop = float(tail[0] - tail[-1]) / max(float(tail[0] - floor), 1e-300)
+    if loss[-1] <= target:
+        return f"converged: L = {loss[-1]:.3g} ≤ {target:.3g} after {int(t[-1])} steps"
+    span = f"steps {int(t[-len(tail)])}–{int(t[-1])}"
     if drop < 1e-3:
-        return (f"on a plateau: L = {loss[-1]:.3g} changed by {drop:.1e} (relative) over the last "
-                f"steps {int(t[-len(tail)])}–{int(t[-1])}; more steps or a larger η may leave it")  # fmt: skip
-    return (f"unconverged: L = {loss[-1]:.3g} still falling ({drop:.1%} over steps "
-            f"{int(t[-len(tail)])}–{int(t[-1])}); raise --n-steps")  # fmt: skip
+        return (f"on a plateau: L = {loss[-1]:.3g} changed by {drop:.1e} (relative) over {span}; "
+                "more steps or a larger η may leave it")  # fmt: skip
+    return (
+        f"unconverged: L = {loss[-1]:.3g} still falling ({drop:.1%} over {span}); raise --n-steps"
+    )
 
 
 def run(q: Question):
@@ -127,7 +135,10 @@ def run(q: Question):
         rows += _rows(t, f"distance_to_{k}", obs["d:" + k])
         if "p:" + k in obs:
             rows += _rows(t, f"prediction_distance_to_{k}", obs["p:" + k])
-    notes = [f"path: {traj.path}", f"convergence: {_convergence(q, traj, t, loss)}"]
+    notes = [
+        f"path: {traj.path}",
+        f"convergence: {_convergence(q, traj, t, loss, loss_floor(s.problem))}",
+    ]
     notes += [f"data: {n}" for n in s.notes]
     const = lambda name, v: _rows(t, name, np.full(t.shape, float(v)))  # noqa: E731
     if "test" in obs:
