@@ -49,7 +49,9 @@ def _rows(*, best=None, final=None, hidden=None, truth=True) -> list[dict]:
     rows = []
 
     def add(series, values, i=-1):
-        rows.extend({"t": t, "series": series, "i": i, "value": float(v)} for t, v in zip(T, values))
+        rows.extend(
+            {"t": t, "series": series, "i": i, "value": float(v)} for t, v in zip(T, values)
+        )
 
     add("loss", [1.0, 0.1, 1e-3, 1e-6, 0.0])  # a loss of exactly 0 must not reach a log axis
     for i in range(3):
@@ -222,7 +224,9 @@ def test_figure_with_test_error_and_hidden_range():
     rows = _rows(best=0.00333, final=0.0789, hidden=(-5.8, 9.8))
     rows += [{"t": t, "series": f"test_error_rrr{k}", "i": -1, "value": 0.1 * k} for t in T
              for k in range(1, 7)]  # fmt: skip
-    fig = figures.plot(pd.DataFrame(rows), Question(problem="completion", depth=3, method="flow"))["explore"]
+    fig = figures.plot(pd.DataFrame(rows), Question(problem="completion", depth=3, method="flow"))[
+        "explore"
+    ]
     ax = _axes(fig)
     assert set(ax) == {"completion: deep N=3, flow · loss", "singular values", "held-out test error",
                        "estimate on hidden entries: end [-5.8, 9.8]",
@@ -249,7 +253,9 @@ def test_figure_with_test_error_and_hidden_range():
 
 
 def test_figure_without_test_error_or_hidden_rows():
-    rows = [r for r in _rows() if r["series"] != "singular_value" and r["series"] != "effective_rank"]
+    rows = [
+        r for r in _rows() if r["series"] != "singular_value" and r["series"] != "effective_rank"
+    ]
     rows += [{"t": t, "series": "entry", "i": i, "value": v} for i in range(4) for t, v in
              zip(T, [0.0, 0.1, 0.5, 0.9, 1.0])]  # fmt: skip
     q = Question(problem="sparse", model="hadamard", depth=3, method="gd")

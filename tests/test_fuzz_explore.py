@@ -132,7 +132,9 @@ NUMERIC_CASES = [
 ] + [("t1", "1e300"), ("observed", "3.5"), ("depth", "2.5"), ("seed", "4294967296")]  # fmt: skip
 
 
-@pytest.mark.parametrize("field, value", NUMERIC_CASES, ids=[f"{f}={v!r}" for f, v in NUMERIC_CASES])
+@pytest.mark.parametrize(
+    "field, value", NUMERIC_CASES, ids=[f"{f}={v!r}" for f, v in NUMERIC_CASES]
+)
 def test_a_bad_number_is_refused_in_one_line(cli, files, field, value):
     args = _base(FIELD_BASE[field], files) + ["--" + field.replace("_", "-"), value]
     line = _refused(cli(*args), cli.root)
@@ -227,7 +229,9 @@ NOT_APPLYING = [
 ]
 
 
-@pytest.mark.parametrize("base, extra, phrase", NOT_APPLYING, ids=[f"{b} {' '.join(e)}" for b, e, _ in NOT_APPLYING])
+@pytest.mark.parametrize(
+    "base, extra, phrase", NOT_APPLYING, ids=[f"{b} {' '.join(e)}" for b, e, _ in NOT_APPLYING]
+)
 def test_a_flag_that_does_not_apply_is_refused(cli, files, base, extra, phrase):
     extra = [a.format(**files) for a in extra]
     _refused(cli(*_base(base, files), *extra), cli.root, phrase)
@@ -328,6 +332,7 @@ def test_data_whose_indices_declare_a_huge_matrix_is_refused_before_allocating(c
 
 
 # ---------------------------------------------------------------- seeds and grids
+
 
 @pytest.mark.parametrize("seeds", ["-1", "a-b", "5-2", "", "1.5", ",", "4294967296", "0-99999999"])
 def test_bad_seeds_are_refused(cli, files, seeds):
@@ -560,8 +565,13 @@ def test_an_unknown_source_or_one_for_another_problem_is_refused(cli, args, phra
 # ---------------------------------------------------------------- random fuzz (hypothesis)
 
 FIELDS = [name for name in FIELD_HELP]
-FLAGS = ["--" + f.replace("_", "-") for f in FIELDS] + ["--alpha", "--entries", "--baselines",
-                                                         "--seeds", "--workers"]
+FLAGS = ["--" + f.replace("_", "-") for f in FIELDS] + [
+    "--alpha",
+    "--entries",
+    "--baselines",
+    "--seeds",
+    "--workers",
+]
 TEXT = st.one_of(
     st.sampled_from(["", "0", "1", "-1", "2", "0.5", "1e-3", "nan", "inf", "-inf", "1e400",
                      "1e-400", "abc", "true", "off", "maybe", "3,2,1", "1,,2", "l2", "nuclear",
@@ -612,8 +622,21 @@ QUESTION_FIELDS = [f for f in FIELD_HELP if f not in ("problem", "data", "truth"
 @given(
     fields=st.dictionaries(st.sampled_from(QUESTION_FIELDS), VALUES, max_size=6),
     problem=PROBLEMS,
-    data=st.sampled_from([None, None, None, "", "missing.csv", "/", "skimage:nope", "scipy:dct",
-                          "sklearn:linnerud", "a" * 300, "x\x00y"]),  # fmt: skip
+    data=st.sampled_from(
+        [
+            None,
+            None,
+            None,
+            "",
+            "missing.csv",
+            "/",
+            "skimage:nope",
+            "scipy:dct",
+            "sklearn:linnerud",
+            "a" * 300,
+            "x\x00y",
+        ]
+    ),  # fmt: skip
 )
 def test_random_fields_raise_only_config_errors(fields, problem, data):
     try:
