@@ -293,7 +293,7 @@ def main(argv: list[str], echo=print) -> int:
     command = typer.main.get_command(app)
     _ECHO[0] = echo
     try:
-        command.main(["explore", *argv], standalone_mode=False, prog_name="implicit-bias")
+        code = command.main(["explore", *argv], standalone_mode=False, prog_name="implicit-bias")
     except typer.Exit as e:
         return e.exit_code
     except ConfigError:
@@ -304,7 +304,7 @@ def main(argv: list[str], echo=print) -> int:
         raise
     finally:
         _ECHO[0] = print
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 _ECHO = [print]

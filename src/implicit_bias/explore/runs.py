@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from implicit_bias import checks, config as config_mod, store
+from implicit_bias.errors import DivergenceError
 from implicit_bias.explore.build import baselines, loss_floor, setup
 from implicit_bias.explore.question import NAME, NO_THEORY, Question
 from implicit_bias.explore.theory import theory_checks, why_no_theory
@@ -104,6 +105,19 @@ def _convergence(q: Question, traj, t, loss, floor: float) -> str:
     )
 
 
+def _step_bound(q: Question, s) -> str:
+    """The stability bound of GD at the start, for a diverged run's message: η < 2/λ_max(∇²L(θ₀))."""
+    from implicit_bias.optim.objective import sharpness
+
+    lam = float(sharpness(s.model, s.problem, s.params0)[0])
+    if lam <= 0:
+        return ""
+    return (
+        f"This problem's bound at the start is η < 2/λ_max(∇²L(θ₀)) = {2 / lam:.4g} (η = "
+        f"{q.eta:g}); a necessary condition only: the sharpness grows along the run."
+    )
+
+
 def run(q: Question):
     """Build, fit, measure and check one question: an ``experiments.Result`` whose ``arrays`` hold
     the final estimate and every baseline's solution (``estimates.parquet`` in the run)."""
@@ -114,8 +128,12 @@ def run(q: Question):
     base = baselines(q, s, q.baselines)
     refs = {**({"truth": s.truth} if s.truth is not None else {}), **base}
     keep_X = int(np.prod(s.problem.shape)) <= KEEP_SNAPSHOTS
-    traj = fit(s.model, s.problem, s.method, params0=s.params0,
-               observe=_observer(s, refs, keep_X), label=f"{q.method} {q.problem}")  # fmt: skip
+    try:
+        traj = fit(s.model, s.problem, s.method, params0=s.params0,
+                   observe=_observer(s, refs, keep_X), label=f"{q.method} {q.problem}")  # fmt: skip
+    except DivergenceError as e:
+        raise DivergenceError(f"{e} {_step_bound(q, s)}", step=e.step, last_loss=e.last_loss,
+                              trajectory=e.trajectory) from None  # fmt: skip
     t, loss = np.asarray(traj.t, float), np.asarray(traj.loss, float)
     obs = {k: np.asarray(v) for k, v in traj.observed.items()}
     X_end = np.asarray(s.model(traj.final))

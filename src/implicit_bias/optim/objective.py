@@ -47,3 +47,29 @@ def descent_direction(model, problem, params) -> PyTree:
 
 def objective(model, problem, params) -> Float[Array, ""]:
     return problem.loss(model(params))
+
+
+def sharpness(model, problem, params, k: int = 1):
+    """The k largest eigenvalues λ_max ≥ … of the Hessian ∇²L(θ) of ``objective`` at ``params``
+    (float64), by Lanczos (SciPy's ``eigsh``) on Hessian–vector products ``jax.jvp`` of the
+    gradient — matrix-free; exact to eigsh's tolerance. GD with step η is linearly unstable at a
+    point where λ_max > 2/η (Cohen et al. 2021, "edge of stability")."""
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    flat, unravel = ravel_pytree(params)
+
+    def grad(x):
+        return ravel_pytree(jax.grad(lambda p: objective(model, problem, p))(unravel(x)))[0]
+
+    hvp = jax.jit(lambda v: jax.jvp(grad, (flat,), (v,))[1])
+    n = flat.size
+    if n <= 2 * k + 1:  # too small for Lanczos: the dense Hessian
+        H = np.asarray(jax.jacfwd(grad)(flat))
+        return np.sort(np.linalg.eigvalsh(H))[::-1][:k]
+    op = LinearOperator((n, n), matvec=lambda v: np.asarray(hvp(jnp.asarray(v, flat.dtype))),
+                        dtype=np.float64)  # fmt: skip
+    vals = eigsh(op, k=k, which="LA", return_eigenvectors=False, tol=1e-10)
+    return np.sort(vals)[::-1]
