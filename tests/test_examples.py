@@ -1,7 +1,8 @@
 """The gallery of ``implicit-bias explore`` studies (examples/*.toml, docs/explore.md) runs in CI.
 
 Each study goes through the real command path (``explore.main(["--spec", FILE, …])``: the spec
-file, flags overriding its fields, the local Dask cluster for its grid, the store) at a small size,
+file, flags overriding its fields, its questions one after another (``--workers 1``), the store)
+at a small size,
 and its stored content is checked: every question of the grid stored, ``test_error`` rows finite,
 the baselines' ``test_error_<b>`` rows, ``estimates.parquet`` read back by ``store.read_arrays``
 with the right shapes, and one scientific statement per study whose tolerance is derived, not read
@@ -16,9 +17,9 @@ off a run:
 * sparse_dct: the Hadamard flow ends at the ℓ1 minimum within seed 003's ε (computed here from n, N
   and α), up to the LP-duality slack of the residual the flow stops at.
 
-The grids are the files'; the flags shrink each question (``--n``, ``--t1``, ``--n-saves``). Each
-study takes 20–35 s of wall time on 2 shared cores (a Dask worker to start, a JIT compilation and a
-figure per question: 10 questions in all), all three ~75 s of CPU.
+The flags shrink each question (``--n``, ``--t1``, ``--n-saves``) and pick from the files' grids
+(``--depth``, ``--data``: 4 questions in all; the Dask path of a grid is tests/test_explore.py's).
+All three take about 40–60 s on 2 shared cores (a JIT compilation and a figure per question).
 """
 
 import dataclasses
@@ -154,12 +155,11 @@ def _epsilon(N: int, beta1: float, beta_min: float, Q: float) -> float:
     return N / 2 * (beta1**p - beta_min**p) / (Q**p - beta1**p)
 
 
-@pytest.mark.xdist_group("dask")
 def test_sparse_dct_study_runs_and_the_flow_ends_at_the_l1_minimum_within_epsilon(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("scipy")
     n, m = 96, 32
-    # the partial DCT at both depths (two questions, on the local Dask cluster)
+    # the partial DCT at both depths (two questions, one after another: --workers 1)
     questions, runs, lines = _study("sparse_dct", tmp_path, "--n", str(n), "--m", str(m),
                                     "--s", "4", "--n-saves", "8", "--data", "scipy:dct")  # fmt: skip
     assert {(q.data, q.depth) for q in questions} == {("scipy:dct", N) for N in (2, 3)}

@@ -134,7 +134,7 @@ def test_a_spec_grid_runs_on_the_local_dask_cluster_and_a_rerun_recomputes_nothi
         "[grid]\ndepth = [2, 3]\n"
     )
     root = tmp_path / "results"
-    args = ["--spec", str(spec), "--seeds", "0-1", "--root", str(root), "--workers", "1"]
+    args = ["--spec", str(spec), "--seeds", "0-1", "--root", str(root), "--workers", "2"]
     lines = []
     assert explore.main(args, echo=lines.append) == 0, lines
     assert "4 questions on the local Dask cluster" in lines

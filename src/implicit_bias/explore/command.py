@@ -244,7 +244,7 @@ def _signature():
         ("spec", str | None, typer.Option(help="a TOML study: \\[question] fields and a \\[grid] of lists", rich_help_panel=study)),
         ("seeds", str | None, typer.Option(help="every question at these seeds, e.g. 0-9 or 0,2,5", rich_help_panel=study)),
         ("root", str, typer.Option(help="the results store folder", rich_help_panel=study)),
-        ("workers", int | None, typer.Option(help="Dask workers for a grid (default: one per core)", rich_help_panel=study)),
+        ("workers", int | None, typer.Option(help="Dask workers for a grid (default: one per core); 1: one question after another in this process, with live progress", rich_help_panel=study)),
         ("force", bool, typer.Option("--force", help="recompute a stored question", rich_help_panel=study)),
         ("yes", bool, typer.Option("--yes", help=f"run a grid of more than {MAX_QUESTIONS} questions", rich_help_panel=study)),
     ):  # fmt: skip
@@ -360,6 +360,9 @@ def run_command(opts: dict, echo=None) -> int:
     failed = 0
     if len(questions) == 1:
         outcomes = [(questions[0], _execute_live(questions[0], root, force, echo))]
+    elif workers == 1:  # one at a time: in this process, with each question's live progress
+        echo(f"{len(questions)} questions, one after another (--workers 1)")
+        outcomes = ((q, _execute_live(q, root, force, echo)) for q in questions)
     else:
         echo(f"{len(questions)} questions on the local Dask cluster")
         outcomes = run_grid(questions, root=root, n_workers=workers, force=force)
