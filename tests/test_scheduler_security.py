@@ -104,9 +104,16 @@ def test_external_tls_cluster_sweep_with_a_killed_worker(tmp_path):
     workers = []
     try:
         deadline = time.time() + 120
-        while not info.is_file() and time.time() < deadline and sched.poll() is None:
+
+        def written() -> dict | None:  # the scheduler writes the file in place: wait for valid JSON
+            try:
+                return json.loads(info.read_text())
+            except (OSError, ValueError):
+                return None
+
+        while written() is None and time.time() < deadline and sched.poll() is None:
             time.sleep(0.2)
-        address = json.loads(info.read_text())["address"]
+        address = (written() or {}).get("address", "")
         assert address.startswith("tls://127.0.0.1:")
         for i in range(2):
             workers.append(_spawn(
