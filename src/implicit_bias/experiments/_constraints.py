@@ -9,12 +9,25 @@ from implicit_bias.config import require
 
 __all__ = [
     "require", "s_le_n", "divides", "decay_ok", "fifty_saves", "step_below_bound",
-    "strictly_decreasing", "regression_shapes",
+    "strictly_decreasing", "regression_shapes", "completion_sizes",
 ]  # fmt: skip
 
 
 def s_le_n(cfg) -> None:
     require(cfg.s <= cfg.n, f"s = {cfg.s} must be <= n = {cfg.n} (an s-sparse vector in R^n)")
+
+
+def completion_sizes(cfg, rank_field: str = "rank") -> None:
+    """``rank`` ≤ n and m ≤ n²: an n×n matrix of that rank, m of its entries observed."""
+    rank = getattr(cfg, rank_field)
+    require(
+        rank <= cfg.n,
+        f"{rank_field} = {rank} must be <= n = {cfg.n} (an n×n matrix of rank `{rank_field}`)",
+    )
+    require(
+        cfg.m <= cfg.n**2,
+        f"m = {cfg.m} must be <= n² = {cfg.n**2} (m entries of the n×n matrix are observed)",
+    )
 
 
 def divides(every: int, every_name: str, steps: int, steps_name: str) -> None:

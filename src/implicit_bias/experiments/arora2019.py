@@ -50,7 +50,7 @@ from implicit_bias import checks, metrics, plots, stiff
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
-from implicit_bias.experiments._constraints import require
+from implicit_bias.experiments._constraints import completion_sizes
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.problems import sensing
 from implicit_bias.problems.completion import random_completion
@@ -85,14 +85,7 @@ class Config:
 
     def check(self) -> None:
         """Cross-field constraints (``config.validate`` calls this)."""
-        require(
-            self.rank <= self.n,
-            f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
-        )
-        require(
-            self.m <= self.n**2,
-            f"m = {self.m} must be <= n² = {self.n**2} (m entries of the n×n X* are observed)",
-        )
+        completion_sizes(self)
 
 
 def make_problem(cfg: Config):

@@ -33,7 +33,7 @@ from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Positive, Scale, Seed, Time
 from implicit_bias.experiments import Result, series_rows
-from implicit_bias.experiments._constraints import require
+from implicit_bias.experiments._constraints import completion_sizes
 from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init, product
 from implicit_bias.models.product_flow import ProductFlow, log_volume
 from implicit_bias.optim import GradientFlow, fit, fit_batch
@@ -64,14 +64,7 @@ class Config:
 
     def check(self) -> None:
         """Cross-field constraints (``config.validate`` calls this)."""
-        require(
-            self.rank_k <= self.n,
-            f"rank_k = {self.rank_k} must be <= n = {self.n} (a rank-k start in R^(n×n))",
-        )
-        require(
-            self.m <= self.n**2,
-            f"m = {self.m} must be <= n² = {self.n**2} (m entries of an n×n matrix are observed)",
-        )
+        completion_sizes(self, "rank_k")
 
 
 def make_problem(cfg: Config, k: int):

@@ -27,7 +27,7 @@ import numpy as np
 from implicit_bias import checks, plots
 from implicit_bias.config import Count, Decay, Depth, Dim, Positive, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
-from implicit_bias.experiments._constraints import decay_ok, divides, require
+from implicit_bias.experiments._constraints import completion_sizes, decay_ok, divides
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.problems.completion import random_completion
 from implicit_bias.sgd import SGD, regularized_loss, run_seeds
@@ -60,14 +60,7 @@ class Config:
 
     def check(self) -> None:
         """Cross-field constraints (``config.validate`` calls this)."""
-        require(
-            self.rank <= self.n,
-            f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
-        )
-        require(
-            self.m <= self.n**2,
-            f"m = {self.m} must be <= n² = {self.n**2} (m entries of the n×n X* are observed)",
-        )
+        completion_sizes(self)
         divides(self.save_every, "save_every", self.n_steps, "n_steps")
         decay_ok(self.eta, "eta", self.lam, "lam")
 
