@@ -192,14 +192,24 @@ SIZES_OF = {
     "sensing": {"n", "n_cols", "rank", "m", "ensemble"},
     "completion": {"n", "n_cols", "rank", "observed"},
     "sparse": {"n", "m", "s", "signed"},
-    "regression": {"n", "p", "d", "rank"},
+    "regression": {"n", "p", "d"},
 }
+FROM_DATA = {"n", "observed", "m", "s"}  # with --data the instance's other sizes are the data's
+
+
+def _natural(name: str) -> list:
+    """rrr2 before rrr10: digits compare as numbers."""
+    import re
+
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", name)]
 
 
 def _instance_title(cfg: dict) -> str:
     """The problem instance in one line: its problem, the sizes it reads, the data, the seed."""
     shown = []
     sizes = SIZES_OF.get(_text(cfg.get("problem")), SIZES)
+    if cfg.get("data"):
+        sizes = sizes & FROM_DATA
     for k, v in cfg.items():
         if k in QUESTION_FIELDS or k == "problem" or (k in SIZES and k not in sizes):
             continue
@@ -234,7 +244,7 @@ def _summary(path: Path) -> dict:
     out["baseline_error"] = constants(df, "test_error_")
     out["distances"] = {
         name.removeprefix("distance_to_"): series(df, name, log_t=False)[1]
-        for name in sorted(set(df.series)) if name.startswith("distance_to_")
+        for name in sorted(set(df.series), key=_natural) if name.startswith("distance_to_")
     }  # fmt: skip
     out["norm"] = series(df, "norm", log_t=False)[1]
     out["baseline_norm"] = constants(df, "norm_")
