@@ -105,3 +105,21 @@ def pytest_terminal_summary(terminalreporter):
         f"mutation score: {killed}/{total} claims have a failing mutant ({pct:.1f}%) "
         f"over {len(SCORE)} experiments"
     )
+
+
+def one_run_store(root):
+    """A store with one hand-written ``dmf_identical`` run (nothing computed): for the tests of
+    the store's readers (query lock-down, output paths)."""
+    import pandas as pd
+
+    from implicit_bias import store
+
+    store.write_run(
+        root / "dmf_identical" / "0123456789abcdef",
+        config={"experiment": "dmf_identical", "hash": "0123456789abcdef",
+                "config": {"alpha": 0.1, "depth": 3}, "status": "ok", "created": 1.0,
+                "checks_passed": 1, "checks_failed": 0},
+        rows=pd.DataFrame({"t": [0.0, 1.0], "series": "loss", "i": 0, "value": [1.0, 0.5]}),
+        checks=[{"name": "c", "predicted": 1.0, "observed": 1.0, "tolerance": 0.1, "passed": True}],
+    )  # fmt: skip
+    return root

@@ -13,11 +13,11 @@ import re
 import stat
 import time
 
-import pandas as pd
 import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from conftest import one_run_store
 from implicit_bias import cli as cli_mod, query, report, store
 from implicit_bias.cli import app
 from implicit_bias.errors import ConfigError
@@ -44,16 +44,7 @@ def refused(args, message: str, *, within: float = 5.0):
 @pytest.fixture
 def root(tmp_path):
     """A store with one hand-written run (nothing computed)."""
-    root = tmp_path / "store"
-    store.write_run(
-        root / "dmf_identical" / "0123456789abcdef",
-        config={"experiment": "dmf_identical", "hash": "0123456789abcdef",
-                "config": {"alpha": 0.1, "depth": 3}, "status": "ok", "created": 1.0,
-                "checks_passed": 1, "checks_failed": 0},
-        rows=pd.DataFrame({"t": [0.0, 1.0], "series": "loss", "i": 0, "value": [1.0, 0.5]}),
-        checks=[{"name": "c", "predicted": 1.0, "observed": 1.0, "tolerance": 0.1, "passed": True}],
-    )  # fmt: skip
-    return root
+    return one_run_store(tmp_path / "store")
 
 
 def _device(path):

@@ -61,6 +61,7 @@ _BHAT = np.array(
         2.1793326075422950e-01,
     ]
 )
+TABLEAU = {"A": _A, "G": _G, "B": _B, "B_hat": _BHAT}  # ROS34PW2, for other Rosenbrock loops
 ORDER = 3  # of y₁; the embedded solution has order 2, so the controller uses exponent 1/3
 
 OK, FAILED, STOPPED_AT_TOL = 0, 2, 3

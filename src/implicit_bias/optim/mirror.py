@@ -81,7 +81,9 @@ import numpy as np
 
 from implicit_bias import stiff
 from implicit_bias.errors import ConfigError, SolverError
-from implicit_bias.stiff import _A, _B, _BHAT, _G, GAMMA, ORDER
+from implicit_bias.stiff import GAMMA, ORDER, TABLEAU
+
+_A, _G, _B, _BHAT = (TABLEAU[k] for k in ("A", "G", "B", "B_hat"))
 
 OK, FAILED, STOPPED_AT_TOL = stiff.OK, stiff.FAILED, stiff.STOPPED_AT_TOL
 REASONS = {0: "", 1: "max_steps spent", 2: "max_evals spent", 3: "step size collapsed",
