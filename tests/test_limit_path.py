@@ -221,3 +221,67 @@ def test_to_frame():
     assert len(df) == len(path.times) and df["loss"].iloc[-1] < 1e-20
     first = path.events[0]
     assert df["activated"].iloc[1] == ("+" if first["sign"] > 0 else "−") + str(first["coordinate"])
+
+
+def test_positive_model_ends_at_nonnegative_basis_pursuit_and_matches_its_flow():
+    """w^{⊙2} from α1: only s_i = +1 saturates; the last point is min ‖x‖₁ s.t. Ax = y, x ≥ 0
+    (HiGHS, to 1e-8 as above), and the plateau values of the positive mirror flow approach it."""
+    d = make_sparse(m=8, n=20, s=3, signed=False, seed=2)
+    path = limit_path_diagonal(d.A, d.y, parametrization="positive")
+    assert np.all(path.points >= 0) and all(ev["sign"] == 1 for ev in path.events)
+    assert np.abs(path.points[-1] - basis_pursuit(d.A, d.y, nonneg=True)).max() < 1e-8
+    worst = []
+    for alpha in (1e-4, 1e-16):
+        grid = np.linspace(1.0 / N_GRID, 1.0, N_GRID) * 2 * path.times[-1]
+        model = Hadamard(depth=2, n=d.A.shape[1], alpha=alpha)
+        res = mirror.mirror_flow(model, linear(d.A, d.y), ts=grid * path.time_scale(alpha),
+                                 rtol=1e-7)  # fmt: skip
+        worst.append(_plateaus(path, grid, res.x_tilde[1:]).max())
+    assert worst[1] < worst[0] and worst[1] < 0.02, worst
+
+
+DEEP_ALPHAS = (1e-2, 1e-3, 1e-4)
+
+
+def test_depth_three_follows_the_same_path_on_the_clock_alpha_to_the_two_minus_n():
+    """Depth N = 3, u^{⊙3} − v^{⊙3} from α1: the saddles of Algorithm 1 on τ(α) = α^{−1}/3
+    (module docstring). The corrections are polynomial: the activation time errs by O(α^{N−2})
+    (the crossing of a fixed level happens at 1 − |s_i| ∝ α^{N−2}) and a plateau by O(α^N) (the
+    sleeping coordinates are O(α^N)). Measured on this instance: slopes in log α of 1.0–1.1 and
+    3.0; asserted with the margins 0.7–1.5 and 2.5–3.5 (the interpolation grid, spacing 5e-4 in
+    t̃, floors the time error near 1e-4: α ≤ 1e-4 would measure the grid, not the flow)."""
+    A, y = _sparse()
+    path = limit_path_diagonal(A, y, depth=3)
+    assert path.c == 3.0 and path.time_scale(1e-4) == pytest.approx(1e4 / 3)
+    assert np.array_equal(path.points, limit_path_diagonal(A, y).points)  # the saddles: depth-free
+    coarse = np.linspace(1 / 200, 1, 200) * 2 * path.times[-1]
+    fine = np.concatenate([tk + np.linspace(-0.2, 0.2, 801) for tk in path.times[1:]])
+    grid = np.unique(np.concatenate([coarse, fine[fine > 0]]))
+    act_err, plateau = [], []
+    for alpha in DEEP_ALPHAS:
+        model = Hadamard(depth=3, n=A.shape[1], signed=True, alpha=alpha)
+        res = mirror.mirror_flow(model, linear(A, y), ts=grid * path.time_scale(alpha), rtol=1e-9)
+        act, _ = _events(path, grid, res.x_tilde[1:])
+        act_err.append(np.abs(act - path.times[1:]).max())
+        plateau.append(_plateaus(path, grid, res.x_tilde[1:]).max())
+    log_a = np.log(DEEP_ALPHAS)
+    s_act = float(np.polyfit(log_a, np.log(act_err), 1)[0])
+    s_pl = float(np.polyfit(log_a, np.log(plateau), 1)[0])
+    print(f"depth 3: activation errors {np.array(act_err)} (slope {s_act:.2f}), "
+          f"plateau errors {np.array(plateau)} (slope {s_pl:.2f})")  # fmt: skip
+    assert 0.7 < s_act < 1.5 and 2.5 < s_pl < 3.5, (act_err, plateau)
+
+
+def test_dispatch_covers_hadamard_and_names_what_it_covers():
+    from implicit_bias.models.hadamard import WeightNormalized
+    from implicit_bias.theory.limit_path import limit_path
+
+    A, y = _sparse()
+    path = limit_path(linear(A, y), Hadamard(depth=3, n=A.shape[1], signed=True))
+    assert path.depth == 3 and path.parametrization == "signed"
+    with pytest.raises(ConfigError, match="identical factors"):
+        limit_path(linear(A, y), Hadamard(depth=2, n=A.shape[1], factors="distinct"))
+    with pytest.raises(ConfigError, match="no limit-path oracle covers WeightNormalized"):
+        limit_path(linear(A, y), WeightNormalized(depth=2, n=A.shape[1]))
+    with pytest.raises(ConfigError, match="depth N >= 2"):
+        limit_path_diagonal(A, y, depth=1)
