@@ -25,7 +25,12 @@ from implicit_bias.errors import ConfigError
 from implicit_bias.models.hadamard import Hadamard
 from implicit_bias.optim import mirror
 from implicit_bias.problems.linear import gaussian_matrix, linear, make_sparse
-from implicit_bias.theory.limit_path import LimitPath, _constrained_lsq, limit_path_diagonal
+from implicit_bias.theory.limit_path import (
+    LimitPath,
+    _constrained_lsq,
+    _crossing,
+    limit_path_diagonal,
+)
 
 ALPHAS = (1e-4, 1e-8, 1e-16, 1e-30)
 N_GRID = 1000  # save times of every simulation (one compilation per instance shape)
@@ -65,39 +70,18 @@ def _simulate(path, A, y, alpha):
     return grid, res.x_tilde[1:]
 
 
-def _crossing(grid, v, theta, start, up):
-    """The first t̃ at index ≥ start where v crosses theta (upward or downward), log-interpolated."""
-    hit = np.flatnonzero((v[start:] >= theta) if up else (v[start:] <= theta))
-    if hit.size == 0:
-        return np.nan, len(v)
-    j = start + int(hit[0])
-    if j == 0:
-        return grid[0], 0
-    a0, a1 = np.log(max(abs(v[j - 1]), 1e-300)), np.log(max(abs(v[j]), 1e-300))
-    f = (np.log(theta) - a0) / (a1 - a0) if a1 != a0 else 1.0
-    return grid[j - 1] + f * (grid[j] - grid[j - 1]), j
-
-
 def _events(path: LimitPath, grid, X):
     """Simulated t̃ of each jump's activation, and of each deactivation (jump, coordinate, t̃)."""
-    act, deact, last = [], [], {}
-    for k, ev in enumerate(path.events, 1):
-        for j in ev["zeroed"]:
-            t, last[j] = _crossing(grid, np.abs(X[:, j]), abs(path.points[k - 1][j]) / 2,
-                                   last.get(j, 0), up=False)  # fmt: skip
-            deact.append((k, j, t))
-        i = ev["coordinate"]
-        t, last[i] = _crossing(grid, ev["sign"] * X[:, i], abs(path.points[k][i]) / 2,
-                               last.get(i, 0), up=True)  # fmt: skip
-        act.append(t)
-    return np.array(act), deact
+    f = path.compare(grid, X)
+    act = f[f.kind == "activation"]["simulated"].to_numpy()
+    deact = [(r.jump, r.coordinate, r.simulated) for r in f[f.kind == "deactivation"].itertuples()]
+    return act, deact
 
 
 def _plateaus(path, grid, X):
     """max |x̃ − β̃_k| halfway between jumps k and k+1 (after the last: at 1.5 t̃_K)."""
-    mids = list((path.times[:-1] + path.times[1:]) / 2) + [1.5 * path.times[-1]]
-    return np.array([np.abs(X[np.argmin(np.abs(grid - t))] - path.points[k]).max()
-                     for k, t in enumerate(mids)])  # fmt: skip
+    f = path.compare(grid, X)
+    return f[f.kind == "plateau"]["simulated"].to_numpy()
 
 
 def _slope(errors):

@@ -121,6 +121,51 @@ class LimitPath:
         k = np.searchsorted(self.times, np.asarray(t_tilde), side="right") - 1
         return self.points[np.clip(k, 0, len(self.times) - 1)]
 
+    def compare(self, t_tilde, X):
+        """A simulated path against this one, jump by jump (diagonal family): ``X`` (T, n) the flow's
+        x̃ at the rescaled times ``t_tilde`` (T,) = t/τ(α), increasing. One row per event:
+
+        * ``activation`` of jump k: the first t̃ (after the coordinate's previous event) where
+          sign·x̃_i crosses |β̃_k,i|/2, log-linearly interpolated between samples;
+        * ``deactivation`` at jump k: where |x̃_j| falls below |β̃_{k−1},j|/2;
+        * ``plateau`` k: max_i |x̃_i − β̃_k,i| at the sample nearest the middle of [t̃_k, t̃_{k+1}]
+          (after the last jump: at 1.5 t̃_K);
+
+        with columns kind, jump, coordinate, predicted (t̃_k, or 0 for a plateau), simulated and
+        error (|simulated − predicted|; NaN where the crossing is not in the samples). Half the saddle's
+        value is the level because a level θ is crossed at |s_i| = 1 + log θ/(2 log 1/α) (module
+        docstring): a fixed θ = O(1) gives an O(1/log(1/α)) bias, a level like α a fixed one.
+        """
+        import pandas as pd
+
+        if self.family != "diagonal":
+            raise ConfigError("compare is defined for the diagonal limit path (vectors x̃(t))")
+        t_tilde = np.asarray(t_tilde, dtype=float)
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape != (t_tilde.size, self.points.shape[1]):
+            raise ConfigError(
+                f"X must be (len(t_tilde), n) = ({t_tilde.size}, {self.points.shape[1]}), got {X.shape}"
+            )
+        rows, last = [], {}
+        for k, ev in enumerate(self.events, 1):
+            for j in ev["zeroed"]:
+                level = abs(self.points[k - 1][j]) / 2
+                t, last[j] = _crossing(t_tilde, np.abs(X[:, j]), level, last.get(j, 0), up=False)
+                rows.append(dict(kind="deactivation", jump=k, coordinate=j,
+                                 predicted=self.times[k], simulated=t))  # fmt: skip
+            i = ev["coordinate"]
+            level = abs(self.points[k][i]) / 2
+            t, last[i] = _crossing(t_tilde, ev["sign"] * X[:, i], level, last.get(i, 0), up=True)
+            rows.append(dict(kind="activation", jump=k, coordinate=i, predicted=self.times[k],
+                             simulated=t))  # fmt: skip
+        mids = list((self.times[:-1] + self.times[1:]) / 2) + [1.5 * self.times[-1]]
+        for k, tm in enumerate(mids):
+            err = np.abs(X[np.argmin(np.abs(t_tilde - tm))] - self.points[k]).max()
+            rows.append(dict(kind="plateau", jump=k, coordinate=-1, predicted=0.0, simulated=err))
+        frame = pd.DataFrame(rows)
+        frame["error"] = np.abs(frame["simulated"] - frame["predicted"])
+        return frame
+
     @property
     def certificate_slack(self) -> float:
         """Diagonal only: 1 − max |s_i| over the coordinates off the final support (s at the last
@@ -158,6 +203,20 @@ class LimitPath:
             row["loss"] = float(self.loss[k])
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def _crossing(grid, v, theta, start, up):
+    """(the first t̃ at index ≥ start where v crosses theta upward or downward, log-interpolated;
+    the index after it); NaN and len(v) when it does not cross."""
+    hit = np.flatnonzero((v[start:] >= theta) if up else (v[start:] <= theta))
+    if hit.size == 0:
+        return np.nan, len(v)
+    j = start + int(hit[0])
+    if j == 0:
+        return float(grid[0]), 0
+    a0, a1 = np.log(max(abs(v[j - 1]), 1e-300)), np.log(max(abs(v[j]), 1e-300))
+    f = (np.log(theta) - a0) / (a1 - a0) if a1 != a0 else 1.0
+    return float(grid[j - 1] + f * (grid[j] - grid[j - 1])), j
 
 
 def _arrays(A, y):
