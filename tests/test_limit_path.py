@@ -167,7 +167,7 @@ def test_a_deactivation_along_the_path_matches_the_flow():
     for alpha in ALPHAS:
         grid, X = _simulate(path, A, y, alpha)
         act, deact = _events(path, grid, X)
-        (k, j, t), = deact
+        ((k, j, t),) = deact
         lags.append(abs(t - path.times[k]))
         act_err.append(np.abs(act[:5] - path.times[1:6]).max())  # the last jump: α ≤ 1e-16 only
     lags, act_err = np.array(lags), np.array(act_err)

@@ -51,6 +51,7 @@ simulation in tests/test_limit_path.py):
   instead of log(1/α). A coordinate crosses θ at 1 − |s_i| = (α/θ^{1/N})^{N−2}, so the corrections
   in t̃ are polynomial, O(α^{N−2}), not logarithmic (measured in tests/test_limit_path.py).
 """
+
 import dataclasses
 
 import numpy as np
@@ -245,7 +246,9 @@ def _constrained_lsq(A, y, S, signs, jump):
     ub = np.where(signs > 0, np.inf, 0.0)
     res = lsq_linear(AS, y, bounds=(lb, ub), method="bvls", tol=1e-14, max_iter=100 * S.size + 100)
     if res.status < 1:
-        raise SolverError(f"jump {jump}: the sign-constrained least squares (BVLS) did not converge")
+        raise SolverError(
+            f"jump {jump}: the sign-constrained least squares (BVLS) did not converge"
+        )
     b = np.where(signs > 0, np.maximum(res.x, 0.0), np.minimum(res.x, 0.0))
     return b
 
@@ -277,7 +280,9 @@ def limit_path_diagonal(
             f"unknown parametrization {parametrization!r}; choose one of {sorted(PARAMETRIZATIONS)}"
         )
     if int(depth) != depth or depth < 2:
-        raise ConfigError(f"the limit path needs depth N >= 2 (depth 1 is a linear model), got {depth}")
+        raise ConfigError(
+            f"the limit path needs depth N >= 2 (depth 1 is a linear model), got {depth}"
+        )
     if parametrization in ("uv", "u2-v2") and depth != 2:
         raise ConfigError(f"parametrization {parametrization!r} is depth 2; got depth {depth}")
     depth = int(depth)
@@ -287,7 +292,8 @@ def limit_path_diagonal(
     g_scale = float(np.max(np.abs(A.T @ y)))
     if g_scale == 0 or (positive and np.max(A.T @ y) <= 0):
         raise ConfigError(
-            "Aᵀy = 0" + (" or Aᵀy ≤ 0 (positive model)" if positive else "")
+            "Aᵀy = 0"
+            + (" or Aᵀy ≤ 0 (positive model)" if positive else "")
             + ": the flow from a vanishing initialization never leaves 0"
         )
     max_jumps = 10 * (n + m) if max_jumps is None else max_jumps
