@@ -317,6 +317,8 @@ def build_method(q: Question, problem=None, model=None, params0=None):
 
     if q.method == "gd":
         return GD(eta=q.eta, n_steps=q.n_steps, n_saves=min(q.n_saves, q.n_steps), spacing="log")
+    if q.method == "limit":  # no simulation: theory.limit_path (explore/limit.py)
+        return None
     if q.method == "flow":
         L0 = float(problem.loss(model(params0)))
         floor = loss_floor(problem)
@@ -424,7 +426,8 @@ def describe(q: Question) -> str:
     method = {"flow": f"the gradient flow ({q.solver}) until L − L_min < {q.rel_tol:g}·(L(0) − L_min) "
                       f"or t = {q.t1:g}",
               "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
-              "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps"}[q.method]  # fmt: skip
+              "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps",
+             "limit": "the α → 0 limit path (an oracle: no simulation)"}[q.method]  # fmt: skip
     start = "a uniform start" if q.model == "hadamard" else q.init
     text = (f"{q.problem}: {what}; {test_text}. Model {q.model} N={q.depth} from {start} α = "
             f"{q.scale:g}: {n_params:,} parameters, about {size(need)}. "

@@ -63,7 +63,7 @@ class Question:
     scale: Annotated[float, Ge(0), Le(1e3)] = 1e-3
     width: Annotated[int, Ge(0), Le(100_000)] = 0
     # method
-    method: Literal["gd", "flow", "sgd"] = "flow"
+    method: Literal["gd", "flow", "sgd", "limit"] = "flow"
     eta: Step = 0.1
     n_steps: Count = 10_000
     t1: Annotated[float, Ge(0), Le(1e15)] = 0.0
@@ -98,7 +98,7 @@ FIELD_HELP = {
     "init": "identical | identity | perturbed | gaussian | orthogonal | balanced | spectral (default: identical on a full square symmetric target, identity for UUᵀ, gaussian otherwise)",
     "scale": "the initialization scale α",
     "width": "hidden width (deep: 0 = square; symmetric: columns of U, 0 = n)",
-    "method": "flow (exact gradient flow), gd or sgd",
+    "method": "flow (exact gradient flow), gd, sgd, or limit (the α → 0 path: the saddles the flow from a vanishing start visits and the jump times, from the oracle that covers the question; no simulation)",
     "eta": "gd/sgd: the step size η",
     "n_steps": "gd/sgd: the number of steps",
     "t1": "flow: the time horizon (0 = 1e12 for hadamard, 1e8 otherwise); the flow stops earlier once L < rel_tol · L(0)",
@@ -136,6 +136,7 @@ APPLIES = {
     "solver": ("method", {"flow"}),
     "lam": ("method", {"sgd"}),
     "batch_size": ("method", {"sgd"}),
+    "n_saves": ("method", {"gd", "flow", "sgd"}),
 }
 
 
@@ -306,6 +307,12 @@ def validate(q: Question, *, set_fields: set[str] = frozenset()) -> None:
         raise ConfigError("the symmetric model X = UUᵀ needs a square matrix problem")
     if q.method == "sgd" and (q.problem != "completion" or q.model != "deep"):
         raise ConfigError("SGD (seed 001) is defined here for completion with the deep model")
+    if q.method == "limit" and not _limit_covered(q):
+        raise ConfigError(
+            f"--method limit: no limit-path oracle covers {q.model} on {q.problem}; covered: "
+            "hadamard on sparse (depth ≥ 2), symmetric on sensing/completion (greedy low-rank "
+            "learning), deep on full (a symmetric target), the spectral regression (seed 004)"
+        )
     _not_applying(q, set_fields)
     _not_with_data(q, set_fields)
     allowed = {
@@ -355,6 +362,17 @@ def validate(q: Question, *, set_fields: set[str] = frozenset()) -> None:
     if q.problem == "regression" and not q.data and q.n and q.n < q.p:
         raise ConfigError(f"--n {q.n} samples is fewer than the --p {q.p} features of the random X")
     _check_memory(q)
+
+
+def _limit_covered(q: Question) -> bool:
+    """Whether ``theory.limit_path`` has an oracle for this question (checked before building it)."""
+    if q.model == "hadamard":
+        return q.problem == "sparse" and q.depth >= 2
+    if q.model == "symmetric":
+        return q.problem in ("sensing", "completion", "full")
+    if q.model == "deep":
+        return (q.problem == "full" and q.symmetric) or (q.problem == "regression" and q.init == "spectral")
+    return False
 
 
 def _check_memory(q: Question) -> None:

@@ -126,6 +126,10 @@ def run(q: Question):
 
     s = setup(q)
     base = baselines(q, s, q.baselines)
+    if q.method == "limit":
+        from implicit_bias.explore.limit import run_limit
+
+        return run_limit(q, s, base)
     refs = {**({"truth": s.truth} if s.truth is not None else {}), **base}
     keep_X = int(np.prod(s.problem.shape)) <= KEEP_SNAPSHOTS
     try:
@@ -212,6 +216,10 @@ def plot(rows, cfg: Question) -> dict:
     baselines with the best early stop, the hidden-entry range next to the observed one."""
     from implicit_bias.explore.figures import plot as draw
 
+    if getattr(cfg, "method", "") == "limit":
+        from implicit_bias.explore.limit import plot_limit
+
+        return plot_limit(rows, cfg)
     return draw(rows, cfg)
 
 

@@ -113,6 +113,9 @@ def _run_section(path: Path, *, heading: str) -> str:
                 n = n.removeprefix("diagnostic:").strip()
                 badge = '<span class="badge warn">diagnostic</span>'
                 items.append(f'<li class="diagnostic">{badge} {_e(n)}</li>')
+            elif "\n" in n:  # a table (the limit path of --method limit): kept as printed
+                head, _, body = n.partition("\n")
+                items.append(f"<li>{_e(head)}<pre>{_e(body)}</pre></li>")
             else:
                 items.append(f"<li>{_e(n)}</li>")
         parts.append('<ul class="notes">' + "".join(items) + "</ul>")
