@@ -67,6 +67,9 @@ _PUBLIC = {
     "product": "implicit_bias.models.deep_matrix",
     "deep_linear": "implicit_bias.models.spectral",
     "spectral_init": "implicit_bias.models.spectral",
+    # theory: the α → 0 limit path (saddles, jump times) of a problem × model
+    "limit_path": "implicit_bias.theory.limit_path",
+    "LimitPath": "implicit_bias.theory.limit_path",
     # errors
     "ConfigError": "implicit_bias.errors",
     "DivergenceError": "implicit_bias.errors",
