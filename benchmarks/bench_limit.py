@@ -3,6 +3,7 @@
     python benchmarks/bench_limit.py              # the issue's four settings at full size
     python benchmarks/bench_limit.py --quick      # smaller sizes, same code paths (~2 min idle)
     python benchmarks/bench_limit.py --only sparse --json out.json
+    python benchmarks/bench_limit.py --only sparse-limit   # mirror path vs parameter flow, small α
 
 Settings (issue 13, §2), each taken to its training-loss tolerance:
   arora      completion 100×100, rank 5 (‖X*‖_F = 1), 2,000 entries, depth 3, Gaussian init 1e-3,
@@ -14,7 +15,7 @@ Settings (issue 13, §2), each taken to its training-loss tolerance:
   regression two-layer linear regression p = d = 50 (bench_regression's aligned data, spectral init
              δ = 3), to relative loss excess 1e-10 over the least-squares loss; limit vs least squares
 
-For each: the flow by the matrix-free Rosenbrock solver (implicit_bias.stiff, ROS34PW2, rtol 1e-4
+For each: the flow by the matrix-free Rosenbrock solver (implicit_bias.optim.stiff, ROS34PW2, rtol 1e-4
 (``--rtol``; global error ∝ rtol with constant ≤ 1, tests/test_stiff.py, so the limit is accurate to
 ~1e-4, well below the 3 digits of the distances reported), atol 1e-4·rtol: HVPs by jax.linearize,
 CG stage solves), GD at the largest step of a geometric grid
@@ -23,6 +24,18 @@ step until GD diverges or, having converged, stops converging; unconverged: the 
 gradient written out (the anchor-style loop; its wall time is measured over min(k, NUMPY_STEPS) steps
 and extrapolated to the k steps GD needed, marked "~"). Evaluations: gradients + Hessian–vector
 products for the flow, steps for GD. Wall times are of a second (compiled) call.
+
+``--only sparse-limit`` (issue 22): the sparse setting (positive w^{⊙N}, n = 1000, m = 200, s = 10,
+make_sparse seed 0; ``--quick``: n = 200, m = 60, s = 4) at α = 1e-4, 1e-8, 1e-16, 1e-30 (``--alphas``)
+and N = 2, 3 (``--depths``), to loss 1e-10, both through ``fit`` with one ``GradientFlow(solver=
+"rosenbrock", rtol 1e-4, atol 1e-4·rtol, 30 log-spaced snapshots in [1e-2, 1e9]·unit, max_steps
+5,000)``: ``fit(...)`` takes the mirror-coordinate path, ``fit(..., reduce=False)`` the parameter
+flow. unit = 1 for N = 2 and α^{2−N} for N ≥ 3 (the escape time scales with it). Per run: the
+counters from one uncaught solve (which also compiles), then the wall time of ``fit`` as the best of
+two further calls (one where it exceeds 5 s); a run that fails (SolverError) is listed with its
+status. Distances: to non-negative basis pursuit (HiGHS) and between the two limits, relative to
+‖x_BP‖. (This replaces benchmarks/bench_mirror.py, which timed ``mirror_flow`` and ``stiff.solve``
+directly.)
 """
 
 import argparse
@@ -40,8 +53,13 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import implicit_bias  # noqa: F401, E402  (float64 first)
-from implicit_bias import stiff  # noqa: E402
-from implicit_bias.optim import GD, fit, gradient, objective  # noqa: E402
+from implicit_bias.optim import (  # noqa: E402
+    GD,
+    fit,
+    gradient,
+    objective,
+    stiff,  # noqa: E402
+)
 
 NUMPY_STEPS = 2000
 
@@ -273,16 +291,18 @@ def _nothing(params):
 
 
 def run_engine_flow(st: Setting, rtol: float, solver: str):
-    """The same flow through the engine: ``fit(GradientFlow(solver=...))`` (e.g. ``"auto"``)."""
+    """The same flow through the engine: ``fit(GradientFlow(solver=...), reduce=False)`` (e.g.
+    ``"auto"``)."""
     from implicit_bias.errors import SolverError
     from implicit_bias.optim import GradientFlow
 
     method = GradientFlow(t1=st.t1, n_saves=30, spacing="log", t_first=1e-2, rtol=rtol,
                           atol=rtol * 1e-4, loss_tol=st.tol, max_steps=50_000, solver=solver)  # fmt: skip
 
-    def run():
+    def run():  # reduce=False: the named solver on the parameters (sparse-limit runs the mirror path)
         try:
-            return fit(st.model, st.problem, method, params0=st.params0, observe=_nothing)
+            return fit(st.model, st.problem, method, params0=st.params0, observe=_nothing,
+                       reduce=False)  # fmt: skip
         except SolverError:  # budget spent: rerun keeping the partial result
             return None
 
@@ -295,8 +315,7 @@ def run_engine_flow(st: Setting, rtol: float, solver: str):
     return dict(
         wall=wall,
         evals=int(traj.n_evals),
-        # the loss at the stop (traj.loss ends at the last snapshot before it)
-        loss=float(objective(st.model, st.problem, traj.final)),
+        loss=float(objective(st.model, st.problem, traj.final)),  # = traj.loss[-1], the stop
         converged=int(traj.status) == 3,  # stopped at loss_tol
         t_end=float(np.nanmax(np.asarray(traj.t))),
         final=traj.final,
@@ -345,10 +364,102 @@ def run_gd(st: Setting, max_tries: int = 8):
                 final=traj.final)  # fmt: skip
 
 
+# ---------------------------------------------------------------------------------------------
+# sparse-limit: fit's mirror-coordinate path vs the parameter flow at small α (issue 22)
+
+SPARSE_LIMIT_ALPHAS = "1e-4,1e-8,1e-16,1e-30"
+STATUS = {0: "reached t1", 2: "FAILED", 3: "converged"}
+
+
+def _timed(call, repeats):
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _limit_run(model, problem, method, params0, mirror: bool):
+    """Counters from one solve that does not raise (it also compiles), then ``fit``'s wall time."""
+    from implicit_bias.errors import SolverError
+    from implicit_bias.optim import _mirror_path
+
+    if mirror:
+        traj = _mirror_path.run(model, problem, method, params0, _nothing, label="mirror",
+                                check=False)  # fmt: skip
+    else:
+        traj, _ = method.solve(model, problem, params0, _nothing, label="param")
+
+    def call():
+        try:
+            out = fit(model, problem, method, params0=params0, observe=_nothing, reduce=mirror)
+            jax.block_until_ready(out.final)
+        except SolverError:
+            pass
+
+    wall = _timed(call, 1)
+    if wall < 5.0:
+        wall = min(wall, _timed(call, 1))
+    final = np.asarray(traj.final)
+    t = np.asarray(traj.t)
+    return dict(wall=wall, evals=int(traj.n_evals), status=STATUS[int(traj.status)],
+                loss=float(objective(model, problem, final)), t_end=float(np.nanmax(t)),
+                path=traj.path if mirror else "full", x=np.asarray(model(final)))  # fmt: skip
+
+
+def sparse_limit(args):
+    from implicit_bias.baselines.l1 import basis_pursuit
+    from implicit_bias.models.hadamard import Hadamard
+    from implicit_bias.optim import GradientFlow
+    from implicit_bias.problems.linear import make_sparse
+
+    n, m, s = (200, 60, 4) if args.quick else (1000, 200, 10)
+    data = make_sparse(m=m, n=n, s=s, seed=0)
+    x_bp = basis_pursuit(np.asarray(data.A), np.asarray(data.y), nonneg=True)
+    scale = np.linalg.norm(x_bp)
+    tol = 1e-10
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}; n={n} m={m} s={s} rtol={args.rtol:g} loss_tol={tol:g}")  # fmt: skip
+    print(f"{'N':>2} {'alpha':>7}  {'path':<8}{'wall s':>8}{'evals':>10}  {'status':<11}"
+          f"{'loss':>9}{'dist BP':>10}{'t_end':>10}")  # fmt: skip
+    rows = []
+    for N in (int(d) for d in args.depths.split(",")):
+        for alpha in (float(a) for a in args.alphas.split(",")):
+            model = Hadamard(depth=N, n=n, alpha=alpha)
+            unit = 1.0 if N == 2 else alpha ** (2.0 - N)
+            method = GradientFlow(t1=1e9 * unit, n_saves=30, spacing="log", t_first=1e-2 * unit,
+                                  rtol=args.rtol, atol=1e-4 * args.rtol, loss_tol=tol,
+                                  max_steps=5_000, solver="rosenbrock")  # fmt: skip
+            p0 = model.init_params()
+            res = {"mirror": _limit_run(model, data.problem, method, p0, mirror=True),
+                   "param": _limit_run(model, data.problem, method, p0, mirror=False)}  # fmt: skip
+            for name, r in res.items():
+                d = float(np.linalg.norm(r["x"] - x_bp) / scale)
+                print(f"{N:>2} {alpha:>7.0e}  {name:<8}{r['wall']:>8.2f}{r['evals']:>10,d}  "
+                      f"{r['status']:<11}{r['loss']:>9.1e}{d:>10.2e}{r['t_end']:>10.2e}",
+                      flush=True)  # fmt: skip
+                rows.append(dict(N=N, alpha=alpha, method=name, dist_bp=d,
+                                 **{k: v for k, v in r.items() if k != "x"}))  # fmt: skip
+            both = all(r["status"] == "converged" for r in res.values())
+            gap = np.linalg.norm(res["mirror"]["x"] - res["param"]["x"]) / scale
+            rows[-1]["gap"] = rows[-2]["gap"] = float(gap) if both else float("nan")
+            if both:
+                print(f"{'':>12}‖x̃_mirror − x̃_param‖/‖x_BP‖ = {gap:.2e}", flush=True)
+    print(f"# load at the end {os.getloadavg()[0]:.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2, default=float)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default=None, help="arora, gunasekar, sparse or regression")
+    ap.add_argument("--only", default=None,
+                    help="arora, gunasekar, sparse, regression or sparse-limit")  # fmt: skip
+    ap.add_argument("--alphas", default=SPARSE_LIMIT_ALPHAS, help="sparse-limit: the α values")
+    ap.add_argument("--depths", default="2,3", help="sparse-limit: the depths N")
     ap.add_argument("--rtol", type=float, default=1e-4)
     ap.add_argument("--no-gd", action="store_true", help="flow and NumPy loop only")
     ap.add_argument(
@@ -359,6 +470,8 @@ def main(argv=None):
     )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.only == "sparse-limit":
+        return sparse_limit(args)
     q = args.quick
     builders = {
         "arora": [lambda: arora(q)],

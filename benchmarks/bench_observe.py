@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 import implicit_bias as ib
-from implicit_bias import stiff
+from implicit_bias.optim import stiff
 
 jax.config.update("jax_enable_x64", True)
 

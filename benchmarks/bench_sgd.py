@@ -21,7 +21,7 @@ import numpy as np
 import implicit_bias  # noqa: F401  (float64, one XLA host device per core)
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.sgd import SGD, run_seeds, sampled_indices
+from implicit_bias.optim.sgd import SGD, run_seeds, sampled_indices
 from implicit_bias.theory.sgd import Observer
 
 ETA, LAM, DEPTH = 0.1, 0.01, 3

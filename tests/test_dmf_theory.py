@@ -5,8 +5,8 @@ import pytest
 
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.optim import GD, GradientFlow, fit
+from implicit_bias.optim.reduction import PATH, applies
 from implicit_bias.problems.full import symmetric_with_spectrum
-from implicit_bias.reduction import PATH, applies
 from implicit_bias.theory import deep_matrix as theory
 
 

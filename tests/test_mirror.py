@@ -26,7 +26,7 @@ import implicit_bias  # noqa: F401  (float64)
 from implicit_bias.baselines.l1 import basis_pursuit
 from implicit_bias.errors import ConfigError, SolverError
 from implicit_bias.models.hadamard import Hadamard, WeightNormalized
-from implicit_bias.optim import GradientFlow, fit, gradient, mirror
+from implicit_bias.optim import GradientFlow, _mirror_path as mirror_path, fit, gradient, mirror
 from implicit_bias.problems.linear import make_sparse
 
 RTOL = 1e-7
@@ -146,7 +146,8 @@ def test_the_parameter_flow_fails_where_the_mirror_flow_converges():
     method = GradientFlow(t1=1e25, t_first=1e13, n_saves=N_SAVES, spacing="log",
                           solver="rosenbrock", rtol=1e-6, atol=1e-10)  # fmt: skip
     with pytest.raises(SolverError, match="solver failed"):
-        fit(model, data.problem, method)
+        fit(model, data.problem, method, reduce=False)  # the parameter flow
+    assert fit(model, data.problem, method).path == mirror_path.PATH  # fit's default: it converges
 
 
 def _limit_distance(N, signed, alpha):

@@ -10,7 +10,7 @@ wall on the shared, overloaded machine; mostly XLA compilation (≈ 3–5 s per 
 import jax
 import pytest
 
-from implicit_bias import sgd as sgd_mod
+from implicit_bias.optim import sgd as sgd_mod
 from mutation import Mutant, check_mutants, per_experiment
 
 

@@ -11,8 +11,8 @@ from scipy import stats
 from implicit_bias.errors import ConfigError, DivergenceError
 from implicit_bias.models.deep_matrix import DeepMatrix
 from implicit_bias.optim import GD, fit
+from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds, sampled_indices, sgd_step
 from implicit_bias.problems.completion import from_entries, random_completion
-from implicit_bias.sgd import SGD, regularized_loss, run_seeds, sampled_indices, sgd_step
 from implicit_bias.theory.sgd import Observer
 
 

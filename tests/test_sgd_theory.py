@@ -84,7 +84,7 @@ def test_sgd_never_leaves_B1_at_step_resolution():
     # the seed's closedness claim, θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r, checked at every step (not snapshots)
     from implicit_bias.experiments.sgd_2x2 import problem_2x2
     from implicit_bias.models.deep_matrix import DeepMatrix
-    from implicit_bias.sgd import SGD, run_seeds
+    from implicit_bias.optim.sgd import SGD, run_seeds
 
     problem = problem_2x2(0.2)
     model = DeepMatrix(depth=3, n=2, init="gaussian")
@@ -103,7 +103,7 @@ def test_watch_at_every_step_agrees_with_snapshots_at_every_step():
     # saved at every step; started off-balance from Gaussian inits at a large η so that exits occur
     from implicit_bias.experiments.sgd_2x2 import problem_2x2
     from implicit_bias.models.deep_matrix import DeepMatrix
-    from implicit_bias.sgd import SGD, run_seeds
+    from implicit_bias.optim.sgd import SGD, run_seeds
 
     problem = problem_2x2(0.2)
     model = DeepMatrix(depth=3, n=2, init="gaussian", alpha=0.7)
@@ -128,7 +128,7 @@ def test_noise_condition_bounds_the_one_step_change_of_the_imbalance():
     # D' = a²D + η²(G_{ℓ+1}ᵀG_{ℓ+1} − G_ℓG_ℓᵀ) for W' = aW − ηG (first-order terms cancel)
     from implicit_bias.experiments.sgd_2x2 import problem_2x2
     from implicit_bias.models.deep_matrix import DeepMatrix
-    from implicit_bias.sgd import sgd_step
+    from implicit_bias.optim.sgd import sgd_step
 
     rng = np.random.default_rng(1)
     problem = problem_2x2(0.2)

@@ -1,4 +1,4 @@
-"""The matrix-free Rosenbrock flow solver (implicit_bias.stiff) against tight reference solutions.
+"""The matrix-free Rosenbrock flow solver (implicit_bias.optim.stiff) against tight reference solutions.
 
 As diffrax tests its solvers: the order of one step (local error O(h^{p+1}), p = 3 for ROS34PW2)
 and tolerance proportionality of the adaptive solve (global error ∝ rtol), both against exact or
@@ -12,7 +12,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import implicit_bias  # noqa: F401  (float64)
-from implicit_bias import stiff
+from implicit_bias.optim import stiff
 
 
 def _stiff_quadratic(d=40, seed=0):
@@ -157,7 +157,9 @@ def test_engine_gradient_flow_rosenbrock_matches_tsit5():
     model = Hadamard(depth=2, n=20, alpha=1e-2)
     kw = dict(t1=50.0, n_saves=5, spacing="log", t_first=1.0)
     ref = fit(model, data.problem, GradientFlow(rtol=1e-11, atol=1e-13, solver="dopri8", **kw))
-    ros = fit(model, data.problem, GradientFlow(rtol=1e-8, atol=1e-12, solver="rosenbrock", **kw))
+    # reduce=False: the parameter flow (with reduce on, this model takes the mirror path)
+    ros = fit(model, data.problem, GradientFlow(rtol=1e-8, atol=1e-12, solver="rosenbrock", **kw),
+              reduce=False)  # fmt: skip
     np.testing.assert_allclose(np.asarray(ros.t), np.asarray(ref.t))
     scale = np.max(np.abs(np.asarray(ref.observed)))
     assert np.max(np.abs(np.asarray(ros.observed) - np.asarray(ref.observed))) <= 1e-6 * scale
@@ -195,8 +197,9 @@ def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_r
     tsit = fit(stiff_model, data.problem, GradientFlow(solver="tsit5", **tight, **kw))
     tsit_steps = (int(tsit.n_evals) - 3) // 5  # 6 stages, FSAL: 5 new gradients per step
     assert tsit_steps > 10, tsit_steps  # so a 10-step budget must switch
+    # reduce=False throughout: the parameter flow (with reduce on, "auto" takes the mirror path here)
     auto = fit(stiff_model, data.problem,
-               GradientFlow(solver="auto", switch_steps=10, **tight, **kw))  # fmt: skip
+               GradientFlow(solver="auto", switch_steps=10, **tight, **kw), reduce=False)  # fmt: skip
     assert auto.ok
     np.testing.assert_allclose(np.asarray(auto.t), np.asarray(ref.t))
     scale = np.max(np.abs(np.asarray(ref.observed)))
@@ -204,7 +207,8 @@ def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_r
     assert int(auto.n_evals) > 3 + 5 * 10  # the Rosenbrock continuation's work is counted
 
     same = fit(stiff_model, data.problem,
-               GradientFlow(solver="auto", switch_steps=10 * tsit_steps, **tight, **kw))  # fmt: skip
+               GradientFlow(solver="auto", switch_steps=10 * tsit_steps, **tight, **kw),
+               reduce=False)  # fmt: skip
     np.testing.assert_array_equal(np.asarray(same.observed), np.asarray(tsit.observed))
     assert int(same.n_evals) == int(tsit.n_evals)
 
@@ -214,11 +218,11 @@ def test_auto_switches_to_rosenbrock_where_tsit5_runs_long_and_matches_a_tight_r
     budget = max(easy_steps + 1, 11)  # the easy member finishes inside it, the stiff one does not
     assert budget < tsit_steps, (easy_steps, tsit_steps)
     method = GradientFlow(solver="auto", switch_steps=budget, **tight, **kw)
-    batch = fit_batch([stiff_model, easy_model], data.problem, method)
+    batch = fit_batch([stiff_model, easy_model], data.problem, method, reduce=False)
     # vmapped arithmetic may round differently from a solo call, so members are compared at the
     # solver's accuracy (the 1e-6 of the reference comparison above), not bit for bit
     for i, mdl in enumerate([stiff_model, easy_model]):
-        solo = fit(mdl, data.problem, method)
+        solo = fit(mdl, data.problem, method, reduce=False)
         obs, want = np.asarray(batch.member(i).observed), np.asarray(solo.observed)
         assert np.max(np.abs(obs - want)) <= 1e-6 * np.max(np.abs(want))
     # the easy member's work is its Tsit5 work alone: nothing of the continuation is charged to it

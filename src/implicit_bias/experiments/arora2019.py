@@ -4,7 +4,7 @@ Arora, Cohen, Hu & Luo (2019), Fig. 1, at their size (seed 002 cites it): X* ∈
 X* = GHᵀ with Gaussian factors, ‖X*‖_F = 1; m observed entries drawn uniformly; gradient flow on
 W = W_N ⋯ W_1 (100×100 factors, entries N(0, ``init_scale``²)) for depths N = 2, 3, 4 and, for
 depth 1, from W = 0 (where the flow stays on the observed entries: the minimum-Frobenius fit). The
-flow is integrated by the matrix-free Rosenbrock solver (``implicit_bias.stiff``, rtol 1e-4: its
+flow is integrated by the matrix-free Rosenbrock solver (``implicit_bias.optim.stiff``, rtol 1e-4: its
 global error is ≤ rtol relative, tests/test_stiff.py, i.e. ~1e-4 in W for ‖X*‖_F = 1, 100× below the
 ``recovered`` threshold; test errors are quoted to 2–3 digits) until the training loss
 is ≤ ``loss_rtol`` × its initial value; a run that does not get there within ``max_evals`` gradients
@@ -46,12 +46,13 @@ import dataclasses
 import jax
 import numpy as np
 
-from implicit_bias import checks, metrics, plots, stiff
+from implicit_bias import checks, metrics, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import completion_sizes
 from implicit_bias.models.deep_matrix import DeepMatrix, product
+from implicit_bias.optim import stiff
 from implicit_bias.problems import sensing
 from implicit_bias.problems.completion import random_completion
 

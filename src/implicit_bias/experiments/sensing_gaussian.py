@@ -3,7 +3,7 @@
 Seed 002 (Gunasekar et al. 2017), "gradient descent for matrix regression": n = 50, m = 300 symmetric
 Gaussian measurements (scaled by 1/√m), X* PSD of rank 2 (‖X*‖_F = 1), 100 held-out measurements.
 The conjecture is about gradient flow: for d = n from U₀ = αI, α ∈ {10⁻¹, 10⁻², 10⁻³, 10⁻⁴}, the flow
-is integrated by the matrix-free Rosenbrock solver (``implicit_bias.stiff``, rtol 1e-6) until its loss
+is integrated by the matrix-free Rosenbrock solver (``implicit_bias.optim.stiff``, rtol 1e-6) until its loss
 is ≤ ``loss_rtol`` (10⁻¹⁰) × initial, so the limit is compared only once reached (GD at η = 0.1 needs
 ~6·10⁴ steps for 10⁻⁸). For contrast, GD (η = 0.1, 5·10³ steps) for d ∈ {2, 5} from a Gaussian U₀ of
 scale 10⁻³. ``n_seeds`` problems. X_NN = argmin{tr X : A(X) = y, X ⪰ 0} (cvxpy/SCS, with its KKT
@@ -25,13 +25,13 @@ import dataclasses
 import jax
 import numpy as np
 
-from implicit_bias import checks, plots, stiff
+from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import require
 from implicit_bias.models.symmetric import SymmetricFactor
-from implicit_bias.optim import GD, fit_batch, objective
+from implicit_bias.optim import GD, fit_batch, objective, stiff
 from implicit_bias.problems import sensing
 from implicit_bias.theory import sensing as theory
 

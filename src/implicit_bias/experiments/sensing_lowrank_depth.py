@@ -23,13 +23,13 @@ import dataclasses
 import jax
 import numpy as np
 
-from implicit_bias import checks, plots, stiff
+from implicit_bias import checks, plots
 from implicit_bias.baselines import nuclear
 from implicit_bias.config import Count, Depth, Dim, Scale, Seed, Step, Tol
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import require
 from implicit_bias.models.deep_matrix import DeepMatrix, product
-from implicit_bias.optim import GD, fit, objective
+from implicit_bias.optim import GD, fit, objective, stiff
 from implicit_bias.problems import sensing
 from implicit_bias.theory import sensing as theory
 

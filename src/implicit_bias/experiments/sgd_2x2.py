@@ -29,8 +29,8 @@ from implicit_bias.config import Count, Decay, Depth, Positive, Scale, Seed, Ste
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import decay_ok, divides, fifty_saves
 from implicit_bias.models.deep_matrix import DeepMatrix, balanced_init
+from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.problems.completion import from_entries
-from implicit_bias.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"

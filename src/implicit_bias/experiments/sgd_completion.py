@@ -29,8 +29,8 @@ from implicit_bias.config import Count, Decay, Depth, Dim, Positive, Scale, Seed
 from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import completion_sizes, decay_ok, divides
 from implicit_bias.models.deep_matrix import DeepMatrix
+from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.problems.completion import random_completion
-from implicit_bias.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"

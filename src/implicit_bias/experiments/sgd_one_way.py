@@ -45,7 +45,7 @@ from implicit_bias.experiments import Result
 from implicit_bias.experiments._constraints import decay_ok, divides, require
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.sgd import SGD, regularized_loss, run_seeds
+from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"

@@ -28,8 +28,8 @@ from implicit_bias.experiments import Result, series_rows
 from implicit_bias.experiments._constraints import fifty_saves
 from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit
+from implicit_bias.optim.sgd import SGD, run_seeds
 from implicit_bias.problems.completion import from_entries
-from implicit_bias.sgd import SGD, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"

@@ -4,7 +4,7 @@ Seed 003, Chou, Maly & Rauhut (2022), compressed-sensing corollary; Donoho–Tan
 Signed model x̂ = u^{⊙N} − v^{⊙N} from α1 (x̃(0) = α^N = 1e-12 for N = 2, 1e-6 for N = 3: the N = 2
 bias towards ℓ1 sharpens only logarithmically in α, ε = log(β₁/β_min)/log(Q/β₁)), Gaussian A,
 signed s-sparse x, y = Ax. For every cell (δ = m/n, ρ = s/m) and ``n_seeds`` problems: the engine's
-gradient flow (the matrix-free Rosenbrock solver of ``stiff.py``, rtol 1e-5, one vmapped batch per m,
+gradient flow (the matrix-free Rosenbrock solver of ``optim/stiff.py``, rtol 1e-5, one vmapped batch per m,
 stopped at L < ``loss_tol`` or after ``max_steps`` steps; members that run out of steps are judged
 where they got to and counted in the notes) and basis pursuit (HiGHS). Near the transition the flow
 is stiff: with the explicit Tsit5 89 of the 128 default flows ran into max_steps (54 s), with the

@@ -5,14 +5,21 @@
 
 Any method with ``solve(model, problem, params0, observe, *, axes, label) -> (Trajectory, last_loss)``
 works here (GD, GradientFlow, SGD). The methods never import this module.
+
+Paths (``Trajectory.path`` names the one that ran): with ``reduce=True`` the exact reductions come
+first: seed 000's diagonal dynamics (``reduction.py``) for GD and GradientFlow, and the Hadamard flow
+in mirror coordinates (``_mirror_path.py``) for ``GradientFlow(solver="mirror" | "auto" |
+"rosenbrock")`` on ``Hadamard(factors="identical")`` and a ``Linear`` problem; otherwise the method's
+own solve on the parameters ("full").
 """
 
 import jax
 
 from implicit_bias import progress
 from implicit_bias.errors import ConfigError, DivergenceError, SolverError
-from implicit_bias.optim import reduction
+from implicit_bias.optim import _mirror_path as mirror_path, reduction
 from implicit_bias.optim.batching import solve_batch
+from implicit_bias.optim.flow import GradientFlow
 from implicit_bias.optim.objective import identity
 from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
 
@@ -111,7 +118,10 @@ def fit(
     ``params0`` defaults to ``model.init_params(key)``. ``observe(params)`` is recorded at every
     snapshot (default: the params; define it once at module level so that jit caches it). With
     ``reduce=True`` an exact reduction is used where one applies (seed 000's diagonal dynamics,
-    eq. (7)); ``Trajectory.path`` says which path ran. On NaN/inf, GD stops and raises
+    eq. (7); for ``GradientFlow(solver="auto" or "rosenbrock")`` the Hadamard flow in mirror
+    coordinates, ``optim/mirror.py``); ``Trajectory.path`` says which path ran, and ``reduce=False``
+    forces the flow on the parameters. ``GradientFlow(solver="mirror")`` takes the mirror path or
+    raises ConfigError saying why it does not apply. On NaN/inf, GD stops and raises
     ``DivergenceError`` (step, last finite loss, partial trajectory), or returns the truncated
     trajectory with ``on_divergence="return"``.
     """
@@ -123,12 +133,49 @@ def fit(
     _check_shapes(model, problem, params0)
     observe = observe or identity
     label = label or type(method).__name__
+    if _mirror_wanted(method, reduce, model, problem, [params0]):
+        progress.note(f"{label}: using the exact {mirror_path.PATH}")
+        traj = mirror_path.run(model, problem, method, params0, observe, label=label)
+        return _finish(traj, None, on_divergence)
     if reduce:
         reduced = reduction.try_reduce(model, problem, method, params0, observe, label=label)
         if reduced is not None:
             return _finish(*reduced, on_divergence)
     traj, last_loss = method.solve(model, problem, params0, observe, axes=None, label=label)
     return _finish(traj, last_loss, on_divergence)
+
+
+def _mirror_wanted(method, reduce: bool, models, problems, params0s) -> bool:
+    """Whether the run (or every member of a batch) takes the mirror-coordinate path; ConfigError
+    for ``solver="mirror"`` where it cannot (with ``reduce=False``, or a member it does not fit)."""
+    first = method[0] if isinstance(method, list) else method
+    if not isinstance(first, GradientFlow) or first.solver not in mirror_path.SOLVERS:
+        return False
+    explicit = first.solver == "mirror"
+    if not reduce:
+        if explicit:
+            raise ConfigError(
+                "solver='mirror' is the exact mirror-coordinate path, which reduce=False turns off: "
+                "choose a parameter-flow solver (e.g. 'rosenbrock') or leave reduce on"
+            )
+        return False
+    models, problems = ([x] if not isinstance(x, list) else x for x in (models, problems))
+    n = max(len(models), len(problems), len(params0s))
+    pick = lambda v, i: v[i] if len(v) > 1 else v[0]  # noqa: E731
+    for i in range(n):
+        reason = mirror_path.why_not(pick(models, i), pick(problems, i), pick(params0s, i))
+        if reason is not None:
+            if explicit:
+                member = f" (member {i})" if n > 1 else ""
+                raise ConfigError(f"solver='mirror' does not apply{member}: {reason}")
+            return False
+    return True
+
+
+def _unstack(tree) -> list:
+    """The members of an already stacked pytree (leading axis B)."""
+    size = jax.tree.leaves(tree)[0].shape[0]
+    return [jax.tree.map(lambda x, i=i: x[i], tree) for i in range(size)]
 
 
 def _finish(traj: Trajectory, last_loss, on_divergence: str) -> Trajectory:
@@ -146,8 +193,9 @@ def _finish(traj: Trajectory, last_loss, on_divergence: str) -> Trajectory:
         progress.note(msg)
     elif status == SOLVER_FAILED:
         raise SolverError(
-            "the ODE solver failed before t1 (the step budget max_steps ran out or the step size "
-            "collapsed); raise max_steps or loosen rtol/atol"
+            f"the ODE solver failed after its snapshot at t = {float(traj.t[-1]):.6g}, before t1 "
+            "(the step budget max_steps ran out or the step size collapsed); raise max_steps or "
+            "loosen rtol/atol"
         )
     return traj
 
@@ -169,7 +217,10 @@ def fit_batch(
     differ in ``alpha`` only, GD methods that differ in ``eta`` only, problems of one shape);
     single values are shared. Returns a batched Trajectory (leading axis B); diverged members have
     ``status == 1`` and NaN-padded snapshots, and ``traj.member(i)`` gives run i. With ``reduce`` the
-    exact reduction is used when it applies to every member.
+    exact reduction is used when it applies to every member. The mirror-coordinate path (as in
+    ``fit``, when it applies to every member) is a host-level solve: its members run one after
+    another (each a compiled solve of the m-dimensional dual ODE; one compilation for the batch)
+    and are stacked; a member whose solve fails keeps status 2, as in a vmapped batch.
     """
     observe = observe or identity
     first = lambda x: x[0] if isinstance(x, list) else x  # noqa: E731
@@ -187,6 +238,13 @@ def fit_batch(
             "batched arguments must all have one length, got lists of lengths "
             f"{sorted(lengths)} among model, problem, method and params0"
         )
+    if isinstance(first(method), GradientFlow) and first(method).solver in mirror_path.SOLVERS:
+        members = params0 if isinstance(params0, list) else _unstack(params0)
+        if _mirror_wanted(method, reduce, model, problem, members):
+            n = len(members)
+            each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731
+            return mirror_path.run_batch(each(model), each(problem), each(method), members,
+                                         observe, label=label or f"GradientFlow ×{n}")  # fmt: skip
     if reduce and lengths and isinstance(params0, list):
         n = lengths.pop()
         each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731

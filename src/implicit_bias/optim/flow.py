@@ -21,24 +21,26 @@ from implicit_bias.optim.trajectory import OK, SOLVER_FAILED, STOPPED_AT_TOL, Tr
 )
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GradientFlow:
-    """Exact gradient flow θ̇ = −∇L(θ) on [0, t1] by an adaptive Runge–Kutta solver (diffrax).
+    """Exact gradient flow θ̇ = −∇L(θ) on [0, t1] by an adaptive solver (diffrax or ROS34PW2).
 
     Snapshots at ``n_saves`` times, linearly or logarithmically spaced (``spacing="log"`` starts at
     ``t_first``; useful for small initializations whose flow sits near a saddle for a long time).
     ``loss_tol`` stops the solve as soon as the loss falls below it (a traced value: runs batched
-    by ``fit_batch`` may each have their own).
+    by ``fit_batch`` may each have their own); the stop is then the last snapshot: ``t[-1]`` is the
+    stopping time and ``loss[-1]``, ``observed[-1]`` are those of ``final``, whatever the solver.
 
     ``solver``: the explicit ``"tsit5"`` (default), ``"dopri5"``, ``"dopri8"``, or the implicit
     ``"kvaerno5"`` (ESDIRK, diffrax) for stiff flows, e.g. the tail of a Hadamard flow whose
     off-support coordinates are tiny (seed 003): there it takes ~50× fewer steps than Tsit5, each
     with a Jacobian and Newton iterations, or ``"rosenbrock"``: the matrix-free ROS34PW2 method of
-    ``implicit_bias.stiff`` (Hessian–vector products and conjugate gradients, no d × d matrix), for
-    stiff flows of many parameters. Measured (issue 13, benchmarks/bench_limit.py): on the sparse
-    Hadamard flow at n = 1000 it reaches loss 1e-10 with 5.6k gradients + HVPs (N = 2, rtol 1e-4)
-    where Tsit5 and GD stall above 1e-8 after 180k–360k evaluations; on short, non-stiff flows Tsit5 is cheaper, so it
-    is not the default. It needs a symmetric Jacobian (a plain gradient flow: no ``precondition``).
-    ``Trajectory.n_evals`` counts gradient evaluations for the explicit solvers, gradients + HVPs
-    for ``"rosenbrock"`` and steps (accepted + rejected) for ``"kvaerno5"``.
+    ``implicit_bias.optim.stiff`` (Hessian–vector products and conjugate gradients, no d × d
+    matrix), for stiff flows of many parameters. Measured (issue 13, benchmarks/bench_limit.py): on
+    the sparse Hadamard flow at n = 1000 it reaches loss 1e-10 with 5.6k gradients + HVPs (N = 2,
+    rtol 1e-4) where Tsit5 and GD stall above 1e-8 after 180k–360k evaluations; on short, non-stiff
+    flows Tsit5 is cheaper, so it is not the default. It needs a symmetric Jacobian (a plain
+    gradient flow: no ``precondition``). ``Trajectory.n_evals`` counts gradient evaluations for the
+    explicit solvers, gradients + HVPs for ``"rosenbrock"`` (right-hand sides + JVPs on the mirror
+    path) and steps (accepted + rejected) for ``"kvaerno5"``.
 
     ``"auto"`` detects stiffness by cost: it integrates with Tsit5 and, if Tsit5 has not reached t1
     (or ``loss_tol``) within ``switch_steps`` steps, continues from where Tsit5 stopped with the
@@ -47,6 +49,18 @@ class GradientFlow:
     the switch. (An explicit method held to h ≲ 3/λ_max(H) by stability takes ~t1·λ_max/3 steps;
     the switch fires when that exceeds the budget: LSODA's criterion in spirit, measured in cost.)
     A preconditioned model has no symmetric Jacobian: ``"auto"`` then stays with Tsit5.
+
+    ``"mirror"``: the exact Hadamard flow in mirror coordinates (``optim/mirror.py``): for
+    ``Hadamard(factors="identical")`` of depth N ≥ 2 (positive or signed, any positive start) on a
+    ``Linear`` problem ½‖Ax − y‖², the flow is the m-dimensional ODE ν̇ = Ax̃(ν) − y, solved by
+    ROS34PW2 carrying the bases w^{2−N} (log w² for N = 2), so α enters only through the start and
+    it converges at α = 1e-30 where the parameter flow's steps collapse. ``rtol``/``atol`` bound
+    each step's error in every factor as on the parameters; ``max_steps`` counts its steps.
+    ``fit`` takes this path for ``"mirror"`` (ConfigError where it does not apply) and, with
+    ``reduce=True`` (the default), for ``"auto"`` and ``"rosenbrock"`` wherever it applies
+    (``Trajectory.path`` says so; ``reduce=False`` forces the parameter flow). It runs on the host,
+    one run at a time (``fit_batch`` runs its members one after another), and fails as the other
+    solvers do: ``SolverError`` naming the time and the reason.
     """
 
     t1: float
@@ -79,6 +93,15 @@ class GradientFlow:
 
     def solve(self, model, problem, params0, observe, *, axes=None, label="GradientFlow"):
         """Integrate from ``params0``; returns (Trajectory, None)."""
+        if self.solver == "mirror":  # host-level: ``fit`` dispatches it before calling solve
+            from implicit_bias.optim import _mirror_path
+
+            if axes is not None:
+                raise ConfigError("solver='mirror' runs one member at a time: batch it with fit_batch")
+            reason = _mirror_path.why_not(model, problem, params0)
+            if reason is not None:
+                raise ConfigError(f"solver='mirror' does not apply: {reason}")
+            return _mirror_path.run(model, problem, self, params0, observe, label=label), None
         if self.solver == "rosenbrock" and getattr(model, "precondition", None) is not None:
             raise ConfigError(
                 "solver='rosenbrock' needs a plain gradient flow (symmetric Jacobian); this model "
@@ -106,13 +129,13 @@ def _solver(name: str):
     }[name]()
 
 
-_SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "rosenbrock", "auto")
+_SOLVERS = ("tsit5", "dopri5", "dopri8", "kvaerno5", "rosenbrock", "auto", "mirror")
 _IMPLICIT = ("kvaerno5",)
 
 
 def _rosenbrock_solve(model, problem, method: GradientFlow, params0, *, observe, start=None,
                       report=False):  # fmt: skip
-    from implicit_bias import stiff
+    from implicit_bias.optim import stiff
 
     ts = method.save_times()
     t, losses, obs, final, status, stats = stiff.solve(
@@ -223,7 +246,21 @@ def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
     t_end = sol.ts[1][-1]
     final = jax.tree.map(lambda x: x[-1], sol.ys[1])
     reached = ts <= t_end
-    t = jnp.concatenate([jnp.zeros(1), jnp.where(reached, ts, jnp.nan)])
+    stopped = sol.result == diffrax.RESULTS.event_occurred
+    # a stop at loss_tol between save times is recorded in the first slot not reached (as
+    # stiff.solve does), so that t[-1] is the stopping time and loss[-1], observed[-1] are final's
+    k = jnp.sum(reached)
+    slot = (jnp.arange(ts.shape[0]) == k) & stopped & ~jnp.any(ts == t_end)
+
+    def place(buf, value):
+        if not jnp.issubdtype(buf.dtype, jnp.inexact):
+            return jnp.where(_rows(slot, buf), value, buf)
+        buf = jnp.where(_rows(reached, buf), buf, jnp.nan)  # unreached: NaN (diffrax puts inf)
+        return jnp.where(_rows(slot, buf), value, buf)
+
+    losses = place(losses, objective(model, problem, final))
+    obs = jax.tree.map(place, obs, observe(final))
+    t = jnp.concatenate([jnp.zeros(1), jnp.where(slot, t_end, jnp.where(reached, ts, jnp.nan))])
     loss = jnp.concatenate([objective(model, problem, params0)[None], losses])
     observed = jax.tree.map(lambda o0, o: jnp.concatenate([o0[None], o]), observe(params0), obs)
     if method.solver in _IMPLICIT:  # Newton iterations per stage vary: count steps
@@ -249,6 +286,11 @@ def _diffrax_solve(model, problem, method: GradientFlow, params0, *, observe):
         ),
         t_end,
     )
+
+
+def _rows(mask, buf):
+    """``mask`` (s,) shaped to broadcast against ``buf`` (s, ...)."""
+    return mask.reshape((-1,) + (1,) * (buf.ndim - 1))
 
 
 @ft.partial(jax.jit, static_argnames=("axes", "observe", "report"))

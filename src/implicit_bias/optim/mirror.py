@@ -17,7 +17,7 @@ through its *base* B (B = log w² for N = 2, B = w^{2−N} for N ≥ 3),
 the whole flow is the m-dimensional ODE ν̇ = A x̃(ν) − y, ν(0) = 0: a gradient flow of the convex
 potential Ψ(ν) = yᵀν + Σ_i F_i((Aᵀν)_i) with F_i' = −x̃_i, whose Jacobian J = A diag(∂x̃/∂(Aᵀν)) Aᵀ is
 symmetric negative semidefinite (∂x̃_i/∂(Aᵀν)_i = −4x̃_i for N = 2, −N² w_i^{2N−2} for N ≥ 3, summed
-over u and v), so the matrix-free ROS34PW2 method of ``implicit_bias.stiff`` (CG stage solves) applies.
+over u and v), so the matrix-free ROS34PW2 method of ``implicit_bias.optim.stiff`` (CG stage solves) applies.
 α enters only through B(0) = 2 log α (N = 2) or α^{2−N} (N ≥ 3).
 
 Numerics (why this module has its own step loop around ``stiff``'s ROS34PW2 tableau):
@@ -70,6 +70,10 @@ time t ↦ Nt), weight normalization (``WeightNormalized``: the magnitude r is a
 time scale coupling all coordinates), gradient descent and SGD (a discrete step breaks the exact
 integral; GD's mirror map is only approximate), losses other than ½‖Ax − y‖² (``Linear``), and depth
 N = 1 (linear model: no mirror map needed).
+
+Where it applies it is the path ``fit(model, problem, GradientFlow(solver="rosenbrock" | "auto" |
+"mirror"))`` takes (``_mirror_path.py``: the engine's ``Trajectory``; ``reduce=False`` forces the
+parameter flow).
 """
 
 import dataclasses
@@ -79,9 +83,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from implicit_bias import stiff
 from implicit_bias.errors import ConfigError, SolverError
-from implicit_bias.stiff import GAMMA, ORDER, TABLEAU
+from implicit_bias.optim import stiff
+from implicit_bias.optim.stiff import GAMMA, ORDER, TABLEAU
 
 _A, _G, _B, _BHAT = (TABLEAU[k] for k in ("A", "G", "B", "B_hat"))
 
