@@ -423,7 +423,13 @@ def describe(q: Question) -> str:
     need = footprint(dataclasses.replace(q, n=a, n_cols=b if len(shape) > 1 else 0))
     test_text = (f"test error on {test.what}" if test is not None and test.error is not None
                  else "no test error (" + (test.what if test is not None else "no truth known") + ")")  # fmt: skip
-    method = {"flow": f"the gradient flow ({q.solver}) until L − L_min < {q.rel_tol:g}·(L(0) − L_min) "
+    from implicit_bias.optim import _mirror_path
+
+    solver = q.solver
+    if q.method == "flow" and solver in _mirror_path.SOLVERS and _mirror_path.why_not(
+        model, problem, params0) is None:  # fmt: skip
+        solver = "exact, in mirror coordinates: an m-dimensional ODE"
+    method = {"flow": f"the gradient flow ({solver}) until L − L_min < {q.rel_tol:g}·(L(0) − L_min) "
                       f"or t = {q.t1:g}",
               "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
               "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps",

@@ -149,8 +149,9 @@ def _auto(q: Question) -> Question:
         else "gaussian"
     )  # fmt: skip
     # the flows of a small start are stiff near the limit and slow across plateaus: the matrix-free
-    # Rosenbrock solver (stiff.py) reaches rel_tol where Tsit5 runs into max_steps and Kvaerno5
-    # factors a dense Jacobian (issue 13); no explore model preconditions its gradient
+    # Rosenbrock solver (optim/stiff.py) reaches rel_tol where Tsit5 runs into max_steps and Kvaerno5
+    # factors a dense Jacobian (issue 13); no explore model preconditions its gradient. A Hadamard
+    # model on sparse recovery takes the exact mirror-coordinate path with it (optim/_mirror_path.py)
     solver = q.solver or "rosenbrock"
     t1 = q.t1 or (1e12 if q.model == "hadamard" else 1e8)
     return dataclasses.replace(q, init=init, solver=solver, t1=t1)

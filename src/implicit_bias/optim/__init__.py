@@ -10,7 +10,11 @@ One file per concern; imports point one way (top to bottom, never back up):
     trajectory.py  ``Trajectory`` and the status codes
     batching.py    vmap axes, stacking lists of members, splitting a batch over the CPU devices
     gd.py          ``GD``: gradient descent, chunks of steps inside jitted loops
-    flow.py        ``GradientFlow``: exact gradient flow by diffrax
+    flow.py        ``GradientFlow``: exact gradient flow by diffrax (or stiff.py's Rosenbrock)
+    stiff.py       the matrix-free ROS34PW2 Rosenbrock solver (HVPs + CG stage solves)
+    mirror.py      the Hadamard flow in mirror coordinates: the m-dimensional ODE ν̇ = Ax̃(ν) − y
+    _mirror_path.py  ``fit``'s glue from ``GradientFlow`` to ``mirror`` (where it is exact)
+    saddles.py     ``saddles(traj, model, problem)``: the plateaus of a run, refined and certified
     sgd.py         ``SGD``: seed 001's SGD with weight decay on matrix completion
     reduction.py   exact reductions (seed 000, eq. (7)): a matrix run that is really a scalar run
     api.py         ``fit`` / ``fit_batch``: shape checks, reductions, divergence handling
