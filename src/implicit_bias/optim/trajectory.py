@@ -118,6 +118,13 @@ class Trajectory:
         fig.tight_layout()
         return fig
 
+    def saddles(self, model, problem, **kw):
+        """The plateaus of this run, each refined to its critical point and certified by its
+        Hessian index (``implicit_bias.optim.saddles.saddles``; keywords go there)."""
+        from implicit_bias.optim.saddles import saddles
+
+        return saddles(self, model, problem, **kw)
+
     def divergence_error(self) -> "DivergenceError | None":
         """For an unbatched trajectory: the DivergenceError describing it, or None if it did not diverge."""
         if int(self.status) != DIVERGED:

@@ -250,6 +250,8 @@ def _constrained_lsq(A, y, S, signs, jump):
             f"jump {jump}: the sign-constrained least squares (BVLS) did not converge"
         )
     b = np.where(signs > 0, np.maximum(res.x, 0.0), np.minimum(res.x, 0.0))
+    # a coordinate BVLS leaves at round-off from its bound (|b| ~ 1e-15) is at the bound: zeroed
+    b[np.abs(b) <= 1e-12 * max(1.0, float(np.max(np.abs(b))))] = 0.0
     return b
 
 
