@@ -67,3 +67,19 @@ def test_what_the_oracles_do_not_cover_is_one_line(tmp_path, argv, message):
         explore.main(argv + ["--root", str(tmp_path / "r")], echo=lambda *_: None)
     assert "\n" not in str(e.value)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_flow_question_stores_its_saddles_certified_by_index(tmp_path):
+    """Full observation of Ŵ = V diag(8, 4, 2, 1) Vᵀ by W₂W₁ from 1e-6·I: the flow rests at the best
+    rank-k approximations, k = 0 … 4; at rank k the Hessian index is (n − k)² (tests/test_saddles.py
+    derives it), so 16, 9, 4, 1 and a minimum."""
+    root = tmp_path / "results"
+    lines = []
+    argv = ["full", "--n", "4", "--spectrum", "8,4,2,1", "--model", "deep", "--depth", "2",
+            "--scale", "1e-6", "--n-saves", "200", "--root", str(root)]  # fmt: skip
+    assert explore.main(argv, echo=lines.append) == 0, lines
+    (run,) = store.runs(root, "explore")
+    rows = store.read_rows(run)
+    index = rows[rows.series == "plateau_index"].sort_values("t").value.to_numpy()
+    assert list(index) == [16, 9, 4, 1, 0], index
+    assert any(ln.startswith("saddles: 5 plateaus") for ln in lines), lines

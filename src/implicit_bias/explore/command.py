@@ -142,19 +142,21 @@ def summary(outcome) -> list[str]:
         k = min(ends, key=ends.get)
         lines.append(f"nearest reduced-rank solution in prediction space: {k} (relative "
                      f"distance ‖X(W − W^k)‖/‖XW^k‖ = {ends[k]:.3g})")  # fmt: skip
-    table = []  # --method limit: the path's table, printed as it is (not refilled)
+    table, after = [], []  # tables (the limit path, the saddles) are printed as they are
     for n in cfg.get("notes", []):
-        if n.startswith(("convergence:", "diagnostic:", "data:", "theory:", "path:", "time scale:")):
-            lines.append(n.removeprefix("diagnostic: "))
-        elif n.startswith("the path:\n"):
+        if n.startswith("the path:\n"):
             table = n.splitlines()
+        elif n.startswith("saddles:"):
+            after += n.splitlines()
+        elif n.startswith(("convergence:", "diagnostic:", "data:", "theory:", "path:", "time scale:")):
+            lines.append(n.removeprefix("diagnostic: "))
     fmt = lambda x: f"{x:.4g}" if isinstance(x, float) else str(x)  # noqa: E731
     for c in outcome.checks:
         status = c.get("status") or ("pass" if c["passed"] else "fail")
         lines.append(f"  {status:>11}  {c['name']}: {fmt(c.get('observed'))} "
                      f"(predicted {fmt(c.get('predicted'))})")  # fmt: skip
     filled = [textwrap.fill(ln, 80, subsequent_indent="    ", break_long_words=False) for ln in lines]
-    return filled[:1] + table + filled[1:]
+    return filled[:1] + table + filled[1:] + after
 
 
 # ---------------------------------------------------------------------------------------------

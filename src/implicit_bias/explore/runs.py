@@ -29,7 +29,41 @@ KEEP_SNAPSHOTS = (
 )  # matrices with at most this many entries keep every snapshot (theory checks)
 
 
-def _observer(s, refs: dict, keep_X: bool):
+SADDLE_MAX_PARAMS = 5_000  # saddles() runs on a question with at most this many parameters
+
+
+def _saddles(q: Question, s, traj, params) -> tuple[list[dict], list[str]]:
+    """``Trajectory.saddles`` on the run (its snapshots' parameters ``params``): rows
+    ``plateau_index`` (t = the plateau's middle, i = its number, value = the Hessian index),
+    ``plateau_start``/``plateau_end``, and a note with the table (matched to the limit path where an
+    oracle covers the question). Never fails the run: what it cannot do is a note."""
+    import dataclasses
+
+    from implicit_bias.theory.limit_path import limit_path
+
+    try:
+        path = limit_path(s.problem, s.model) if q.method == "flow" else None
+    except Exception:  # no oracle covers the question: saddles without a path
+        path = None
+    try:
+        found = dataclasses.replace(traj, observed=params).saddles(s.model, s.problem, path=path)
+    except Exception as e:  # a run too short, a model it does not refine, …
+        return [], [f"saddles: not found ({type(e).__name__}: {str(e).splitlines()[0]})"]
+    frame = found.to_frame()
+    rows = []
+    for r in frame.itertuples():
+        for name, v in (("plateau_index", r.index), ("plateau_start", r.t_start),
+                        ("plateau_end", r.t_end)):  # fmt: skip
+            rows.append({"t": float(r.t_mid), "series": name, "i": int(r.k), "value": float(v)})
+    cols = [c for c in ("k", "t_start", "t_end", "loss", "rank_or_support", "index", "kind",
+                        "matched_jump") if c in frame]  # fmt: skip
+    table = frame[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    head = f"saddles: {len(frame)} plateaus (Trajectory.saddles"
+    head += ", matched to the α → 0 path)" if path is not None else ")"
+    return rows, [head + ":\n" + table]
+
+
+def _observer(s, refs: dict, keep_X: bool, keep_params: bool = False):
     """observe(params) → what each snapshot records: singular values (not the matrix, unless it is
     small), the test error, the distance to the truth and to each baseline, the value range on the
     hidden entries. A 3000×3000 question keeps 60 spectra, not 60 matrices."""
@@ -53,7 +87,7 @@ def _observer(s, refs: dict, keep_X: bool):
 
     def observe(params):
         X = model(params)
-        out = {}
+        out = {"params": params} if keep_params else {}
         if X.ndim == 2:
             out["sv"] = jnp.linalg.svd(X, compute_uv=False)
         if keep_X or X.ndim == 1:
@@ -132,13 +166,19 @@ def run(q: Question):
         return run_limit(q, s, base)
     refs = {**({"truth": s.truth} if s.truth is not None else {}), **base}
     keep_X = int(np.prod(s.problem.shape)) <= KEEP_SNAPSHOTS
+    import jax
+
+    n_params = sum(int(np.size(x)) for x in jax.tree.leaves(s.params0))
+    keep_params = n_params <= SADDLE_MAX_PARAMS and q.method in ("flow", "gd")
     try:
         traj = fit(s.model, s.problem, s.method, params0=s.params0,
-                   observe=_observer(s, refs, keep_X), label=f"{q.method} {q.problem}")  # fmt: skip
+                   observe=_observer(s, refs, keep_X, keep_params),
+                   label=f"{q.method} {q.problem}")  # fmt: skip
     except DivergenceError as e:
         raise DivergenceError(f"{e} {_step_bound(q, s)}", step=e.step, last_loss=e.last_loss,
                               trajectory=e.trajectory) from None  # fmt: skip
     t, loss = np.asarray(traj.t, float), np.asarray(traj.loss, float)
+    params = traj.observed.pop("params", None) if keep_params else None
     obs = {k: np.asarray(v) for k, v in traj.observed.items()}
     X_end = np.asarray(s.model(traj.final))
     rows = _rows(t, "loss", loss)
@@ -197,6 +237,13 @@ def run(q: Question):
                 " — a blow-up: the hidden entries leave the observed range by more than its width"
             )
         notes.append(line)
+    if params is not None:
+        more, lines = _saddles(q, s, traj, params)
+        rows += more
+        notes += lines
+    elif q.method in ("flow", "gd"):
+        notes.append(f"saddles: not searched ({n_params:,} parameters > {SADDLE_MAX_PARAMS:,}; "
+                     "Trajectory.saddles runs on any run in Python)")  # fmt: skip
     found = [
         checks.sanity("the loss decreased", bool(loss[-1] < loss[0]),
                       predicted="L(end) < L(0)", observed=f"{loss[0]:.3g} → {loss[-1]:.3g}"),
