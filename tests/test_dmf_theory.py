@@ -155,3 +155,27 @@ def test_quadrature_time_matches_the_scalar_flow():
 def test_best_rank_k_effective_ranks():
     W = np.diag([10.0, 7.0, 5.0, -5.0])
     np.testing.assert_allclose(theory.best_rank_k_effective_ranks(W), [1.0, 1.7, 2.2, 2.7])
+
+
+def test_perturbed_flow_quadrature_matches_the_layer_flow():
+    # Oracle: each eigencomponent's N layer values x_1 … x_N (x_1(0) = α − β, the others α) integrated as N
+    # separate ODEs by LSODA; theory.flow_time_perturbed assumes x_2 = … = x_N and a² − d² conserved, and
+    # must give the time at which the product reaches λ/2 (λ > 0) or changes sign (λ < 0).
+    from scipy.integrate import solve_ivp
+
+    alpha, beta = 0.3, 0.1
+    for N in (2, 3, 4):
+        for lam, level in ((3.0, 1.5), (-2.0, 0.0), (-2.0, -1.0)):
+
+            def rhs(t, x):
+                prod = np.prod(x)
+                return [-np.prod(np.delete(x, j)) * (prod - lam) for j in range(N)]
+
+            x0 = np.array([alpha - beta] + [alpha] * (N - 1))
+            t_pred = theory.flow_time_perturbed(lam, alpha, beta, N, level)
+            sol = solve_ivp(rhs, (0, t_pred), x0, method="LSODA", rtol=1e-11, atol=1e-14)
+            assert np.prod(sol.y[:, -1]) == pytest.approx(level, abs=1e-6 * abs(lam))
+        # β = 0 is the identical initialization
+        assert theory.flow_time_perturbed(3.0, alpha, 0.0, N, 1.5) == pytest.approx(
+            theory.flow_time_to_reach(3.0, alpha, N, 1.5), rel=1e-10
+        )

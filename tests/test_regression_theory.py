@@ -183,3 +183,72 @@ def test_rescaled_limit_delta_to_infinity(data):
             for delta in (5.0, 10.0, 20.0, 40.0)
         ]
         assert np.all(np.diff(gaps) < 0) and gaps[-1] < 1e-6 * np.linalg.norm(Ws[-1])
+
+
+def test_plateau_rates_vanish_at_the_transitions_and_gd_tends_to_the_flow():
+    """g_i = |σ_i s − 1| is zero exactly at the seed's T_i = 1/σ_i; GD's rates → the flow's as η → 0."""
+    g, learned = theory.plateau_rates(1.0 / SIGMA, SIGMA)
+    np.testing.assert_allclose(g, 0.0, atol=1e-15)
+    s = np.array([0.1, 0.4, 0.9])
+    g_flow, l_flow = theory.plateau_rates(s, SIGMA)
+    for eta in (1e-3, 1e-4):
+        g_gd, l_gd = theory.plateau_rates(s / eta, SIGMA, eta=eta)  # s/η steps per unit of δ
+        assert np.array_equal(l_gd, l_flow)
+        np.testing.assert_allclose(g_gd, g_flow, atol=10 * eta * SIGMA.max())
+
+
+def test_plateau_rate_remainder_bounds_the_measured_rate():
+    """|ρ − g| ≤ plateau_rate_remainder, ρ from the exact closed form (flow) or the exact recursion (GD)
+    at δ and 2δ, on random components, step sizes up to the discrete condition and times between
+    transitions (where the distance at 2δ is above round-off: ≥ 1e-8 of σ/λ)."""
+    rng = np.random.default_rng(7)
+    checked = 0
+    for _ in range(150):
+        sig, lam = float(rng.uniform(0.3, 10.0)), float(rng.uniform(0.2, 5.0))
+        delta = float(rng.uniform(2.0, 10.0))
+        eta = None if rng.random() < 0.5 else float(rng.uniform(0.05, 0.98)) / (2 * sig)
+        unit = sig if eta is None else np.log1p(eta * sig)  # transition at s = 1/unit
+        s = float(rng.uniform(0.05, 3.0)) / unit
+        g, learned = theory.plateau_rates(s, np.array([sig]), eta=eta)
+        g, learned, L = float(g[0]), bool(learned[0]), sig / lam
+        if g < 0.05 or (L * L if learned else 1.0) * np.exp(-4 * delta * g) < 1e-8 * L:
+            continue
+        logs = []
+        for dd in (delta, 2 * delta):
+            if eta is None:
+                tt = np.array([0.999, 1.001]) * s * dd
+                w = theory.w_continuous(tt, np.array([sig]), np.array([lam]), dd)[:, 0]
+            else:
+                w = theory.w_discrete(np.exp(-2 * dd), sig, lam, eta, int(s * dd) + 2)
+                tt = np.arange(w.size, dtype=float)
+            logs.append(theory.log_distance_to_plateau(tt, w, L, learned, s * dd))
+        rho = (logs[0] - logs[1]) / (2 * delta)
+        rem = theory.plateau_rate_remainder(s, np.array([sig]), np.array([lam]), delta, eta=eta)[0]
+        assert abs(rho - g) <= rem, (sig, lam, delta, eta, s, rho, g, rem)
+        checked += 1
+    assert checked >= 60
+
+
+def test_one_layer_rate_is_the_exact_one_layer_decay():
+    """L = 1 from w_0 = e^{−2δ}: ẇ = σ − λw (solved by LSODA here) and w ← w − η(λw − σ) (a loop): at
+    t = sδ the gap to σ/λ shrinks from δ to 2δ at the rate of theory.one_layer_rate."""
+    from scipy.integrate import solve_ivp
+
+    s, delta, eta = 0.3, 4.0, 0.05
+    gaps, gaps_gd = [], []
+    for dd in (delta, 2 * delta):
+        for sig, lam in zip(SIGMA, LAM):
+            sol = solve_ivp(lambda t, w: sig - lam * w, (0, s * dd), [np.exp(-2 * dd)], method="LSODA",
+                            rtol=1e-12, atol=1e-14)  # fmt: skip
+            gaps.append(np.log(sig / lam - sol.y[0, -1]))
+            w = np.exp(-2 * dd)
+            for _ in range(int(round(s * dd / eta))):
+                w -= eta * (lam * w - sig)
+            gaps_gd.append(np.log(sig / lam - w))
+    r = SIGMA.size
+    rho = (np.array(gaps[:r]) - np.array(gaps[r:])) / (2 * delta)
+    np.testing.assert_allclose(rho, theory.one_layer_rate(s, LAM[:r]), atol=1e-3 / delta)
+    rho_gd = (np.array(gaps_gd[:r]) - np.array(gaps_gd[r:])) / (2 * delta)
+    np.testing.assert_allclose(
+        rho_gd, theory.one_layer_rate(s / eta, LAM[:r], eta=eta), atol=1e-3 / delta
+    )

@@ -117,3 +117,51 @@ def best_rank_k_effective_ranks(W_hat) -> np.ndarray:
     s = np.linalg.svd(np.asarray(W_hat, dtype=np.float64), compute_uv=False)
     s = s[s > s[0] * 1e-12]
     return np.cumsum(s) / s[0]
+
+
+def perturbed_product(d, alpha: float, beta: float, N: int):
+    """W's eigenvalue d·a^{N−1} on the perturbed flow (9), where a² − d² = κ² = α² − (α − β)² (conserved).
+
+    From W_1(0) = (α − β)I, W_j(0) = αI (j ≥ 2), each eigencomponent of the flow has layer 1 at d and
+    layers 2 … N at one common value a > 0 (their gradients agree), and d/dt (a² − d²) = 0, so
+    a = √(d² + κ²): the product is P(d) = d (d² + κ²)^{(N−1)/2}, increasing in d.
+    """
+    kappa2 = alpha**2 - (alpha - beta) ** 2
+    d = np.asarray(d, dtype=np.float64)
+    return d * (d**2 + kappa2) ** ((N - 1) / 2)
+
+
+def flow_time_perturbed(lam: float, alpha: float, beta: float, N: int, level: float) -> float:
+    """Time for the flow from the perturbed initialization (9) to bring W's eigenvalue for λ to ``level``.
+
+    With a = √(d² + κ²) (``perturbed_product``) the flow of layer 1, ḋ = −a^{N−1}(d a^{N−1} − λ), is a
+    separable scalar ODE: t = ∫_{α−β}^{d*} dd / (−(d² + κ²)^{(N−1)/2}(P(d) − λ)), P(d*) = level, by
+    quadrature. ``level`` must lie strictly between the start P(α − β) and λ (for λ < 0, level = 0 is
+    the time at which the eigenvalue changes sign). β = 0 gives ``flow_time_to_reach``.
+    """
+    if N < 2 or not 0 <= beta < alpha:
+        raise ValueError(
+            f"need N >= 2 and 0 <= beta < alpha, got N={N}, alpha={alpha}, beta={beta}"
+        )
+    d0 = alpha - beta
+    p0 = float(perturbed_product(d0, alpha, beta, N))
+    if not (min(p0, lam) < level < max(p0, lam)):
+        raise ValueError(f"level {level} must lie strictly between the start {p0} and lambda {lam}")
+    kappa2 = alpha**2 - d0**2
+    hi = max(abs(d0), abs(level) ** (1.0 / N) + alpha) + 1.0
+    d_star = scipy.optimize.brentq(
+        lambda d: float(perturbed_product(d, alpha, beta, N)) - level,
+        -hi,
+        hi,
+        xtol=1e-15,
+        rtol=1e-15,
+    )
+
+    def rate(d):
+        a_pow = (d * d + kappa2) ** ((N - 1) / 2)
+        return -a_pow * (d * a_pow - lam)
+
+    val, _ = scipy.integrate.quad(
+        lambda d: 1.0 / rate(d), d0, d_star, limit=500, epsabs=0, epsrel=1e-12
+    )
+    return float(val)

@@ -206,3 +206,115 @@ def w_discrete_bounds(t, sigma, lam, w0, eta: float, *, variant: str = "seed"):
     lower = num / ((sigma - lam * w0) * f_lo + lam * w0)
     upper = num / ((sigma - lam * w0) * f_hi + lam * w0)
     return lower, upper
+
+
+# ---------------------------------------------------------------------------------------------
+# the limit δ → ∞ measured directly: how fast each component reaches its plateau value as δ grows
+
+
+def plateau_rates(s, sigma, *, eta=None):
+    """(g, learned): the rate g_i at which component i approaches its plateau value as δ → ∞ at a fixed
+    rescaled time s (seed 004: W(δs) → W^{k,*} for 1/σ_k < s < 1/σ_{k+1}).
+
+    The distance of w_i(δs) to its plateau value (σ_i/λ_i once learned, 0 before) is c_i e^{−2δ g_i}(1 + o(1))
+    with a δ-independent c_i, so doubling δ divides it by e^{2δ g_i}:
+
+        flow (s = t/δ):      g_i = |σ_i s − 1|, learned when σ_i s > 1 (T_i = 1/σ_i, the seed's);
+        GD (s = steps/δ):    a = ln(1 + ησ), b = −½ ln(1 − 2ησ); unlearned 1 − a s (growth by (1 + ησ)² per
+                             step), learned (s − 1/a)·b (contraction by 1 − 2ησ per step); the transition is
+                             at s = 1/a = 1/ln(1 + ησ_i), the seed's 1/(ησ_i) to first order in η.
+
+    g_i = 0 exactly at a transition; between transitions every g_i > 0 and W(δs) → W^{k,*} exponentially.
+    """
+    sigma = _positive("sigma", sigma)
+    s = np.asarray(s, dtype=np.float64)
+    if eta is None:
+        learned = sigma * s > 1.0
+        return np.abs(sigma * s - 1.0), learned
+    a = np.log1p(eta * sigma)
+    b = -0.5 * np.log1p(-2.0 * eta * sigma)
+    learned = a * s > 1.0
+    return np.where(learned, (s - 1.0 / a) * b, 1.0 - a * s), learned
+
+
+def plateau_rate_remainder(s, sigma, lam, delta, *, eta=None) -> np.ndarray:
+    """A bound on |ρ_i − g_i|, ρ_i = ln(D_i(δ)/D_i(2δ))/(2δ) the rate measured from the distances D_i of
+    component i to its plateau value at δ and 2δ (same rescaled time s), g_i from ``plateau_rates``.
+
+    With ln D_i(Δ) = K_i − 2Δ g_i + e_i(Δ) (K_i independent of Δ), |ρ_i − g_i| ≤ (|e_i(δ)| + |e_i(2δ)|)/(2δ).
+    x = e^{−2Δg}, y = e^{−2Δ}, L = σ/λ:
+
+        flow, unlearned: D = x/(1 + (λ/σ)(x − y))                   |e| ≤ (λ/σ) x
+        flow, learned:   D = L² x (1 − y/L)/(1 + (L − y) x)          |e| ≤ L x − ln(1 − y/L)
+        GD, unlearned:   ln w = −2Δ + 2k ln(1+ησ) + S, S = 2Σ_j ln(1 − ηλw_j/(1+ησ)): with w_j growing by at
+                         least q = (1 + η(σ − λx̂))² per step up to x̂ = x(1+ησ)² (one step past k, for the
+                         interpolation), |e| ≤ |S| ≤ 2ηλ x̂ q / ((1 + ησ − ηλx̂)(q − 1))
+        GD, learned:     z = 1/w − λ/σ is linearized by its Koenigs function h (h(Φ(z)) = (1 − 2ησ) h(z)):
+                         ln h(z_k) = ln h(z_0) + k ln(1 − 2ησ) exactly; |ln h(z) − ln z| ≤ c_h z with
+                         c_h = η²σ³(3 + ησ)/(λ(1 − 2ησ)(1 − (1+ησ)^{−2})), z_k ≤ x̄ = e^{−2Δ(a s − 1)}(1+ησ)²
+                         (the proved bound z_{t+1} ≤ z_t (1+ησ)^{−2}), D = L²z/(1 + Lz), and the start enters
+                         through the growth phase as in the unlearned case with x̂ = y (times b/a):
+                         |e| ≤ (L + c_h) x̄ + (b/a)·|S|(y). The periodic part of the conjugacy between the
+                         two linearizations is exponentially small in 1/(ησ) and is not bounded here
+                         (tests/test_regression_theory.py checks the bound against the exact recursion).
+
+    For η → 0 the GD bounds reduce to the flow's. Returns inf where a bound does not apply (x̂ ≥ σ/λ).
+    """
+    sigma, lam = _positive("sigma", sigma), _positive("lam", lam)
+    s = np.asarray(s, dtype=np.float64)
+    g, learned = plateau_rates(s, sigma, eta=eta)
+    L = sigma / lam
+
+    def e_bound(Delta):
+        x, y = np.exp(-2.0 * Delta * g), np.exp(-2.0 * Delta)
+        if eta is None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(learned, L * x - np.log1p(-y / L), x / L)
+
+        def growth_sum(xh):
+            q = (1.0 + eta * (sigma - lam * xh)) ** 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                val = 2 * eta * lam * xh * q / ((1 + eta * sigma - eta * lam * xh) * (q - 1))
+            return np.where((xh < L) & (q > 1), val, np.inf)
+
+        a = np.log1p(eta * sigma)
+        b = -0.5 * np.log1p(-2.0 * eta * sigma)
+        unlearned = growth_sum(x * (1 + eta * sigma) ** 2)
+        c_h = (
+            eta**2
+            * sigma**3
+            * (3 + eta * sigma)
+            / (lam * (1 - 2 * eta * sigma) * (1 - (1 + eta * sigma) ** -2.0))
+        )
+        z_bar = np.exp(-2.0 * Delta * (a * s - 1.0)) * (1 + eta * sigma) ** 2
+        learned_b = (L + c_h) * z_bar + (b / a) * growth_sum(np.full_like(sigma, y))
+        return np.where(learned, learned_b, unlearned)
+
+    delta = float(delta)
+    return (e_bound(delta) + e_bound(2.0 * delta)) / (2.0 * delta)
+
+
+def log_distance_to_plateau(t, w, limit, learned, at) -> float:
+    """ln of the distance of a component w(t) (rising from ≈ 0 towards ``limit``) to its plateau value
+    (``limit`` if ``learned``, else 0) at time ``at``, interpolated linearly in the logit ln(w/(limit − w))
+    between the two snapshots around it: exact for the logistic closed form of the flow, and for GD exact
+    up to the curvature of the recursion's two linearizations (``plateau_rate_remainder``).
+    """
+    t, w = np.asarray(t, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    j = int(np.clip(np.searchsorted(t, at) - 1, 0, t.size - 2))
+    with np.errstate(all="ignore"):  # w outside (0, limit): NaN or ±inf, which no comparison passes
+        ell = np.log(w[j : j + 2] / (limit - w[j : j + 2]))
+        frac = (at - t[j]) / (t[j + 1] - t[j])
+        ell_at = ell[0] + frac * (ell[1] - ell[0])
+        # distance to 0: w = limit·e^ℓ/(1 + e^ℓ); to limit: limit − w = limit/(1 + e^ℓ)
+        return float(np.log(limit) + (ell_at if not learned else 0.0) - np.logaddexp(0.0, ell_at))
+
+
+def one_layer_rate(s, lam, *, eta=None) -> np.ndarray:
+    """The one-layer model (L = 1) from w_0 = e^{−2δ}: ẇ = σ − λw (flow) or w ← w − η(λw − σ) (GD), so
+    σ/λ − w = (σ/λ − w_0)e^{−λt} or (σ/λ − w_0)(1 − ηλ)^k: at a fixed rescaled time s (t = sδ or k = sδ)
+    the distance to the least-squares value σ/λ decays in δ at the rate λs/2 or −ln(1 − ηλ)s/2 (the
+    convention of ``plateau_rates``: D ∝ e^{−2δ·rate}), with no transition: every component at once."""
+    lam = _positive("lam", lam)
+    s = np.asarray(s, dtype=np.float64)
+    return lam * s / 2.0 if eta is None else -np.log1p(-eta * lam) * s / 2.0
