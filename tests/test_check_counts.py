@@ -37,10 +37,12 @@ def test_counts_statuses_labels_and_summary():
     assert by_name["rank falls"].status == "fail"
     assert checks.counts(found) == {
         "claims_passed": 1, "claims_total": 2, "claims_outside": 1, "claims_unconverged": 1,
-        "hypotheses_met": 1, "hypotheses_total": 2, "sanity_passed": 1, "sanity_total": 1,
+        "claims_certified": 0, "hypotheses_met": 1, "hypotheses_total": 2, "sanity_passed": 1,
+        "sanity_total": 1,
     }  # fmt: skip
     assert checks.summary_line(found) == (
-        "claims 1/2 · hypotheses met 1/2 · sanity 1/1 (1 outside the theorem, 1 unconverged)"
+        "claims 1/2 · certified 0 · hypotheses met 1/2 · sanity 1/1 "
+        "(1 outside the theorem, 1 unconverged)"
     )
     # the failing claim and the unconverged one count against the run; an unmet hypothesis does not
     assert checks.failures(found) == 2
@@ -49,11 +51,34 @@ def test_counts_statuses_labels_and_summary():
     ]  # fmt: skip
 
 
+def _certified(bound: float) -> checks.Check:
+    return checks.certified("x_∞ = argmin Φ (certified)", primal=1.5, dual=1.5 - 1e-12, gap=1e-12,
+                            feasibility=1e-10, modulus=0.8, bound=bound, accuracy=1e-6,
+                            source="seed 003", basis="duality certificate")  # fmt: skip
+
+
+def test_certified_claims_store_their_certificate_and_are_counted():
+    good, bad = checks.resolve([_certified(3e-8), _certified(2e-5)])
+    assert (good.status, bad.status) == ("pass", "fail")
+    assert good.predicted == "≤ 1e-06 (certified)" and good.observed == 3e-8
+    assert "gap 1.00e-12" in good.detail and "modulus μ = 0.8" in good.detail
+    d = good.to_dict()
+    assert d["certificate"] == {"primal": 1.5, "dual": 1.5 - 1e-12, "gap": 1e-12,
+                                "feasibility": 1e-10, "modulus": 0.8, "bound": 3e-8,
+                                "accuracy": 1e-6}  # fmt: skip
+    assert checks.Check.from_dict(d) == good  # the round trip keeps the certificate
+    assert checks.normalize(d)["certificate"] == d["certificate"]
+    found = _mixed() + [good, bad]
+    assert checks.counts(found)["claims_certified"] == 1
+    assert checks.summary_line(found).startswith("claims 2/4 · certified 1 · hypotheses met 1/2")
+    assert checks.failures(found) == 3  # the failing certified claim counts against the run
+
+
 def test_old_stored_checks_read_as_claims():
     old = {"name": "x", "predicted": 1.0, "observed": 2.0, "tolerance": "0.1", "passed": False}
     d = checks.normalize(old)
-    assert (d["kind"], d["status"], d["source"], d["basis"], d["loss"]) == (
-        "claim", "fail", "", "", None,
+    assert (d["kind"], d["status"], d["source"], d["basis"], d["loss"], d["certificate"]) == (
+        "claim", "fail", "", "", None, None,
     )  # fmt: skip
     assert checks.counts([old, {**old, "passed": True}])["claims_passed"] == 1
     assert checks.label(old) == "FAIL"
@@ -130,8 +155,8 @@ def test_report_shows_counts_statuses_and_pass_rates_across_seeds(tmp_path):
     page = report.build(tmp_path).read_text()
     # header: counts over every shown run (3 seeds + the old run)
     assert (
-        "claims 3/7 · hypotheses met 3/6 · sanity 3/3 (3 outside the theorem, 3 unconverged)"
-        in page
+        "claims 3/7 · certified 0 · hypotheses met 3/6 · sanity 3/3 "
+        "(3 outside the theorem, 3 unconverged)" in page
     )
     assert "across seeds: 0 of 4 claims pass at every seed, 2 fail at some seed" in page
     # one run shown in full, the others summarized by seed

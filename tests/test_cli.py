@@ -38,7 +38,8 @@ def test_run_writes_the_store_and_is_cached(tmp_path):
     assert all(c["kind"] in ("claim", "hypothesis", "sanity") and c["status"] for c in checks)
     assert "diagonal reduction" in result.stdout  # says which path ran
     out = " ".join(result.stdout.split())
-    assert re.search(r"claims (\d+)/\1 · hypotheses met \d+/\d+ · sanity (\d+)/\2", out), out
+    counts = r"claims (\d+)/\1 · certified \d+ · hypotheses met \d+/\d+ · sanity (\d+)/\2"
+    assert re.search(counts, out), out
     meta = json.loads((run_dir / "config.json").read_text())
     assert meta["claims_total"] == sum(c["kind"] == "claim" for c in checks)
     again = invoke("run", "dmf_identical", *TINY_IDENTICAL, "--root", tmp_path)
@@ -106,10 +107,8 @@ def test_reproduce_and_report(tmp_path):
     assert result.exit_code == 0, result.stdout
     assert result.stdout.count(": done in") == len(names)
     out = " ".join(result.stdout.split())  # counts by kind per run and in total
-    assert (
-        len(re.findall(r"claims \d+/\d+ · hypotheses met \d+/\d+ · sanity \d+/\d+", out))
-        == len(names) + 1
-    )
+    counts = r"claims \d+/\d+ · certified \d+ · hypotheses met \d+/\d+ · sanity \d+/\d+"
+    assert len(re.findall(counts, out)) == len(names) + 1
     assert re.search(r"4 experiments: claims (\d+)/\1 ", out), out
     page = (tmp_path / "report.html").read_text()
     assert page.count("<img") >= len(names)

@@ -40,7 +40,8 @@ def test_reproduce_tiny_at_two_seeds_shows_pass_rates(tmp_path):
         for seed in (0, 1):
             assert f"{name} (seed {seed}): done in" in out
         assert len(store.runs(tmp_path, name)) == 2  # a stored run per seed
-    assert re.search(r"claims \d+/\d+ · hypotheses met \d+/\d+ · sanity \d+/\d+", out)
+    counts = r"claims \d+/\d+ · certified \d+ · hypotheses met \d+/\d+ · sanity \d+/\d+"
+    assert re.search(counts, out)
     assert "2 experiments × 2 seeds = 4 runs: claims" in out
     rates = _rates(tmp_path, names)
     n_claims = sum(len(r) for r in rates.values())
@@ -67,6 +68,11 @@ KNOWN_COUNTEREXAMPLES = {
     ("sensing_completion_depth", "depth 4 beats the nuclear norm at m = 250 (lower test error)", 2),
     ("sensing_completion_depth",
      "depth 3: the smallest init scale has a smaller test error than the largest", 2),
+    # seed 000's "a negative eigenvalue turns negative only after the positive ones are learned"
+    # fails at the default Λ = (10, 7, 5, −5) at every seed (the seed only rotates V): the sign
+    # change at t = 1.609 comes before λ = 5 is learned at 2.219 (docs/seed000.md, issue 23)
+    *{("dmf_perturbed", "λ=-5: W's eigenvalue turns negative only after every positive "
+       "eigenvalue is learned", k) for k in range(5)},
 }  # fmt: skip
 
 

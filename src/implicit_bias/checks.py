@@ -14,6 +14,10 @@ which the run counts as converged; above it the claim is *unconverged*: shown, n
 ``basis`` says where the tolerance comes from (a theorem's bound, an O(η) or O(hᵖ) discretization
 error, a solver tolerance, a confidence bound) — never from the observed data.
 
+A *certified* claim (``certified``) is proved by a duality certificate instead of compared with a
+tolerance: it stores the primal and dual values, the gap, the feasibility ‖Ax − y‖, the modulus and
+the certified bound in ``certificate``, and passes when the bound is within the accuracy it asserts.
+
 ``status(check)`` is one of "pass", "fail", "unconverged", "outside" (after ``resolve``).
 """
 
@@ -55,6 +59,8 @@ class Check:
     loss_tol: float | None = None
     requires: tuple[str, ...] = ()
     status: str = ""
+    # certified claims: primal, dual, gap, feasibility, modulus, bound, accuracy, … (``certified``)
+    certificate: dict | None = dataclasses.field(default=None, hash=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -76,6 +82,10 @@ class Check:
             d[k] = _num(d[k])
         d["passed"] = bool(d["passed"])
         d["requires"] = list(self.requires)
+        if self.certificate is None:
+            del d["certificate"]  # stored only for certified claims (``normalize`` restores None)
+        else:
+            d["certificate"] = {k: _num(v) for k, v in self.certificate.items()}
         return d
 
     @classmethod
@@ -117,6 +127,7 @@ def normalize(d: dict) -> dict:
     out["basis"] = out.get("basis") or ""
     out.setdefault("loss", None)
     out.setdefault("loss_tol", None)
+    out["certificate"] = out.get("certificate") or None
     out["requires"] = list(out.get("requires") or ())
     out["passed"] = bool(out.get("passed"))
     if not out.get("status"):
@@ -160,7 +171,8 @@ def is_failure(d: dict | Check) -> bool:
 
 def counts(found: list[dict | Check]) -> dict[str, int]:
     """Counts by kind and status: claims_passed/claims_total count only claims evaluated inside
-    their theorem at a converged run; outside and unconverged claims are counted apart."""
+    their theorem at a converged run; outside and unconverged claims are counted apart;
+    claims_certified counts the passing claims proved by a certificate (``certified``)."""
     ds = [normalize(c.to_dict() if isinstance(c, Check) else c) for c in found]
 
     def status(d):
@@ -178,6 +190,7 @@ def counts(found: list[dict | Check]) -> dict[str, int]:
         "claims_total": len(inside),
         "claims_outside": sum(status(d) == "outside" for d in claims),
         "claims_unconverged": sum(status(d) == "unconverged" for d in claims),
+        "claims_certified": sum(status(d) == "pass" and bool(d["certificate"]) for d in claims),
         "hypotheses_met": sum(bool(d.get("passed")) for d in hyps),
         "hypotheses_total": len(hyps),
         "sanity_passed": sum(bool(d.get("passed")) for d in sanity),
@@ -197,10 +210,12 @@ def failures(found: list[dict | Check]) -> int:
 
 
 def summary_line(found: list[dict | Check]) -> str:
-    """ "claims 96/101 · hypotheses met 30/34 · sanity 40/40" (+ outside / unconverged counts)."""
+    """ "claims 96/101 · certified 12 · hypotheses met 30/34 · sanity 40/40" (+ outside /
+    unconverged counts); "certified C" counts the passing claims proved by a certificate."""
     n = counts(found)
     line = (
         f"claims {n['claims_passed']}/{n['claims_total']} · "
+        f"certified {n['claims_certified']} · "
         f"hypotheses met {n['hypotheses_met']}/{n['hypotheses_total']} · "
         f"sanity {n['sanity_passed']}/{n['sanity_total']}"
     )
@@ -285,6 +300,56 @@ def hypothesis(name, passed: bool, *, predicted: str, observed, **kw) -> Check:
 def sanity(name, passed: bool, *, predicted: str, observed, **kw) -> Check:
     """The machinery worked (a solver's status, a construction's property)."""
     return _make(name, predicted, observed, None, passed, kind="sanity", **kw)
+
+
+def certified(
+    name,
+    *,
+    primal,
+    dual,
+    feasibility,
+    bound,
+    accuracy,
+    modulus=None,
+    gap=None,
+    certificate: dict | None = None,
+    **kw,
+) -> Check:
+    """A claim proved by a duality certificate: passes when the certified ``bound`` (a distance to
+    the minimizer, or a gap) is ≤ ``accuracy``, what the claim asserts (its ``basis`` says why).
+
+    ``primal`` is the objective at a feasible point, ``dual`` the dual value at the run's dual point,
+    ``gap`` (default primal − dual: pass it when computed more accurately), ``feasibility`` ‖Ax − y‖
+    of the run's point, ``modulus`` the strong-convexity modulus the bound uses; ``certificate``
+    adds further numbers to the stored record. A certified claim records no loss: an unconverged or
+    displaced run fails it (its gap, hence its bound, is too large) rather than being set aside.
+    """
+    gap = float(primal) - float(dual) if gap is None else gap
+    record = {"primal": primal, "dual": dual, "gap": gap, "feasibility": feasibility,
+              "modulus": modulus, "bound": bound, "accuracy": accuracy, **(certificate or {})}  # fmt: skip
+    record = {k: _num(v) for k, v in record.items()}
+    bound = float(bound)
+    passed = math.isfinite(bound) and bound <= accuracy
+    line = certificate_line(record)
+    detail = kw.pop("detail", "")
+    return _make(name, f"≤ {float(accuracy):.3g} (certified)", bound, None, passed,
+                 detail=f"{line}; {detail}" if detail else line, certificate=record, **kw)  # fmt: skip
+
+
+def certificate_line(cert: dict) -> str:
+    """A certificate in one line: primal, dual, gap, feasibility, modulus → the bound vs accuracy."""
+
+    def f(v, fmt=".3g"):
+        return "n/a" if v is None else format(float(v), fmt)
+
+    mod = "" if cert.get("modulus") is None else f" · modulus μ = {f(cert['modulus'])}"
+    if cert.get("modulus_box") is not None:  # theory.certificates: μ along null(A), and min h
+        mod += f" (along null(A); plain min ∇²Φ {f(cert['modulus_box'])})"
+    return (
+        f"certificate: primal {f(cert.get('primal'), '.10g')} · dual {f(cert.get('dual'), '.10g')} · "
+        f"gap {f(cert.get('gap'), '.2e')} · ‖Ax − y‖ {f(cert.get('feasibility'), '.2e')}{mod} → "
+        f"bound {f(cert.get('bound'), '.2e')} (accuracy {f(cert.get('accuracy'), '.2g')})"
+    )
 
 
 def binomial_lower(successes: int, trials: int, confidence: float = 0.95) -> float:

@@ -4,7 +4,7 @@ Views (``implicit-bias query "SQL"`` and ``query(sql)``):
 
     runs         one row per stored run: experiment, hash, status, created, elapsed_s, checks_passed,
                  checks_failed, the counts by kind (claims_passed, claims_total, claims_outside,
-                 claims_unconverged, hypotheses_met, hypotheses_total, sanity_passed, sanity_total;
+                 claims_unconverged, claims_certified, hypotheses_met, hypotheses_total, sanity_passed, sanity_total;
                  see ``checks.counts``), and every config field as a column (NULL where an
                  experiment lacks it)
     rows         every run's tidy rows, with experiment and hash; join ``runs`` USING (hash) for configs
@@ -46,7 +46,7 @@ def _plain(v):
 
 
 COUNT_COLUMNS = (
-    "claims_passed", "claims_total", "claims_outside", "claims_unconverged",
+    "claims_passed", "claims_total", "claims_outside", "claims_unconverged", "claims_certified",
     "hypotheses_met", "hypotheses_total", "sanity_passed", "sanity_total",
 )  # fmt: skip
 

@@ -33,6 +33,7 @@ from implicit_bias.experiments._sparse import epsilon_checks, limit, uniform_sta
 from implicit_bias.models.hadamard import Hadamard, x_tilde0
 from implicit_bias.problems.linear import make_sparse
 from implicit_bias.theory import sparse as theory
+from implicit_bias.theory.certificates import lp_certificate, lp_line
 
 SEED = "003"
 ORDER = 1
@@ -86,7 +87,8 @@ def run(cfg: Config) -> Result:
                          f"N(β₁/Q)^(1−2/N) {N * (b1 / Q) ** (1 - 2 / N):.3g}, "
                          f"residual {res:.2g}, {int(traj.n_evals)} steps")  # fmt: skip
     found.append(uniform_start(x0s))
-    notes.append(f"Q = {Q:.6g}, ‖x‖₁ = {np.abs(data.x).sum():.6g}")
+    notes.append(f"Q = {Q:.6g}, ‖x‖₁ = {np.abs(data.x).sum():.6g}; "
+                 + lp_line(lp_certificate(data.A, data.y, Q, lam, nonneg=True)))  # fmt: skip
     return Result(rows=rows, checks=found, notes=notes)
 
 

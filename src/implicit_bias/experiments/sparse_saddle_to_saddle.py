@@ -327,7 +327,27 @@ def run(cfg: Config) -> Result:
     ]
     found_checks.append(checks.sanity("every mirror-coordinate flow reached its last save time",
                                       not bad, predicted="status ok", observed="; ".join(bad) or "ok"))  # fmt: skip
-    return Result(rows=rows, checks=found_checks, notes=notes)
+    return Result(rows=[_tidy(r) for r in rows], checks=found_checks, notes=notes)
+
+
+def _tidy(row: dict) -> dict:
+    """The experiments' common columns t, series, value on every row (``kind`` keeps the rest):
+    flows x̃_i(t̃) and saddles β̃_k,i over t̃, events' errors and found saddles' indices over the jump,
+    rates over the depth."""
+    kind = row["kind"]
+    if kind in ("flow", "saddle"):
+        t, series, value = (
+            row["t_tilde"],
+            f"{kind}_N{row['depth']}_x{row['coordinate']}",
+            row["value"],
+        )
+    elif kind == "event":
+        t, series, value = row["jump"], f"{row['event']}_error_N{row['depth']}", row["error"]
+    elif kind == "saddle_found":
+        t, series, value = row["jump"], f"saddle_index_N{row['depth']}", row["index"]
+    else:  # rate
+        t, series, value = row["depth"], f"rate_{row['quantity'].replace(' ', '_')}", row["slope"]
+    return {"t": float(t), "series": series, "value": float(value), **row}
 
 
 def plot(rows, cfg: Config):

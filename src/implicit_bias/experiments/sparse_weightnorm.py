@@ -35,6 +35,7 @@ from implicit_bias.experiments._sparse import final_loss, limit
 from implicit_bias.models.hadamard import Hadamard, WeightNormalized
 from implicit_bias.problems.linear import make_sparse
 from implicit_bias.theory import sparse as theory
+from implicit_bias.theory.certificates import lp_certificate, lp_line
 
 SEED = "003"
 ORDER = 6
@@ -117,7 +118,8 @@ def run(cfg: Config) -> Result:
     rows.append(
         {"t": 0.0, "series": "plain", "value": gap_plain, "bound": eps_plain, "eta_r": np.nan}
     )
-    notes.append(f"Q = {Q:.6g}; β₁ = {b1:.4g}, β_min = {bmin:.4g}, c_N = {theory.c_N(N):.4g}")
+    notes.append(f"Q = {Q:.6g}; β₁ = {b1:.4g}, β_min = {bmin:.4g}, c_N = {theory.c_N(N):.4g}; "
+                 + lp_line(lp_certificate(data.A, data.y, Q, lam, nonneg=True)))  # fmt: skip
     notes.append(f"plain flow: gap {gap_plain:.3g}, ε {eps_plain:.3g}, {int(traj.n_evals)} steps")
 
     for eta_r in cfg.eta_rs:
