@@ -76,11 +76,24 @@ KNOWN_COUNTEREXAMPLES = {
 }  # fmt: skip
 
 
+# claims that may go uncompared ("outside" their theorem or "unconverged") at a seed: (experiment,
+# a regular expression for the claim). Anything else not compared fails the test (issue 23 §3).
+# The sparse ε claims at α = 0.3: β₁ ≥ Q, or the simplified bound's condition fails (README).
+EXPECTED_NOT_COMPARED = {
+    ("sparse_positive", r"\bα=0\.3: "),
+    ("sparse_signed", r"\bα=0\.3: "),
+}
+
+
+def _expected_not_compared(name: str, claim: str) -> bool:
+    return any(n == name and re.search(p, claim) for n, p in EXPECTED_NOT_COMPARED)
+
+
 @pytest.mark.slow
 def test_every_claim_passes_at_seeds_0_to_4(tmp_path):
-    """All 25 experiments at their default size at seeds 0-4: no claim fails at any seed but the
-    documented counterexamples (which must still fail), and none is missing; a claim may be outside
-    its theorem at a seed (shown, not compared: the sparse ε claims at α = 0.3; docs/checks.md).
+    """Every reproduced experiment at its default size at seeds 0-4: no claim fails at any seed but
+    the documented counterexamples (which must still fail), none is missing, and none goes
+    uncompared (outside its theorem or unconverged) unless EXPECTED_NOT_COMPARED lists it.
     ~25 min on 2 cores; run with --runslow."""
     result = invoke("reproduce", "--root", tmp_path, "--seeds", "0-4")
     assert result.exit_code == 0, result.stdout
@@ -102,6 +115,8 @@ def test_every_claim_passes_at_seeds_0_to_4(tmp_path):
         or "missing" in r["statuses"].values()
         or any((name, r["name"], seed) not in KNOWN_COUNTEREXAMPLES
                for seed, status in r["statuses"].items() if status == "fail")
+        or any(status in ("outside", "unconverged") and not _expected_not_compared(name, r["name"])
+               for status in r["statuses"].values())
     ]  # fmt: skip
     assert not short, "claims that fail or are missing at some seed:\n" + "\n".join(short)
     assert (tmp_path / "report.html").is_file()

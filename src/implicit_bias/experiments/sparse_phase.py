@@ -185,6 +185,12 @@ def run(cfg: Config) -> Result:
         "BP fails in the hard corner (smallest m/n, largest s/m) more often than not",
         p["bp"][0, -1] <= 0.5, predicted="≤ 0.5", observed=p["bp"][0, -1],
         basis="data sanity: above the Donoho–Tanner curve (ρ_W(δ) < s/m) ℓ1 recovery fails w.h.p."))  # fmt: skip
+    n_flows = n_problems * len(cfg.depths)
+    found.append(checks.sanity(
+        "every flow reached loss_tol before max_steps (an unconverged problem is counted, and kept "
+        "out of the corollary's claim by its hypothesis)", unconverged == 0,
+        predicted=f"0 of {n_flows}", observed=f"{unconverged} of {n_flows}",
+        basis="a success map of unconverged flows measures the step budget, not the limit"))  # fmt: skip
     notes.append(f"flow runs that hit max_steps before loss_tol: {unconverged}; problems whose ρ_S ≥ 1 "
                  f"or s > {NSP_MAX_S} (corollary not applicable): {no_nsp} of {n_problems}")  # fmt: skip
     return Result(rows=rows, checks=found, notes=notes)
