@@ -82,6 +82,8 @@ KNOWN_COUNTEREXAMPLES = {
 EXPECTED_NOT_COMPARED = {
     ("sparse_positive", r"\bα=0\.3: "),
     ("sparse_signed", r"\bα=0\.3: "),
+    # the first saddle too slow for its plateau hypothesis (ρ₁·τ·Δt̃ ≥ 3) at seeds 3, 4 (2.5, 2.4)
+    ("sensing_glrl", r"closest approach"),
 }
 
 

@@ -389,16 +389,13 @@ def limit_path(problem, model, **options) -> LimitPath:
             parametrization="signed" if model.signed else "positive", depth=model.depth,
             **options,
         )  # fmt: skip
-    try:
-        from implicit_bias.theory import lowrank_path
-    except ImportError:  # pragma: no cover - the low-rank oracles are in their own module
-        lowrank_path = None
-    if lowrank_path is not None:
-        found = lowrank_path.dispatch(problem, model, **options)
-        if found is not None:
-            return found
+    from implicit_bias.theory import lowrank_path
+
+    found = lowrank_path.dispatch(problem, model, **options)
+    if found is not None:
+        return found
     raise ConfigError(
         f"no limit-path oracle covers {type(model).__name__} on {type(problem).__name__}; covered: "
-        "Hadamard (identical factors) on Linear, SymmetricFactor on MatrixSensing/MatrixCompletion, "
-        "DeepMatrix on FullObservation, the spectral deep linear regression (seed 004)"
+        "Hadamard (identical factors) on Linear, SymmetricFactor on MatrixSensing/MatrixCompletion/"
+        "FullObservation, DeepMatrix on FullObservation, the spectral deep linear regression (seed 004)"
     )
