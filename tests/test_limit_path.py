@@ -258,7 +258,7 @@ def test_depth_three_follows_the_same_path_on_the_clock_alpha_to_the_two_minus_n
 
 def test_dispatch_covers_hadamard_and_names_what_it_covers():
     from implicit_bias.models.hadamard import WeightNormalized
-    from implicit_bias.theory.limit_path import limit_path
+    from implicit_bias.theory.oracles import limit_path
 
     A, y = _sparse()
     path = limit_path(linear(A, y), Hadamard(depth=3, n=A.shape[1], signed=True))

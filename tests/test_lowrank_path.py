@@ -40,7 +40,8 @@ from implicit_bias.problems.completion import from_entries
 from implicit_bias.problems.full import FullObservation, symmetric_with_spectrum
 from implicit_bias.problems.regression import aligned, general
 from implicit_bias.theory import deep_matrix as dm, lowrank_path as lp, regression as reg
-from implicit_bias.theory.limit_path import LimitPath, limit_path
+from implicit_bias.theory.limit_path import LimitPath
+from implicit_bias.theory.oracles import limit_path
 
 ALPHAS = (1e-2, 1e-4, 1e-8, 1e-16)
 

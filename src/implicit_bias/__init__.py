@@ -68,7 +68,7 @@ _PUBLIC = {
     "deep_linear": "implicit_bias.models.spectral",
     "spectral_init": "implicit_bias.models.spectral",
     # theory: the α → 0 limit path (saddles, jump times) of a problem × model
-    "limit_path": "implicit_bias.theory.limit_path",
+    "limit_path": "implicit_bias.theory.oracles",
     "LimitPath": "implicit_bias.theory.limit_path",
     # errors
     "ConfigError": "implicit_bias.errors",

@@ -2,7 +2,7 @@
 
 Li, Luo & Lyu (ICLR 2021), "greedy low-rank learning" (GLRL), with seed 002's setting (Gunasekar
 et al. 2017): X = UUᵀ, U ∈ R^{n×n} from U₀ = αI, symmetric Gaussian sensing (n = 5, m = 12 <
-n(n+1)/2 = 15, X* = V diag(1, ½) Vᵀ with a random orthogonal V). ``theory.limit_path.limit_path``
+n(n+1)/2 = 15, X* = V diag(1, ½) Vᵀ with a random orthogonal V). ``theory.oracles.limit_path``
 (``theory.lowrank_path``) gives the α → 0 path: GLRL's saddles W̄_k (rank k) and jump times in
 t̃ = t/τ(α), τ(α) = log(1/α)/2; t̃₁ = 1/λ_max(𝒜*(y)) is exact, later times come from the exponent
 rule (a derived prediction for non-commuting data, see the theory module). The engine's flow
@@ -46,7 +46,7 @@ from implicit_bias.optim import GradientFlow, fit_batch, stiff
 from implicit_bias.problems import sensing
 from implicit_bias.problems.completion import from_entries
 from implicit_bias.theory import lowrank_path
-from implicit_bias.theory.limit_path import limit_path
+from implicit_bias.theory.oracles import limit_path
 
 SEED = "002"
 ORDER = 6

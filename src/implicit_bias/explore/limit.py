@@ -1,6 +1,6 @@
 """``explore --method limit``: the α → 0 path of a question, computed by its oracle and stored like a run.
 
-No simulation: ``theory.limit_path.limit_path(problem, model)`` gives the saddles the flow from a
+No simulation: ``theory.oracles.limit_path(problem, model)`` gives the saddles the flow from a
 vanishing initialization visits, the jump times in the rescaled time t̃ (t ≈ t̃·τ(α)) and what changes
 at each jump. Stored rows (t = t̃_k):
 
@@ -30,7 +30,7 @@ def _rows(t, series, value, i=-1) -> dict:
 def run_limit(q, s, base: dict):
     """The path of question ``q`` (set up as ``s``; baselines ``base``) as an ``experiments.Result``."""
     from implicit_bias.experiments import Result
-    from implicit_bias.theory.limit_path import limit_path
+    from implicit_bias.theory.oracles import limit_path
 
     path = limit_path(s.problem, s.model)
     points = np.asarray(path.points)

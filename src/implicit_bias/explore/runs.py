@@ -39,7 +39,7 @@ def _saddles(q: Question, s, traj, params) -> tuple[list[dict], list[str]]:
     oracle covers the question). Never fails the run: what it cannot do is a note."""
     import dataclasses
 
-    from implicit_bias.theory.limit_path import limit_path
+    from implicit_bias.theory.oracles import limit_path
 
     try:
         path = limit_path(s.problem, s.model) if q.method == "flow" else None

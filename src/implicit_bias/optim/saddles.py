@@ -819,7 +819,7 @@ def saddles(
 ) -> Saddles:
     """The plateaus of ``traj`` (a run of ``model`` on ``problem``), each refined to its critical
     point, certified by the Hessian's index, its escape direction measured, and matched to
-    ``path`` (a ``LimitPath``; ``"auto"`` asks ``theory.limit_path.limit_path``) at initial scale
+    ``path`` (a ``LimitPath``; ``"auto"`` asks ``theory.oracles.limit_path``) at initial scale
     ``alpha`` (default ``model.alpha``). Module docstring for every step and threshold."""
     if signal not in SIGNALS:
         raise ConfigError(f"unknown signal {signal!r}; choose one of {', '.join(SIGNALS)}")
@@ -850,7 +850,7 @@ def saddles(
     if isinstance(path, str):
         if path != "auto":
             raise ConfigError(f"path must be a LimitPath, 'auto' or None, got {path!r}")
-        from implicit_bias.theory.limit_path import limit_path
+        from implicit_bias.theory.oracles import limit_path
 
         try:
             path = limit_path(problem, model)

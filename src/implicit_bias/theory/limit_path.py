@@ -1,8 +1,8 @@
 """The α → 0 limit path of a factorized flow: the saddles visited, the jump times, what changes.
 
 ``LimitPath`` is one type for every family (vectors of diagonal networks, matrices of low-rank
-factorizations); ``limit_path(problem, model)`` picks the oracle that covers a (problem, model)
-pair. Each oracle gives the path in a *rescaled* time t̃ with t ≈ t̃·τ(α), ``time_scale(alpha)`` = τ(α):
+factorizations); ``theory.oracles.limit_path(problem, model)`` picks the oracle that covers a
+(problem, model) pair. Each oracle gives the path in a *rescaled* time t̃ with t ≈ t̃·τ(α), ``time_scale(alpha)`` = τ(α):
 
     depth 2:  τ(α) = log(1/α)/c         (c = 2 for u^{⊙2} − v^{⊙2}, w^{⊙2}, UUᵀ; c = 1 for u ⊙ v)
     depth N ≥ 3: τ(α) = α^{2−N}/c       (c = N(N−2) for u^{⊙N} − v^{⊙N} and w^{⊙N})
@@ -361,41 +361,4 @@ def limit_path_diagonal(
         s=np.array(svals),
         notes=f"Pesme & Flammarion (2023), Algorithm 1; {PARAMETRIZATIONS[parametrization]}, "
         f"depth {depth}",
-    )
-
-
-def limit_path(problem, model, **options) -> LimitPath:
-    """The α → 0 path of ``model``'s gradient flow on ``problem``, from the oracle that covers them.
-
-    * ``Hadamard`` (identical factors, depth ≥ 2) on ``Linear``: ``limit_path_diagonal`` (signed →
-      "signed", else "positive"; its depth);
-    * the low-rank families (``SymmetricFactor`` on sensing/completion: greedy low-rank learning;
-      ``DeepMatrix`` on full observation and the spectral regression of seed 004: closed forms):
-      ``implicit_bias.theory.lowrank_path``.
-
-    A pair no oracle covers gets a ConfigError that lists the covered ones.
-    """
-    from implicit_bias.models.hadamard import Hadamard
-    from implicit_bias.problems.linear import Linear
-
-    if isinstance(model, Hadamard) and isinstance(problem, Linear):
-        if model.factors != "identical":
-            raise ConfigError(
-                "the diagonal limit path is for identical factors (factors='identical'); "
-                "distinct factors from α1 follow the same path on the time scale t ↦ Nt"
-            )
-        return limit_path_diagonal(
-            np.asarray(problem.A), np.asarray(problem.y),
-            parametrization="signed" if model.signed else "positive", depth=model.depth,
-            **options,
-        )  # fmt: skip
-    from implicit_bias.theory import lowrank_path
-
-    found = lowrank_path.dispatch(problem, model, **options)
-    if found is not None:
-        return found
-    raise ConfigError(
-        f"no limit-path oracle covers {type(model).__name__} on {type(problem).__name__}; covered: "
-        "Hadamard (identical factors) on Linear, SymmetricFactor on MatrixSensing/MatrixCompletion/"
-        "FullObservation, DeepMatrix on FullObservation, the spectral deep linear regression (seed 004)"
     )

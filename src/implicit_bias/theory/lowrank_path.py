@@ -1,6 +1,6 @@
 """The α → 0 limit path of low-rank factorizations: greedy low-rank learning and closed forms.
 
-Oracles for ``theory.limit_path.limit_path`` (the ``LimitPath`` type is defined there), matrix
+Oracles for ``theory.oracles.limit_path`` (the ``LimitPath`` type is defined there), matrix
 families (``family="low-rank"``). Times are rescaled, t ≈ t̃·τ(α), with τ(α) = log(1/α)/c at depth 2
 and α^{2−N}/c at depth N ≥ 3 (``LimitPath.time_scale``).
 
