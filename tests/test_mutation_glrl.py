@@ -37,6 +37,25 @@ def _naive_times(mp, module):
     mp.setattr(lp, "exponent_times", naive)
 
 
+def _perturbed_path(mp, module):
+    """A defect in the path saddles() matches against: GLRL's saddles W̄_k (k ≥ 1) moved by 1e-6
+    (a loose GLRL solve: 1e-6 is 500× the claim's tolerance δ_k from GLRL's gtol, and far below
+    every other scale of the experiment)."""
+    import dataclasses
+
+    real = module.limit_path
+
+    def patched(*args, **kw):
+        path = real(*args, **kw)
+        n = path.points.shape[-1]
+        E = np.ones((n, n)) / n  # unit Frobenius norm, symmetric
+        points = np.array(path.points, dtype=np.float64)
+        points[1:] += 1e-6 * E
+        return dataclasses.replace(path, points=points)
+
+    mp.setattr(module, "limit_path", patched)
+
+
 MUTANTS: dict[str, list[Mutant]] = {
     "sensing_glrl": [
         Mutant("flows at 10α (init scale ×10)", _patch_alpha(lambda n, a: 10 * a),
@@ -53,6 +72,11 @@ MUTANTS: dict[str, list[Mutant]] = {
                kills=("Razin–Cohen-type completion: the converged flow's end",)),  # fmt: skip
         Mutant("completion flows with α clipped at ≥ 1e-2", _patch_alpha(
                lambda n, a: max(a, 1e-2) if n == 3 else a), kills=("nearer GLRL's end",)),  # fmt: skip
+        Mutant("saddles() matched against GLRL's points moved by 1e-6", _perturbed_path,
+               kills=(r"saddles\(\) finds each GLRL saddle",)),  # fmt: skip
+        Mutant("both saddles() runs at the larger saddle α (the smaller α not passed)",
+               _patch_alpha(lambda n, a: 1e-12 if a < 1e-10 else a),
+               kills=("closest approach to each intermediate GLRL saddle shrinks like",)),  # fmt: skip
     ],
 }
 

@@ -351,3 +351,113 @@ def test_product_observer_is_refused_through_fit():
     traj = fit(model, problem, FLOW, observe=product)
     with pytest.raises(ConfigError, match="not the parameters"):
         traj.saddles(model, problem)
+
+
+# --- (f) sensing (seed 002, GLRL) and seed 004's staircase --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sensing_runs():
+    """sensing_glrl's instance (n = 5, m = 12) and its two saddles() runs (α = 1e-12, 1e-16)."""
+    from implicit_bias.experiments import sensing_glrl as sg
+    from implicit_bias.theory import lowrank_path as lp
+    from implicit_bias.theory.oracles import limit_path
+
+    cfg = sg.Config()
+    problem = sg.make_problem(cfg)
+    path = limit_path(problem, SymmetricFactor(n=cfg.n, d=cfg.n, alpha=1e-12), eps=cfg.eps,
+                      gtol=sg.GTOL)  # fmt: skip
+    steps = lp.glrl(problem, eps=cfg.eps, gtol=sg.GTOL)
+    runs = [(m, t, t.saddles(m, problem, path=path, alpha=m.alpha))
+            for m, t in sg._saddle_runs(problem, path, cfg)]  # fmt: skip
+    return problem, path, steps, runs
+
+
+def test_sensing_saddles_are_glrls_saddles(sensing_runs):
+    """On a sensing loss (underdetermined: m = 12 < 15, so the interpolating PSD matrices of rank
+    ≥ 4 form a continuum through X*) every plateau refines to GLRL's saddle of its rank. Oracle,
+    without saddles(): W̄_k = U_kU_kᵀ is a critical point of U ↦ f(UUᵀ) on n×k factors (‖2G(W̄_k)U_k‖
+    at GLRL's stopping rule gtol·λ₁‖U_k‖), the index at [U_k 0] is (d − k)·#spec₊(−G(W̄_k)) with
+    smallest eigenvalue −2λ_max(−G(W̄_k)) (the Hessian on the zero columns is 2G ⊗ I), and the run's
+    plateau approaches W̄_k as α → 0 (closest approach 0.087 → 0.025 from 1e-12 to 1e-16)."""
+    problem, path, steps, runs = sensing_runs
+    from implicit_bias.theory.lowrank_path import quadratic_of
+
+    q = quadratic_of(problem)
+    lam0 = float(steps.lambdas[0])
+    K = len(path.times) - 1
+    for k in range(1, K + 1):
+        Uk = steps.factors[k]
+        assert np.linalg.norm(q.grad(Uk @ Uk.T) @ Uk) <= 1e-11 * lam0 * np.linalg.norm(Uk) * 1.01
+    near = []
+    for model, traj, found in runs:
+        _print(found, f"sensing_glrl's instance, UUᵀ, α = {model.alpha:g}")
+        assert [s.matched_jump for s in found] == list(range(K + 1)) and all(s.match for s in found)
+        assert found.missed == ()
+        for k, s in enumerate(found):
+            G = q.grad(path.points[k])
+            ev = np.linalg.eigvalsh(-G)
+            pos = ev[ev > 1e-6 * lam0]
+            assert s.rank_or_support == k and s.criticality < 1e-12
+            assert s.path_distance < 1e-10 * max(1.0, np.linalg.norm(path.points[k]))
+            assert s.index == (model.d - k) * pos.size
+            if pos.size:
+                assert s.kind == f"strict saddle (index {s.index})"
+                assert s.lambda_min == pytest.approx(-2 * pos.max(), rel=1e-8)
+            else:
+                assert s.kind == "minimum" and s.final
+        tau = path.time_scale(model.alpha)
+        t = np.asarray(traj.t) / tau
+        win = (t >= path.times[1]) & (t <= path.times[2])
+        U = np.asarray(traj.observed)[win]
+        near.append(float(np.min(np.linalg.norm(U @ np.swapaxes(U, 1, 2) - path.points[1],
+                                                axis=(1, 2)))))  # fmt: skip
+    assert near[1] < near[0] / 2, near  # α^{0.132} over 4 decades predicts ÷3.4
+
+
+def test_seed004_staircase_saddles_and_transition_times():
+    """Seed 004: depth-2 linear regression from the spectral init (aligned data, σ = 3, 2, 1 with
+    λ = 1, 1.5, 0.5, so σ²/λ decreases strictly and the saddles are nondegenerate off the gauge)
+    at δ = 20 (layer scale α = e^{−δ}, τ(α) = δ): the plateaus are the staircase W^{k,*} (the path
+    of ``limit_path``, i.e. ``theory.regression.staircase_limit``). In the rotated factors
+    Ã = UᵀW₁Q, B̃ = QᵀW₂V the pair (Ã_pq, B̃_qp) with p, q > k has Hessian [[0, −σ_p], [−σ_p, 0]],
+    so the index is (n − k)² with eigenvalue −σ_p of multiplicity n − k (the pairs with q ≤ k < p
+    have determinant λ_pσ_q²/λ_q − σ_p² > 0 here); the zeros are the GL(n) gauge on the rank-k
+    factors, k(2n − k). Times: seed 004's exact half-time of component k + 1, δ/σ + ln(σ/λ)/(2σ)
+    (``half_time``), lies between the end of plateau k and the start of plateau k + 1."""
+    from implicit_bias.models.spectral import deep_linear, spectral_init
+    from implicit_bias.problems.regression import aligned
+    from implicit_bias.theory import lowrank_path as lp, regression as reg
+    from implicit_bias.theory.oracles import limit_path
+
+    sigma, lam, delta = np.array([3.0, 2.0, 1.0]), np.array([1.0, 1.5, 0.5]), 20.0
+    n = sigma.size
+    data = aligned(sigma=sigma, lam=lam, seed=0)
+    model = deep_linear((n, n, n))
+    path = limit_path(data.problem, model)
+    alpha = float(lp.spectral_alpha(delta, 2))
+    tau = path.time_scale(alpha)
+    assert tau == pytest.approx(delta)
+    flow = GradientFlow(t1=3 * tau / sigma.min(), n_saves=N_SAVES, spacing="log", t_first=0.02,
+                        rtol=1e-10, atol=1e-12 * alpha**2)  # fmt: skip
+    traj = fit(model, data.problem, flow, params0=spectral_init(data.U, data.V, delta, (n, n, n)))
+    found = traj.saddles(model, data.problem, path=path, alpha=alpha)
+    _print(found, "seed 004, depth 2, δ = 20")
+    assert [s.rank_or_support for s in found] == list(range(n + 1))
+    assert [s.matched_jump for s in found] == list(range(n + 1)) and all(s.match for s in found)
+    for k, s in enumerate(found):
+        np.testing.assert_allclose(s.estimate, reg.staircase_limit(k, data.U, data.V, sigma, lam),
+                                   atol=1e-10)  # fmt: skip
+        assert s.index == (n - k) ** 2 and s.n_zero == k * (2 * n - k)
+        neg = np.sort(np.repeat(-sigma[k:], n - k))
+        np.testing.assert_allclose(s.eigenvalues[: s.index], neg, rtol=1e-8)
+        assert s.criticality < 1e-12
+        if k < n:
+            assert s.escape_cos > 0.99
+    half = reg.half_time(sigma, lam, delta)
+    ends = np.array([s.t_end for s in found[:-1]])
+    starts = np.array([s.t_start for s in found[1:]])
+    assert np.all(ends < half) and np.all(half < starts), (ends, half, starts)
+    # and both within O(1/log(1/α)) of the seed's T_i = δ/σ_i, as in the seed-000 test
+    assert np.max(np.abs(ends * sigma / tau - 1)) < 4 / delta
+    assert np.max(np.abs(starts * sigma / tau - 1)) < 7 / delta

@@ -46,9 +46,24 @@ Four steps, each with its own check:
      the k leading singular directions of the snapshot's hidden layers (W_1 = Q_1φ_1, W_j =
      Q_jφ_jQ_{j−1}ᵀ, W_N = φ_NQ_{N−1}ᵀ, Q_j the top-k left singular vectors of W_j⋯W_1; U = φQᵀ, Q the
      top-k right singular vectors of U), minimizing L over φ by SciPy's ``trust-exact`` (JAX
-     gradient and Hessian), keeping the k whose product is nearest to the snapshot's. This subspace
-     is invariant under the gradient (a factor's gradient lies in the span of its neighbours), so
-     the restricted minimizer is a critical point of the full objective;
+     gradient and Hessian), keeping the k whose product is nearest to the snapshot's among the
+     *isolated* ones. This subspace is invariant under the gradient (a factor's gradient lies in
+     the span of its neighbours), so the restricted minimizer is a critical point of the full
+     objective. Three rules make "nearest" well posed where critical points are not isolated or
+     crowd near a minimum (sensing with m < n(n+1)/2 measurements: the interpolating PSD matrices
+     of rank k form a continuum of dimension nk − k(k−1)/2 − m through X*, and rank-(r+1) saddles
+     of loss ~1e-16 lie ~1e-5 from a rank-r minimizer): no rank above the snapshot's numerical rank
+     #{σ_i > √ε·max‖X(t)‖} is tried (the run does not have that component); a rank-k point whose
+     restricted Hessian has more zero eigenvalues than the gauge (k(k−1)/2 for UUᵀ, (N−1)k² for
+     the N factors) lies on such a continuum, where the point the optimizer stops at depends on its path and can always be
+     nearer than the isolated one, so it is kept only when no isolated rank is found; and a rank-k
+     point whose k-th component changes the loss by at most 1e3·ε·L_ref when removed (L_ref the
+     larger of L(0) and the snapshot's loss) is dropped as a lower-rank point up to round-off. On
+     ``sensing_glrl``'s instance (n = 5, m = 12) without them the end of the run refined to a
+     rank-4 interpolant (0.004–0.007 from X*, α = 1e-6 … 1e-16, certified a "minimum" that
+     matched nothing), with the isolation rule only to a rank-3 saddle of loss 5e-17 (3e-7 from
+     X*), and at seed 2 (α = 1e-12) to a rank-3 saddle of loss 6e-16, 2.4e-5 from X*, though the
+     snapshot's σ₃ was 2e-15; with all three, to X* (1.1e-12 and 4e-14 from GLRL's end);
    * anything else: Newton steps θ ← θ − H⁺∇L (MINRES on Hessian–vector products), the nearest
      critical point of any index.
 
@@ -92,15 +107,53 @@ an ``observe`` other than the identity (the parameters are needed at every snaps
 import dataclasses
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from implicit_bias.errors import ConfigError
-from implicit_bias.optim.objective import end_to_end_gradient, objective
+from implicit_bias.optim._saddles_certify import (  # noqa: F401  (the module's public namespace)
+    Certificate,
+    _curve_descends,
+    _descent_curve,
+    certify,
+)
+from implicit_bias.optim._saddles_common import (  # noqa: F401
+    EPS,
+    _e2e_gradient,
+    _factor_kind,
+    _flat,
+    _flat_derivs,
+    _flat_grad,
+    _flat_hvp,
+    _is_hadamard,
+    _loss_of,
+    _model_out,
+    _model_outs,
+    _np_ravel,
+    _np_tree,
+    _unflatten_like,
+    _value,
+)
+from implicit_bias.optim._saddles_detect import (  # noqa: F401
+    _check_trajectory,
+    _state_signal,
+    find_plateaus,
+    log_speed,
+    prominent_peaks,
+)
+from implicit_bias.optim._saddles_refine import (  # noqa: F401
+    _embed,
+    _hadamard_lift,
+    _phi0,
+    _rank_k_point,
+    _refine_hadamard,
+    _refine_newton,
+    _refine_rank,
+    _subspaces,
+    _top_left,
+    refine,
+)
 
 SIGNALS = ("auto", "loss", "spectrum", "support")
-EPS = float(np.finfo(np.float64).eps)
 STRICT, DEGENERATE, MINIMUM, SECOND_ORDER = (
     "strict saddle",
     "degenerate (higher-order) saddle",
@@ -231,564 +284,6 @@ class Saddles:
                "orange degenerate, green minimum)")  # fmt: skip
         ax.title.set_fontsize(8)
         return ax
-
-
-# ---------------------------------------------------------------------------------------------
-# jitted derivatives of the parameter loss (cached per model/problem structure and shapes)
-
-
-@jax.jit
-def _value(model, problem, params):
-    return objective(model, problem, params)
-
-
-@jax.jit
-def _model_out(model, params):
-    return model(params)
-
-
-@jax.jit
-def _model_outs(model, params):
-    return jax.vmap(model)(params)
-
-
-@jax.jit
-def _e2e_gradient(problem, X):
-    return end_to_end_gradient(problem, X)
-
-
-@jax.jit
-def _flat_grad(model, problem, params):
-    flat, unravel = ravel_pytree(params)
-    return jax.grad(lambda x: objective(model, problem, unravel(x)))(flat)
-
-
-@jax.jit
-def _flat_derivs(model, problem, params):
-    """(L, ∇L, ∇²L) in the flattened parameters (dense Hessian: small models only)."""
-    flat, unravel = ravel_pytree(params)
-
-    def f(x):
-        return objective(model, problem, unravel(x))
-
-    return f(flat), jax.grad(f)(flat), jax.hessian(f)(flat)
-
-
-@jax.jit
-def _flat_hvp(model, problem, params, v):
-    flat, unravel = ravel_pytree(params)
-    grad = jax.grad(lambda x: objective(model, problem, unravel(x)))
-    return jax.jvp(grad, (flat,), (v,))[1]
-
-
-def _np_tree(tree):
-    return jax.tree.map(lambda x: np.asarray(x, dtype=np.float64), tree)
-
-
-def _np_ravel(tree):
-    """(flat NumPy vector, unravel) of a pytree of arrays, without JAX (no compilation per shape)."""
-    leaves, treedef = jax.tree.flatten(tree)
-    shapes = [np.shape(leaf) for leaf in leaves]
-    sizes = [int(np.prod(sh)) for sh in shapes]
-    flat = np.concatenate([np.ravel(np.asarray(leaf, dtype=np.float64)) for leaf in leaves])
-
-    def unravel(x):
-        parts = np.split(np.asarray(x, dtype=np.float64), np.cumsum(sizes)[:-1])
-        return jax.tree.unflatten(treedef, [q.reshape(sh) for q, sh in zip(parts, shapes)])
-
-    return flat, unravel
-
-
-def _flat(tree) -> np.ndarray:
-    return _np_ravel(tree)[0]
-
-
-def _unflatten_like(tree, flat):
-    return _np_ravel(tree)[1](flat)
-
-
-# ---------------------------------------------------------------------------------------------
-# 1. plateaus
-
-
-def _check_trajectory(traj, model, problem, min_snapshots):
-    if np.ndim(traj.t) != 1:
-        raise ConfigError(
-            "saddles() analyses one run, got a batched trajectory (t has shape "
-            f"{np.shape(traj.t)}): use traj.member(i).saddles(model, problem)"
-        )
-    final = traj.final
-    obs = traj.observed
-    t = np.asarray(traj.t, dtype=np.float64)
-    same = jax.tree.structure(obs) == jax.tree.structure(final) and all(
-        np.shape(o)[1:] == np.shape(f) and np.shape(o)[0] == t.shape[0]
-        for o, f in zip(jax.tree.leaves(obs), jax.tree.leaves(final))
-    )
-    if not same:
-        raise ConfigError(
-            "saddles() needs the parameters at every snapshot, but this trajectory's observed "
-            "values are not the parameters (it was recorded with an observe= other than the "
-            "identity): rerun fit without observe= (or with observe=implicit_bias.optim.identity)"
-        )
-    n_pos = int(np.sum(t > 0))
-    if n_pos < min_snapshots:
-        raise ConfigError(
-            f"saddles() needs at least {min_snapshots} snapshots at t > 0 to see plateaus in "
-            f"log t, got {n_pos}: rerun with more n_saves (and spacing='log' for a small start)"
-        )
-    loss = np.asarray(traj.loss, dtype=np.float64)
-    if not np.all(np.isfinite(loss)):
-        raise ConfigError("the trajectory has non-finite losses: use the part before divergence")
-    # the observed values must reproduce the recorded loss: otherwise they are not these params
-    # (a scaled observer) or the model/problem differ from the run's
-    for j in sorted({int(t.shape[0] // 2), t.shape[0] - 1}):
-        p = jax.tree.map(lambda x, j=j: np.asarray(x[j]), obs)
-        L = float(_value(model, problem, p))
-        if not abs(L - loss[j]) <= 1e-6 * max(abs(loss[j]), 1e-12 * loss.max(), 1e-300):
-            raise ConfigError(
-                f"snapshot {j}: L(observed) = {L:.10g} but the recorded loss is {loss[j]:.10g}: "
-                "the observed values are not this run's parameters for this model and problem "
-                "(an observe= other than the identity, or another model/problem)"
-            )
-
-
-def _state_signal(model, X, signal):
-    """The per-snapshot state vector z: the model outputs X (one per snapshot) or their singular
-    values."""
-    if signal == "spectrum":
-        if X.ndim != 3:
-            raise ConfigError(
-                f"signal='spectrum' needs a matrix-valued model, {type(model).__name__} gives "
-                f"shape {X.shape[1:]}: use signal='support' or 'loss'"
-            )
-        return np.linalg.svd(X, compute_uv=False)
-    if X.ndim != 2:
-        raise ConfigError(
-            f"signal='support' needs a vector-valued model, {type(model).__name__} gives shape "
-            f"{X.shape[1:]}: use signal='spectrum' or 'loss'"
-        )
-    return X
-
-
-def log_speed(t, loss, z=None, *, loss_floor=1e-10, speed_floor=1e-3, which="loss"):
-    """log₁₀ of the log-time speed of each interval between snapshots at t > 0 (module docstring).
-
-    ``which``: "loss", "state" (needs ``z``, one row per snapshot) or "auto" (the mean of both logs).
-    """
-    u = np.log(t)
-    du = np.diff(u)
-    out = []
-    if which in ("loss", "auto"):
-        F = loss_floor * max(float(np.max(loss)), 1e-300)
-        out.append(np.abs(np.diff(np.log(loss + F))) / du)
-    if which in ("state", "auto"):
-        scale = max(float(np.max(np.linalg.norm(z, axis=1))), 1e-300)
-        out.append(np.linalg.norm(np.diff(z, axis=0), axis=1) / (du * scale))
-    logs = [np.log10(np.maximum(s, speed_floor)) for s in out]
-    return np.mean(logs, axis=0)
-
-
-def prominent_peaks(s, prominence: float) -> list[int]:
-    """Indices of the local maxima of ``s`` (a flat top counts once, at its middle; the ends count
-    when they are above their neighbour) whose prominence is at least ``prominence``: the height
-    above the higher of the two lowest points between the peak and a strictly higher sample (or
-    the end of the signal, below which nothing counts) on each side. SciPy's
-    ``signal.find_peaks(prominence=…)`` on the signal padded with −∞, without importing
-    ``scipy.signal`` (seconds on a busy machine)."""
-    n = s.shape[0]
-    ext = np.concatenate([[-np.inf], s, [-np.inf]])
-    candidates, i = [], 1
-    while i <= n:
-        if ext[i] > ext[i - 1]:
-            j = i
-            while j + 1 <= n and ext[j + 1] == ext[i]:
-                j += 1
-            if ext[j + 1] < ext[i]:
-                candidates.append((i + j) // 2 - 1)
-            i = j + 1
-        else:
-            i += 1
-    peaks = []
-    for p in candidates:
-        h = s[p]
-        bases = []
-        for step in (-1, 1):
-            q, low = p, h
-            while 0 <= q + step < n and s[q + step] <= h:
-                q += step
-                low = min(low, s[q])
-            bases.append(-np.inf if not 0 <= q + step < n else low)
-        if h - max(bases) >= prominence:
-            peaks.append(int(p))
-    return peaks
-
-
-def find_plateaus(s, prominence: float = 0.5):
-    """Plateaus of a log-speed signal ``s`` (one value per interval): a list of (i0, i1, floor)
-    interval ranges (inclusive), from the valleys between the prominent peaks of ``s``."""
-    M = s.shape[0]
-    peaks = prominent_peaks(s, prominence)
-    bounds = [-1] + peaks + [M]
-    found = []
-    for left, right in zip(bounds[:-1], bounds[1:]):
-        lo, hi = left + 1, right - 1
-        if hi < lo:
-            continue
-        seg = s[lo : hi + 1]
-        j = lo + int(np.argmin(seg))
-        floor = float(s[j])
-        tops = [s[p] for p in (left, right) if 0 <= p < M]
-        top = min(tops) if tops else float(np.max(s))
-        level = floor + 0.5 * (top - floor) if top > floor else floor
-        i0 = j
-        while i0 > lo and s[i0 - 1] <= level:
-            i0 -= 1
-        i1 = j
-        while i1 < hi and s[i1 + 1] <= level:
-            i1 += 1
-        found.append((i0, i1, floor))
-    return found
-
-
-# ---------------------------------------------------------------------------------------------
-# 2. refinement
-
-
-def _is_hadamard(model, problem):
-    from implicit_bias.models.hadamard import Hadamard
-    from implicit_bias.problems.linear import Linear
-
-    return isinstance(model, Hadamard) and isinstance(problem, Linear) and model.depth >= 2
-
-
-def _hadamard_lift(model, x):
-    """Params with model(params) = x: every factor |x|^{1/N} on the support (u/v by sign)."""
-    root = np.abs(x) ** (1.0 / model.depth)
-    shape = model.param_shape()
-    if model.signed:
-        parts = np.stack([np.where(x > 0, root, 0.0), np.where(x < 0, root, 0.0)])[:, None, :]
-        return np.broadcast_to(parts, shape).copy()
-    return np.broadcast_to(np.where(x > 0, root, 0.0), shape).copy()
-
-
-def _refine_hadamard(model, problem, x_mid, scale=None):
-    """(params, x*) by sign-constrained least squares on nested supports (module docstring); a
-    larger support must be nearer by more than 1e-9·``scale`` (the run's largest |x_i|)."""
-    from scipy.optimize import lsq_linear
-
-    A = np.asarray(problem.A, dtype=np.float64)
-    y = np.asarray(problem.y, dtype=np.float64)
-    m, n = A.shape
-    order = np.argsort(-np.abs(x_mid), kind="stable")
-    k_max = min(int(np.sum(np.abs(x_mid) > 0)), m, n)
-    best_x, best_d = np.zeros(n), float(np.linalg.norm(x_mid))
-    tie = 1e-9 * max(float(scale or 0.0), float(np.max(np.abs(x_mid), initial=0.0)), 1e-300)
-    rises = 0
-    for k in range(1, k_max + 1):
-        S = order[:k]
-        AS = A[:, S]
-        sv = np.linalg.svd(AS, compute_uv=False)
-        if sv[-1] <= 1e-10 * sv[0]:  # dependent columns: the minimizer is not unique
-            break
-        signs = np.sign(x_mid[S]) if model.signed else np.ones(k)
-        lb = np.where(signs > 0, 0.0, -np.inf)
-        ub = np.where(signs > 0, np.inf, 0.0)
-        res = lsq_linear(AS, y, bounds=(lb, ub), method="bvls", tol=1e-14,
-                         max_iter=100 * k + 100)  # fmt: skip
-        x = np.zeros(n)
-        x[S] = np.where(signs > 0, np.maximum(res.x, 0.0), np.minimum(res.x, 0.0))
-        d = float(np.linalg.norm(x - x_mid))
-        if d < best_d - tie:
-            best_x, best_d, rises = x, d, 0
-        else:
-            rises += 1
-            if rises >= 3:
-                break
-    return _hadamard_lift(model, best_x), best_x
-
-
-def _factor_kind(model):
-    from implicit_bias.models.deep_matrix import DeepMatrix
-    from implicit_bias.models.symmetric import SymmetricFactor
-
-    if isinstance(model, DeepMatrix) and model.depth >= 2:
-        return "deep"
-    if isinstance(model, SymmetricFactor):
-        return "symmetric"
-    return None
-
-
-def _top_left(M, k):
-    U, _, _ = np.linalg.svd(M, full_matrices=True)
-    return U[:, :k]
-
-
-def _subspaces(kind, params, k):
-    """The orthonormal bases Q of the rank-k subspace through the snapshot (module docstring)."""
-    if kind == "symmetric":
-        U = np.asarray(params)
-        _, _, Vt = np.linalg.svd(U, full_matrices=True)
-        return (Vt[:k].T,)
-    Ws = [np.asarray(W) for W in params]
-    Qs, prefix = [], Ws[0]
-    for j in range(len(Ws) - 1):
-        if j > 0:
-            prefix = Ws[j] @ prefix
-        Qs.append(_top_left(prefix, k))
-    return tuple(Qs)
-
-
-def _phi0(kind, params, Qs):
-    if kind == "symmetric":
-        return (np.asarray(params) @ Qs[0],)
-    Ws = [np.asarray(W) for W in params]
-    N = len(Ws)
-    phis = [Qs[0].T @ Ws[0]]
-    for j in range(1, N - 1):
-        phis.append(Qs[j].T @ Ws[j] @ Qs[j - 1])
-    phis.append(Ws[-1] @ Qs[-1])
-    return tuple(phis)
-
-
-def _embed(kind, phis, Qs):
-    if kind == "symmetric":
-        return phis[0] @ Qs[0].T
-    N = len(phis)
-    Ws = [Qs[0] @ phis[0]]
-    for j in range(1, N - 1):
-        Ws.append(Qs[j] @ phis[j] @ Qs[j - 1].T)
-    Ws.append(phis[-1] @ Qs[-1].T)
-    return tuple(Ws)
-
-
-def _rank_k_point(kind, model, problem, params_mid, k, dense_max=2000):
-    """The rank-k critical point through the snapshot's leading subspaces. The embedding θ = Eφ
-    is linear, so the restricted gradient and Hessian are Eᵀ∇L and EᵀHE (no compilation per k);
-    ``trust-exact`` on φ, then Newton steps with the pseudo-inverse (the GL(k) gauge of the
-    factors makes the restricted Hessian singular, which slows trust-region steps to a linear rate
-    near the end)."""
-    from scipy.optimize import minimize
-
-    if k == 0:
-        return jax.tree.map(np.zeros_like, _np_tree(params_mid))
-    Qs = _subspaces(kind, params_mid, k)
-    x0, unravel = _np_ravel(_phi0(kind, params_mid, Qs))
-    E = np.stack([_flat(_embed(kind, unravel(e), Qs)) for e in np.eye(x0.size)], axis=1)
-    _, unravel_theta = _np_ravel(params_mid)
-    memo = {}
-
-    def vgh(x):
-        key = x.tobytes()
-        if key not in memo:
-            memo.clear()
-            theta = unravel_theta(E @ x)
-            if E.shape[0] <= dense_max:
-                v, g, H = (np.asarray(a) for a in _flat_derivs(model, problem, theta))
-                H = E.T @ H @ E
-            else:
-                v, g = _value(model, problem, theta), np.asarray(_flat_grad(model, problem, theta))
-                H = E.T @ np.stack([np.asarray(_flat_hvp(model, problem, theta, jnp.asarray(c)))
-                                    for c in E.T], axis=1)  # fmt: skip
-            memo[key] = (float(v), E.T @ g, 0.5 * (H + H.T))
-        return memo[key]
-
-    res = minimize(lambda x: vgh(x)[:2], x0, jac=True, hess=lambda x: vgh(x)[2],
-                   method="trust-exact", options=dict(gtol=1e-9, maxiter=200))  # fmt: skip
-    x = np.asarray(res.x)
-    for _ in range(8):
-        _, g, H = vgh(x)
-        w, V = np.linalg.eigh(H)
-        keep = np.abs(w) > 1e-9 * max(float(np.max(np.abs(w))), 1e-300)
-        step = -V[:, keep] @ ((V[:, keep].T @ g) / w[keep])
-        x_new = x + step
-        if np.linalg.norm(vgh(x_new)[1]) >= np.linalg.norm(g):
-            break
-        x = x_new
-    return unravel_theta(E @ x)
-
-
-def _refine_rank(kind, model, problem, params_mid, scale=None, dense_max=2000):
-    """The rank-k critical point nearest (in the product) to the snapshot.
-
-    The rank with the largest gap log(σ_k/σ_{k+1}) of the snapshot's product (σ_0 = ``scale``, the
-    run's largest product norm; singular values below √ε·scale count as 0) is tried first; a rank k
-    whose truncation error ‖σ_{k+1:}‖ already exceeds the best distance is skipped (Eckart–Young: no
-    rank-k point is nearer), the search upward stops two ranks above the guess, and a higher rank
-    must be nearer by more than 1e-9·scale (else the lower rank is kept). A rank-k result whose
-    k-th singular value is below √ε·scale is dropped: such a component changes the (quadratic)
-    loss by less than its round-off, and at a rank-deficient minimum the restricted optimizer
-    stops on that flat direction instead of removing it (a GD run on sensing, measured: σ₃ = 5e-9
-    kept, and the minimum certified as a saddle of index 4)."""
-    X_mid = np.asarray(_model_out(model, params_mid))
-    k_max = min(np.shape(params_mid)) if kind == "symmetric" else min(model.widths)
-    sv = np.linalg.svd(X_mid, compute_uv=False)[:k_max]
-    top = max(float(scale or 0.0), float(sv[0]) if sv.size else 0.0, 1e-300)
-    logs = np.log(np.maximum(np.concatenate([[top], sv, [0.0]]), np.sqrt(EPS) * top))
-    tie = 1e-9 * top
-    guess = int(np.argmax(logs[:-1] - logs[1:]))
-    tail = np.sqrt(np.cumsum((sv**2)[::-1])[::-1])  # ‖σ_{k+1:}‖ for k = 0, 1, …
-    lower = np.concatenate([tail, [0.0]])
-    best, best_d = None, np.inf
-    for k in [guess] + [k for k in range(k_max + 1) if k != guess]:
-        if lower[k] >= best_d - tie:
-            continue
-        if k > guess + 2:
-            break
-        p = _rank_k_point(kind, model, problem, params_mid, k, dense_max)
-        X = np.asarray(_model_out(model, p))
-        if k and np.linalg.svd(X, compute_uv=False)[k - 1] <= np.sqrt(EPS) * top:
-            continue
-        d = float(np.linalg.norm(X - X_mid))
-        if d < best_d - tie or (d <= best_d + tie and k < best[0]):
-            best, best_d = (k, p), d
-    return best[1]
-
-
-def _refine_newton(model, problem, params_mid, max_iter=50):
-    """Newton steps θ ← θ − H⁺∇L by MINRES on HVPs: the nearby critical point of any index."""
-    from scipy.sparse.linalg import LinearOperator, minres
-
-    p = _np_tree(params_mid)
-    for _ in range(max_iter):
-        g = np.asarray(_flat_grad(model, problem, p))
-        if np.linalg.norm(g) <= 1e-13 * max(1.0, np.linalg.norm(_flat(p))):
-            break
-        n = g.size
-        op = LinearOperator((n, n), dtype=np.float64, matvec=lambda v, p=p: np.asarray(
-            _flat_hvp(model, problem, p, jnp.asarray(v))))  # fmt: skip
-        step, _ = minres(op, -g, rtol=1e-12, maxiter=10 * n)
-        p = _unflatten_like(p, _flat(p) + step)
-    return p
-
-
-def refine(model, problem, params_mid, *, scale=None, dense_max=2000):
-    """The critical point near ``params_mid`` (module docstring, step 2): params θ*. ``scale``:
-    the run's largest product norm (guides the rank search of the factorized models)."""
-    if _is_hadamard(model, problem):
-        x_mid = np.asarray(_model_out(model, params_mid), dtype=np.float64)
-        return _refine_hadamard(model, problem, x_mid, scale)[0]
-    kind = _factor_kind(model)
-    if kind is not None:
-        return _refine_rank(kind, model, problem, params_mid, scale, dense_max)
-    return _refine_newton(model, problem, params_mid)
-
-
-# ---------------------------------------------------------------------------------------------
-# 3. certificate
-
-
-@dataclasses.dataclass(frozen=True)
-class Certificate:
-    """The Hessian at a point: eigenvalues (all, or the n_eig smallest), their eigenvectors, the
-    largest eigenvalue, the tolerance, index, zeros."""
-
-    values: np.ndarray
-    vectors: np.ndarray
-    lambda_max: float
-    tol: float
-    index: int
-    n_zero: int
-    exact: bool
-
-
-def certify(model, problem, params, *, dense_max=2000, n_eig=20, tol=None) -> Certificate:
-    """The Hessian certificate of ``params`` (module docstring, step 3)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    g = np.asarray(_flat_grad(model, problem, params))
-    p = g.size
-    if p <= dense_max:
-        H = np.asarray(_flat_derivs(model, problem, params)[2], dtype=np.float64)
-        H = 0.5 * (H + H.T)
-        values, vectors = np.linalg.eigh(H)
-        lam_max = float(np.max(np.abs(values))) if p else 0.0
-        exact = True
-    else:
-        op = LinearOperator((p, p), dtype=np.float64, matvec=lambda v: np.asarray(
-            _flat_hvp(model, problem, params, jnp.asarray(v))))  # fmt: skip
-        k = min(n_eig, p - 1)
-        values, vectors = eigsh(op, k=k, which="SA", tol=1e-10)
-        order = np.argsort(values)
-        values, vectors = values[order], vectors[:, order]
-        top = eigsh(op, k=1, which="LA", tol=1e-10, return_eigenvectors=False)
-        lam_max = float(max(abs(top[0]), abs(values[0])))
-        exact = False
-    if tol is None:
-        tol = 100 * p * EPS * lam_max + 10 * float(np.linalg.norm(g))
-    index = int(np.sum(values < -tol))
-    n_zero = int(np.sum(np.abs(values) <= tol))
-    if not exact and index < values.size:
-        exact = True  # a non-negative eigenvalue was reached: every negative one was found
-    return Certificate(values=values, vectors=vectors, lambda_max=lam_max, tol=float(tol),
-                       index=index, n_zero=n_zero, exact=exact)  # fmt: skip
-
-
-def _descent_curve(model, problem, params):
-    """(direction d, order N) with L(θ + s d) − L(θ) = s^N⟨∇_X L, D⟩ + O(s^{2N}) and
-    ⟨∇_X L, D⟩ < 0, or None when the model has no such curve here (module docstring)."""
-    from implicit_bias.models.hadamard import Hadamard
-
-    X = _model_out(model, params)
-    G = np.asarray(_e2e_gradient(problem, X), dtype=np.float64)
-    Xn = np.asarray(X, dtype=np.float64)
-    if isinstance(model, Hadamard):
-        zero = Xn == 0
-        allowed = zero & ((G != 0) if model.signed else (G < 0))
-        if not allowed.any():
-            return None
-        i = int(np.argmax(np.where(allowed, np.abs(G), -1.0)))
-        d = np.zeros(model.param_shape())
-        if model.signed:
-            d[0 if G[i] < 0 else 1, :, i] = 1.0
-        else:
-            d[:, i] = 1.0
-        return d / np.linalg.norm(d), model.depth
-    kind = _factor_kind(model)
-    if kind == "symmetric":
-        U = np.asarray(params)
-        S = -(G + G.T) / 2
-        w, V = np.linalg.eigh(S)
-        if w[-1] <= 0:
-            return None
-        _, sv, Vt = np.linalg.svd(U, full_matrices=True)
-        if U.shape[1] > sv.size or sv[-1] <= 1e-12 * max(sv[0], 1e-300):
-            z = Vt[-1]
-        else:
-            return None
-        d = np.outer(V[:, -1], z)
-        return d, 2
-    if kind == "deep":
-        Ws = [np.asarray(W) for W in params]
-        a_, s_, bt = np.linalg.svd(-G)
-        if s_[0] <= 0:
-            return None
-        a, b = a_[:, 0], bt[0]
-        scale = max(max(np.linalg.norm(W, 2) for W in Ws), 1e-300)
-        qs = [b]
-        for j in range(len(Ws) - 1):  # q_j ∈ null(W_{j+1}) ∩ null(W_jᵀ), hidden layer j+1
-            M = np.vstack([Ws[j + 1], Ws[j].T])
-            _, sv, Vt = np.linalg.svd(M, full_matrices=True)
-            if sv.size == Vt.shape[0] and sv[-1] > 1e-10 * scale:
-                return None
-            qs.append(Vt[-1])
-        qs.append(a)
-        d = tuple(np.outer(qs[j + 1], qs[j]) for j in range(len(Ws)))
-        return d, len(Ws)
-    return None
-
-
-def _curve_descends(model, problem, params, curve, L_ref):
-    """Whether L falls below L(θ) − 1e3·ε·L_ref somewhere on θ + s·d, s^N ∈ [1e-10, 1]·scale."""
-    d, N = curve
-    L0 = float(_value(model, problem, params))
-    X = np.asarray(_model_out(model, params))
-    scale = max(float(np.linalg.norm(X)), 1.0)
-    best = 0.0
-    for t in np.geomspace(1e-10, 1.0, 41) * scale:
-        s = t ** (1.0 / N)
-        p = jax.tree.map(lambda a, b: a + s * b, _np_tree(params), d)
-        best = min(best, float(_value(model, problem, p)) - L0)
-    return best < -1e3 * EPS * max(L_ref, abs(L0), 1e-300)
 
 
 # ---------------------------------------------------------------------------------------------
