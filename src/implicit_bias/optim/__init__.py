@@ -16,6 +16,7 @@ One file per concern; imports point one way (top to bottom, never back up):
     _mirror_path.py  ``fit``'s glue from ``GradientFlow`` to ``mirror`` (where it is exact)
     saddles.py     ``saddles(traj, model, problem)``: the plateaus of a run, refined and certified
     sgd.py         ``SGD``: seed 001's SGD with weight decay on matrix completion
+    sharpness.py   λ_max(∇²L) along a run (dense Hessian / Lanczos) and the GFS sharpness
     reduction.py   exact reductions (seed 000, eq. (7)): a matrix run that is really a scalar run
     api.py         ``fit`` / ``fit_batch``: shape checks, reductions, divergence handling
 
@@ -34,6 +35,10 @@ from implicit_bias.optim.objective import (
     objective as objective,
 )
 from implicit_bias.optim.sgd import SGD as SGD
+from implicit_bias.optim.sharpness import (
+    gfs_sharpness as gfs_sharpness,
+    sharpness_along as sharpness_along,
+)
 from implicit_bias.optim.trajectory import (
     DIVERGED as DIVERGED,
     OK as OK,
@@ -56,7 +61,9 @@ __all__ = [
     "end_to_end_gradient",
     "fit",
     "fit_batch",
+    "gfs_sharpness",
     "gradient",
     "identity",
     "objective",
+    "sharpness_along",
 ]

@@ -1,0 +1,93 @@
+"""The regime maps' own pieces (issue 21): the GFS closed form against the exact flow, the stability
+slack, the classification on hand-made runs."""
+
+import jax.numpy as jnp
+import numpy as np
+import scipy.optimize
+
+from implicit_bias.experiments import regime_dmf as rd
+from implicit_bias.models.deep_matrix import DeepMatrix
+from implicit_bias.optim.sharpness import gfs_sharpness
+from implicit_bias.problems.full import FullObservation
+
+
+def _brentq_gfs(w, y):
+    c = w**2 - w[0] ** 2
+    lo = -c.min()
+    s = scipy.optimize.brentq(lambda s: np.sum(np.log(s + c)) - 2 * np.log(y),
+                              lo + 1e-14 * (1 + abs(lo)), lo + y ** (2 / w.size) + 1,
+                              xtol=1e-15, rtol=1e-15)  # fmt: skip
+    return np.sum(y**2 / (s + c))
+
+
+def test_gfs_closed_form_matches_a_root_finder_and_the_exact_flow():
+    rng = np.random.default_rng(0)
+    W = np.exp(rng.normal(scale=0.8, size=(6, 3)))
+    y = 1.3
+    got = rd.gfs_closed_form(W, y)
+    ref = np.array([_brentq_gfs(w, y) for w in W])
+    np.testing.assert_allclose(got, ref, rtol=1e-13)
+    model = DeepMatrix(depth=3, n=1, init="identical", alpha=0.5)
+    problem = FullObservation(W_hat=jnp.array([[y]]))
+    for w in W[:2]:  # the exact flow (optim.sharpness.gfs_sharpness) to its limit
+        g = gfs_sharpness(model, problem, tuple(jnp.array([[x]]) for x in w))
+        assert g.reached
+        np.testing.assert_allclose(g.value[0], rd.gfs_closed_form(w, y), rtol=1e-8)
+
+
+def test_gfs_closed_form_is_nan_off_the_positive_orthant_and_minimal_at_balance():
+    assert np.isnan(rd.gfs_closed_form(np.array([1.0, -0.5, 2.0]), 1.0))
+    assert np.isnan(rd.gfs_closed_form(np.array([np.inf, 0.5, 2.0]), 1.0))
+    np.testing.assert_allclose(rd.gfs_closed_form(np.full(4, 0.3), 2.0),
+                               rd.flattest_sharpness(2.0, 4), rtol=1e-14)  # fmt: skip
+
+
+def test_stability_slack_is_the_growth_that_stays_hidden_below_the_tolerance():
+    slack = rd.stability_slack(1e-20, 20_000)
+    # (ηλ − 1)^n · u = √(2·loss_tol) at η = (2/λ)(1 + slack)
+    growth = 2 * (1 + slack) - 1
+    np.testing.assert_allclose(growth**20_000 * rd.U, np.sqrt(2e-20), rtol=1e-9)
+    assert 0 < slack < 1e-3
+
+
+def test_classify_on_hand_made_runs():
+    w0 = np.array([0.5, 0.8, 0.8])
+    base = dict(w0=w0, eta=0.1, phi0=3.2, lam_min=3.0, loss_tol=1e-20, diverged=False, y=1.0)
+    conv_loss = np.array([0.4, 1e-3, 1e-22])
+    mono_tail = np.geomspace(1e-21, 1e-23, rd.TAIL + 1)
+    cls = lambda **kw: rd.classify(**{**base, **kw})  # noqa: E731
+    assert (
+        cls(loss=conv_loss, w_end=w0, lam_end=3.19, tail_loss=mono_tail, tail_lam=np.full(17, 3.19))
+        == "seed limit"
+    )
+    assert (
+        cls(loss=conv_loss, w_end=w0, lam_end=3.05, tail_loss=mono_tail, tail_lam=np.full(17, 3.05))
+        == "flatter"
+    )
+    assert cls(loss=np.array([0.4, 2.0, 1e-22]), w_end=w0, lam_end=3.1, tail_loss=mono_tail,
+               tail_lam=np.full(17, 3.1)) == "catapult"  # fmt: skip
+    assert cls(loss=conv_loss, w_end=-w0 * [1, -1, 1], lam_end=3.1, tail_loss=mono_tail,
+               tail_lam=np.full(17, 3.1)) == "other sign"  # fmt: skip
+    # η = 0.65: 2/η = 3.08 < φ0 = 3.2, converged at 3.05 ∈ [0.75, 1]·2/η: the edge
+    assert cls(loss=conv_loss, w_end=w0, lam_end=3.05, eta=0.65, tail_loss=mono_tail,
+               tail_lam=np.full(17, 3.05)) == "EoS"  # fmt: skip
+    osc = np.tile([0.01, 0.02], 9)[: rd.TAIL + 1]
+    assert cls(loss=np.array([0.4, 0.01]), w_end=w0, lam_end=3.0, eta=0.65, tail_loss=osc,
+               tail_lam=np.full(17, 3.0)) == "EoS"  # fmt: skip
+    assert cls(loss=np.array([0.4, 0.01]), w_end=w0, lam_end=9.0, eta=0.65, tail_loss=osc,
+               tail_lam=np.full(17, 9.0)) == "oscillating"  # fmt: skip
+    assert cls(loss=np.array([0.4, 0.45]), w_end=w0 * 1e-3, lam_end=1e-6,
+               tail_loss=np.full(17, 0.49), tail_lam=np.full(17, 1e-6)) == "stalled at 0"  # fmt: skip
+    assert cls(loss=np.array([0.4, 1e-6]), w_end=w0, lam_end=3.1,
+               tail_loss=np.geomspace(1e-6, 1e-7, 17), tail_lam=np.full(17, 3.1)) == "slow"  # fmt: skip
+    assert cls(loss=conv_loss, w_end=w0, lam_end=3.1, diverged=True, tail_loss=mono_tail,
+               tail_lam=np.full(17, 3.1)) == "diverged"  # fmt: skip
+
+
+def test_tail_steps_are_gd_steps():
+    w = np.array([[0.5, 0.8, 0.9]])
+    W, L = rd.tail_steps(w, np.array([0.1]), 1.0, n=2)
+    P = np.prod(w[0])
+    w1 = w[0] - 0.1 * (P - 1.0) * np.array([0.72, 0.45, 0.4])
+    np.testing.assert_allclose(W[0, 1], w1, rtol=1e-14)
+    np.testing.assert_allclose(L[0, 1], 0.5 * (np.prod(w1) - 1) ** 2, rtol=1e-14)
