@@ -156,7 +156,7 @@ def test_replay_exits_counts_every_exit_like_the_watch():
     # jitted watch counts them too (n_exit) but records the conditions of the first 8 only
     from implicit_bias.experiments.sgd_2x2 import problem_2x2
     from implicit_bias.models.deep_matrix import DeepMatrix
-    from implicit_bias.optim.sgd import SGD, run_seeds
+    from implicit_bias.optim.sgd import SGD, replay_exits, run_seeds
 
     problem = problem_2x2(0.2)
     model = DeepMatrix(depth=3, n=2, init="gaussian", alpha=0.7)
@@ -165,7 +165,7 @@ def test_replay_exits_counts_every_exit_like_the_watch():
     method = SGD(eta=0.4, lam=0.03, n_steps=600, save_every=100)
     _, st = run_seeds(model, problem, method, p0, np.arange(8), th.Observer(alpha=0.05),
                       watch=region)  # fmt: skip
-    rep = th.replay_exits(model, problem, p0, np.arange(8), np.full(8, 0.4), np.full(8, 0.03),
+    rep = replay_exits(model, problem, p0, np.arange(8), np.full(8, 0.4), np.full(8, 0.03),
                           600, 100, region)  # fmt: skip
     np.testing.assert_array_equal(rep["exits"], st["n_exit"])
     assert rep["exits"].sum() > 0  # the test exercises exits

@@ -12,7 +12,7 @@ inside the jitted loop.
 Claims since issue 23 (they were "P > 0", closedness only in runs filtered after the fact, and a GD
 comparison from GD's own critical points, where GD cannot move):
 - closedness: EVERY exit from B_1 of every run is counted, per step and per condition (the runs
-  with an exit are replayed step by step, ``theory.sgd.replay_exits``); the claim is that none
+  with an exit are replayed step by step, ``optim.sgd.replay_exits``); the claim is that none
   happens at a step within the derived step-size condition (ii) (``sgd.noise_condition``: 2η²‖G‖²
   ≤ (1 − (1 − 2ηλ)²)√ε₁, the seed's "small enough η" for the balancedness of B_r);
 - P ≥ O(r^T) and absorption: P(θ_T ∈ B_1 | rank-2 start), membership at T itself, rises in T (95%
@@ -57,7 +57,7 @@ from implicit_bias.experiments import Result
 from implicit_bias.experiments._constraints import decay_ok, divides, require
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds
+from implicit_bias.optim.sgd import SGD, regularized_loss, replay_exits, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"
@@ -264,7 +264,7 @@ def run(cfg: Config) -> Result:
     # every exit from B_1 of every run, per step and per condition (replayed step by step: the
     # watch records the conditions of the first 8 exits per run only)
     with_exit = np.flatnonzero(n_exit > 0)
-    rep = theory.replay_exits(model, problem, _take(_tile(starts, G), with_exit),
+    rep = replay_exits(model, problem, _take(_tile(starts, G), with_exit),
                               (7 + np.arange(G * S))[with_exit],
                               np.repeat([e for e, _ in grid], S)[with_exit],
                               np.repeat([l for _, l in grid], S)[with_exit], cfg.n_steps,
