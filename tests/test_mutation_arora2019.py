@@ -1,6 +1,7 @@
 """Mutants of ``arora2019``: each claim of the TINY run (20×20, rank 2, m = 160, depths 1 and 3)
-must be failed by a deliberate defect. Measured under load: 248 s wall (three TINY runs, each ~16 s
-of CPU time)."""
+must be failed by a deliberate defect. Depth 1's test error of exactly 1 is a sanity check since issue
+23 (an identity of the flow from 0), so the only claim at TINY is depth 3's. Measured under load:
+248 s wall for three TINY runs (each ~16 s of CPU time); two since issue 23."""
 
 import pytest
 
@@ -13,22 +14,9 @@ def deep_is_depth_one(mp, module):
     mp.setattr(module, "_model", lambda cfg, depth: real(cfg, 1))
 
 
-def depth_one_from_noise(mp, module):
-    """Depth 1 started from a Gaussian W(0) of scale 0.1 instead of 0: the unobserved entries move."""
-    real = module._model
-
-    def patched(cfg, depth):
-        if depth == 1:
-            return module.DeepMatrix(depth=1, n=cfg.n, init="gaussian", alpha=0.1)
-        return real(cfg, depth)
-
-    mp.setattr(module, "_model", patched)
-
-
 MUTANTS = {
     "arora2019": [
         Mutant("depth ≥ 2 replaced by depth 1", deep_is_depth_one, kills=(r"^depth 3 test error",)),
-        Mutant("depth 1 from a random W(0)", depth_one_from_noise, kills=(r"^depth 1 ",)),
     ]
 }
 

@@ -28,13 +28,15 @@ def _alpha_fixed(value_of):
 
 
 def _alphas_reversed(mp, module):
-    """A defect: the runs are labelled with the α list in reverse order."""
+    """A defect: the runs are labelled with the α list in reverse order (the follow-up α is not
+    in the list and keeps its value)."""
     real = module.SymmetricFactor
 
     def patched(*args, **kw):
         a = kw["alpha"]
         lo, hi = 1e-4, 1e-2  # sensing_exhaustive3x3 TINY alphas
-        kw["alpha"] = lo * hi / a
+        if a in (lo, hi):
+            kw["alpha"] = lo * hi / a
         return real(*args, **kw)
 
     mp.setattr(module, "SymmetricFactor", patched)
@@ -88,6 +90,13 @@ def _l2_baseline(mp, module):
     mp.setattr(module.nuclear, "min_nuclear_norm", lambda p, **kw: module.nuclear.min_frobenius(p))
 
 
+def _certificate_wrong_rank(mp, module):
+    """A defect: the nuclear-norm dual certificate is built for rank + 1 (the rank off by one)."""
+    real = module.theory.completion_dual_certificate
+    mp.setattr(module.theory, "completion_dual_certificate",
+               lambda X, rows, cols, rank: real(X, rows, cols, rank + 1))  # fmt: skip
+
+
 def _init_scale_ignored(mp, module):
     """A defect: the init-scale sweep builds every model at the largest scale."""
     real = module._model
@@ -135,7 +144,7 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "α not passed to the model (every d = n run at the largest α)",
             _alpha_fixed(lambda m: 0.1),
-            kills=("decreases as α → 0", "closer at the smallest α", "generalizes worse"),
+            kills=("as a power of α", "closer at the smallest α", "generalizes worse"),
         ),
         Mutant("small-width runs built with d = n", _width_n, kills=("unique global minimum",)),
     ],
@@ -168,13 +177,17 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "wrong depth (1 in place of 3)",
             _depth_one,
-            kills=("beats the nuclear norm", "lower effective rank"),
+            kills=("test error ≤ max\\(nuclear", "lower effective rank"),
         ),
         Mutant("init scale ignored in the sweep", _init_scale_ignored, kills=("smallest init",)),
-        Mutant("ℓ2 solution in place of the nuclear-norm one", _l2_baseline, kills=("recovers X",)),
+        Mutant(
+            "dual certificate for rank + 1",
+            _certificate_wrong_rank,
+            kills=("the unique minimizer",),
+        ),
     ],
     "sensing_lowrank_depth": [
-        Mutant("wrong depth (1 in place of 3)", _depth_one, kills=("beats the nuclear norm",)),
+        Mutant("wrong depth (1 in place of 3)", _depth_one, kills=("error ≤ max\\(nuclear",)),
         Mutant("ℓ2 solution in place of the nuclear-norm one", _l2_baseline, kills=("exact at",)),
         Mutant("depth 1 from 0.1·I, not 0", _depth1_nonzero_init, kills=("pinv solution",)),
     ],
@@ -187,7 +200,7 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "A_W with WWᵀ on both sides",
             _product_operator_transposed,
-            kills=("self-adjoint",),
+            kills=("balanced layer flow",),
         ),
         Mutant("log v at the wrong depth", _volume_wrong_depth, kills=("larger v",)),
     ],

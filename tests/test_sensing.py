@@ -201,3 +201,31 @@ def test_gunasekar_ratios():
     assert theory.nuclear_ratio(X, X) == 1.0 and theory.relative_distance(X, X) == 0.0
     assert np.isclose(theory.nuclear_ratio(2 * X, X), 2.0)
     assert np.isclose(theory.relative_distance(2 * X, X), 1.0)
+
+
+def test_min_trace_certified_brackets_the_minimum_on_3x3_completions():
+    # issue 23: the exhaustive baseline is certified; a rank-1 truth with a tiny observed diagonal
+    # entry (X*_11 = 1e-8, the dual ν ~ 1e8) is where SCS alone failed its KKT check
+    u = np.array([1.0, 1e-4, 0.3])
+    X = np.outer(u, u)
+    p = sensing.completion_as_sensing(X, [(0, 1), (0, 2), (1, 1), (1, 2)], symmetric=True)
+    c = nuclear.min_trace_certified(p)
+    assert c.certified and c.trace_error <= 1e-9
+    lo, hi = c.bracket
+    assert lo <= np.trace(X) * (1 + 1e-9) and hi >= np.trace(X) * (1 - 1e-9)  # X* is the minimizer
+    # the whole diagonal observed: the trace is fixed, ν = the diagonal indicator certifies it
+    p2 = sensing.completion_as_sensing(X + np.eye(3), [(0, 0), (1, 1), (2, 2), (0, 1)],
+                                       symmetric=True)  # fmt: skip
+    c2 = nuclear.min_trace_certified(p2)
+    assert c2.certified and abs(c2.solution.value - np.trace(X + np.eye(3))) <= 1e-8
+
+
+def test_completion_dual_certificate_proves_exact_recovery():
+    # full observation: X* is the only feasible point; the certificate holds (Y = UVᵀ on Ω)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 2)) @ rng.standard_normal((2, 8))
+    rows, cols = np.divmod(np.arange(64), 8)
+    assert theory.completion_dual_certificate(X, rows, cols, 2) <= 1e-9  # Y = UVᵀ: P_T⊥(Y) = 0
+    # a row left unobserved: X* cannot be recovered and no certificate exists
+    keep = rows != 3
+    assert not theory.completion_dual_certificate(X, rows[keep], cols[keep], 2) < 1

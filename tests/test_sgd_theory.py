@@ -149,3 +149,26 @@ def test_noise_condition_bounds_the_one_step_change_of_the_imbalance():
         )
         E = G[l].T @ G[l] - G[l - 1] @ G[l - 1].T
         np.testing.assert_allclose(Dn, a**2 * D + eta**2 * E, atol=1e-12)
+
+
+def test_replay_exits_counts_every_exit_like_the_watch():
+    # issue 23: the replay (same indices, step by step) counts every exit from B_1 exactly; the
+    # jitted watch counts them too (n_exit) but records the conditions of the first 8 only
+    from implicit_bias.experiments.sgd_2x2 import problem_2x2
+    from implicit_bias.models.deep_matrix import DeepMatrix
+    from implicit_bias.optim.sgd import SGD, replay_exits, run_seeds
+
+    problem = problem_2x2(0.2)
+    model = DeepMatrix(depth=3, n=2, init="gaussian", alpha=0.7)
+    p0 = jax.vmap(model.init_params)(jax.random.split(jax.random.key(0), 8))
+    region = th.Region(r=1, eps1=0.1, eps2=0.1, C=4.0, alpha=0.05)
+    method = SGD(eta=0.4, lam=0.03, n_steps=600, save_every=100)
+    _, st = run_seeds(model, problem, method, p0, np.arange(8), th.Observer(alpha=0.05),
+                      watch=region)  # fmt: skip
+    rep = replay_exits(model, problem, p0, np.arange(8), np.full(8, 0.4), np.full(8, 0.03),
+                          600, 100, region)  # fmt: skip
+    np.testing.assert_array_equal(rep["exits"], st["n_exit"])
+    assert rep["exits"].sum() > 0  # the test exercises exits
+    # every exit fails some condition; those within (ii) are a subset
+    assert np.all(rep["balance"] + rep["rank"] + rep["bound"] >= rep["exits"])
+    assert np.all(rep["exits_ii"] <= rep["exits"]) and np.all(rep["steps_in_ii"] <= rep["steps_in"])

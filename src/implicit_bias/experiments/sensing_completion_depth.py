@@ -10,12 +10,22 @@ Test error: ‖X − X*‖_F / ‖X*‖_F over the unobserved entries. A second 
 depth 3 and m = ``m_init``.
 
 A GD run is *converged* when its final training loss is ≤ ``loss_rtol`` (10⁻⁶) × its initial loss.
-The runs the claims compare (depth ≥ 3 at m = ``few``, and the init-scale sweep) that are not converged
-after ``n_steps`` continue, same η, up to ``max_steps`` (4·10⁵) in all; a run still unconverged then is
-reported and excluded from the comparisons. Why: from a small init, deep GD learns the matrix one rank
-at a time (Li, Luo & Lyu 2021, greedy low-rank learning) and on some instances a rank-2 stage stalls on
-a plateau (loss ≈ 0.45, top singular value drifting to 2× X*'s) and then leaves it for an interpolant
-that fits the data but not X*.
+The deep runs the claims compare (depth ≥ 3 at every m, and the init-scale sweep) that are not
+converged after ``n_steps`` continue, same η, up to ``max_steps`` (4·10⁵) in all; a run still
+unconverged then is reported and its claim not compared. Why: from a small init, deep GD learns the
+matrix one rank at a time (Li, Luo & Lyu 2021, greedy low-rank learning) and on some instances a
+rank-2 stage stalls on a plateau (loss ≈ 0.45, top singular value drifting to 2× X*'s) and then
+leaves it for an interpolant that fits the data but not X*.
+
+Claims over the whole tabulated range (issue 23; the comparison was made at m = 250 only): at every
+m and depth N ≥ 3, "test error ≤ max(X_NN's, ``recovered`` = 1e-2)" (Arora et al.'s Fig. 1: the deep
+curves on or below the nuclear norm's; 1e-2 absorbs the finite-init offset once both recover).
+**Where it breaks (a finding, seed 0): m = 150.** Continued to 4·10⁵ steps the depth-3 and depth-4
+runs converge (loss 4e-13 and 3.4e-7 × initial) to interpolants with test error 0.98 and 2.55
+against X_NN's 0.69: near the degrees of freedom r(2n − r) = 116 (m = 1.3×) deep GD picks a wrong
+low-rank interpolant, as arora2019 does at m = 1000 (1.03× its 975). The claims at m = 150 FAIL.
+At seed 1 m = 150 passes (0.57, 0.58 vs 0.73) but **depth 4 at m = 200 fails** (converged, test
+error 2.07 against X_NN's 0.49): the same mechanism one step further up in m.
 
 **Counterexample (a finding, seed 2).** There depth 4 at m = 250 and depth 3 at s = 10⁻⁶ are still
 at loss ≈ 1e-5 × initial after 2·10⁴ steps; continued to 4·10⁵ steps they converge (loss 2e-10 and
@@ -26,10 +36,14 @@ with *lower* effective rank (1.46, 1.35) than X_NN (2.07) and X* (1.82): singula
 instance, and the claims' checks say FAIL there. The low-rank bias holds (the effective-rank claims
 pass); it picks the wrong low-rank interpolant. Halving η changes nothing, so it is not the step size.
 
-The nuclear norm is checked at m = 600, not 400: at n = 30, rank 2 its recovery threshold is broad
-(SCS and Clarabel agree to 4 digits, residuals ≤ 1e-8, so this is the program, not the solver): X_NN = X*
-at m = 400 on 5 of seeds 0–9 (seed 1: test error 0.26, ‖X_NN‖_* = 41.1 < ‖X*‖_* = 42.0, so X* is not
-the minimizer), at 500 on 9 of 10, at 600 on 29 of seeds 0–29 (seed 18: 0.03).
+The nuclear norm (Candès & Recht) is claimed as a rate (issue 23; it was one instance at m = 600,
+raised from 400): over ``n_nn`` = 20 instances at each m of ``nn_ms`` = (400, 500, 600), an instance
+counts when the least-squares dual certificate (Y on the observed entries, P_T(Y) = UVᵀ,
+‖P_T⊥(Y)‖ < 1; ``theory.sensing.completion_dual_certificate``) proves X* the unique minimizer —
+exact, no solver, a sufficient condition, so the rate is a lower bound. Claimed at m = 600 (95% lower
+bound > ½); measured at seed 0: 4/20, 16/20, 18/20 at m = 400, 500, 600. The threshold is broad at
+n = 30, rank 2 (SCS and Clarabel agree to 4 digits: X_NN = X* at m = 400 on 5 of seeds 0–9, at 500
+on 9 of 10, at 600 on 29 of seeds 0–29; seed 18: 0.03): the claim breaks below m ≈ 500.
 
 Expected at the defaults (test error on the unobserved entries):
 
@@ -37,17 +51,18 @@ Expected at the defaults (test error on the unobserved entries):
     X_NN     0.69   0.31    0.21    4e-7
     depth 1  1      1       1       1      (the unobserved entries stay 0: exactly 1)
     depth 2  0.83   0.23    0.12    1.8e-3
-    depth 3  0.98*  2.4e-3  3.2e-4  3.9e-5
-    depth 4  2.9*   3.0e-3  8.0e-5  3.0e-5      (* not converged in 2·10⁴ steps)
+    depth 3  0.98†  2.4e-3  3.2e-4  3.9e-5
+    depth 4  2.55†  3.0e-3  8.0e-5  3.0e-5      († converged only after 4·10⁵ steps)
 
-so depth ≥ 3 beats the nuclear norm at 200 and 250 observations (100× and 700×) and X_NN wins only once
-it recovers exactly (600); at 150 nothing recovers. Seeds 1–3 at m = 250: X_NN 0.29, 0.27, 0.46;
+so depth ≥ 3 beats the nuclear norm at 200 and 250 observations (100× and 700×), X_NN wins only once
+it recovers exactly (600, where the deep error is the init offset), and at 150 the deep runs are
+worse than X_NN (claims FAIL, above). Seeds 1–3 at m = 250: X_NN 0.29, 0.27, 0.46;
 depth 3 4.7e-4, 3.0e-4, 2.7e-3; depth 4 1.3e-4, 1.99 (seed 2: the counterexample above), 1.6e-4. The deep solutions' effective rank is X*'s (1.70)
 from m = 200 on. At depth 3, m = 250 the error is proportional to the init scale s (0.25, 0.03, 3e-4,
 2e-6 for s = 10⁻¹, 10⁻², 10⁻⁴, 10⁻⁶), not limited by the 2·10⁴ steps.
 
-    implicit-bias run sensing_completion_depth                 # ~30 s (seed 2: ~55 s, two runs continued)
-    implicit-bias run sensing_completion_depth --set n=40 --set "ms=(300,400,600)"
+    implicit-bias run sensing_completion_depth                 # ~50 s (m = 150 continued to 4·10⁵ steps)
+    implicit-bias run sensing_completion_depth --set n=40 --set "ms=(300,400,600)" --set few=300 --set "nn_ms=(600,800)"
 """
 
 import dataclasses
@@ -64,6 +79,7 @@ from implicit_bias.models.deep_matrix import DeepMatrix, product
 from implicit_bias.optim import GD, fit, fit_batch
 from implicit_bias.problems import sensing
 from implicit_bias.problems.completion import random_completion
+from implicit_bias.theory import sensing as theory
 
 SEED = "002"
 ORDER = 4
@@ -71,7 +87,7 @@ TITLE = "Completion: depth ≥ 3 beats the nuclear norm at few observations (Aro
 
 # 6000 steps only: converged there means loss ≤ 1e-4 × initial
 TINY = {"n": 12, "ms": (60, 120), "m_init": 60, "n_steps": 6000, "depths": (1, 3),
-        "init_scales": (1e-1, 1e-4), "few": 60, "loss_rtol": 1e-4}  # fmt: skip
+        "init_scales": (1e-1, 1e-4), "few": 60, "loss_rtol": 1e-4, "nn_ms": (80, 120)}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -85,7 +101,13 @@ class Config:
     n_steps: Count = 20_000
     m_init: Count = 250
     init_scales: tuple[Scale, ...] = (1e-1, 1e-2, 1e-4, 1e-6)
-    few: Count = 250  # the "few observations" m at which depth ≥ 3 must beat the nuclear norm
+    few: Count = 250  # the "few observations" m of the effective-rank comparison
+    # a deep run counts as recovering X* below this test error (the finite-init offset, ≈ 4e-5
+    # measured at m = 600, is absorbed: the claims compare with max(X_NN's error, recovered))
+    recovered: Tol = 1e-2
+    # nuclear-norm recovery as a rate: n_nn instances (seeds 1000·seed + k) at each of nn_ms
+    nn_ms: tuple[Count, ...] = (400, 500, 600)
+    n_nn: Count = 20
     scs_eps: Tol = 1e-6
     loss_rtol: Tol = 1e-6  # converged: final training loss ≤ loss_rtol × initial loss
     # a depth ≥ 3 run at m = few, or an init-scale run, not converged after n_steps continues (GD,
@@ -107,8 +129,10 @@ class Config:
             )
         require(
             self.few in self.ms,
-            f"few = {self.few} must be one of ms = {self.ms} (depth ≥ 3 is compared with the nuclear norm at m = few)",
+            f"few = {self.few} must be one of ms = {self.ms} (the effective ranks are compared at m = few)",
         )
+        for m in self.nn_ms:
+            require(m <= self.n**2, f"nn_ms has m = {m}, more than n² = {self.n**2}")
         need = max(*self.depths, 3)
         require(
             len(self.etas) >= need,
@@ -154,7 +178,7 @@ def run(cfg: Config) -> Result:
                        key, observe=product, label=f"GD depth {N}, m={m}")  # fmt: skip
             W = np.asarray(traj.observed[-1])
             lossr[(N, m)] = float(traj.loss[-1] / traj.loss[0])
-            if N >= 3 and m == cfg.few and not lossr[(N, m)] <= cfg.loss_rtol:
+            if N >= 3 and not lossr[(N, m)] <= cfg.loss_rtol:
                 W, lossr[(N, m)], total = _continue(
                     _model(cfg, N, cfg.init_scale), problem, eta, traj, cfg,
                     f"GD depth {N}, m={m}, continued",
@@ -202,25 +226,30 @@ def run(cfg: Config) -> Result:
             basis="an identity of GD from 0 on completion; reclassified from claim (it cannot fail)",
         ))  # fmt: skip
     for N in deep:
-        found.append(checks.hypothesis(
-            f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",
-            conv[(N, cfg.few)],
-            predicted=f"≤ {cfg.loss_rtol:g} × initial in ≤ {cfg.max_steps} steps",
-            observed=lossr[(N, cfg.few)],
-            source="Arora et al. (2019) compare solutions that fit the observed entries",
-            basis="the comparison is between interpolants",
-        ))  # fmt: skip
-        found.append(checks.holds(
-            f"depth {N} beats the nuclear norm at m = {cfg.few} (lower test error)",
-            err[(N, cfg.few)] < err[("nuclear", cfg.few)],
-            predicted="test error(depth N) < test error(X_NN)",
-            observed=f"{err[(N, cfg.few)]:.3g} vs X_NN {err[('nuclear', cfg.few)]:.3g}",
-            source=src,
-            basis="an ordering (no tolerance); evaluated at a converged run",
-            loss=lossr[(N, cfg.few)],
-            loss_tol=cfg.loss_rtol,
-            requires=(f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",),
-        ))  # fmt: skip
+        for m in cfg.ms:
+            hyp = f"depth {N}, m = {m}: GD reaches loss ≤ loss_rtol × initial"
+            found.append(checks.hypothesis(
+                hyp,
+                conv[(N, m)],
+                predicted=f"≤ {cfg.loss_rtol:g} × initial in ≤ {cfg.max_steps} steps",
+                observed=lossr[(N, m)],
+                source="Arora et al. (2019) compare solutions that fit the observed entries",
+                basis="the comparison is between interpolants",
+            ))  # fmt: skip
+            found.append(checks.at_most(
+                f"depth {N} test error ≤ max(nuclear norm's, {cfg.recovered:g}) at m = {m}",
+                max(err[("nuclear", m)], cfg.recovered),
+                err[(N, m)],
+                source=src,
+                basis="Arora et al.'s Fig. 1: the deep curves lie on or below the nuclear norm's "
+                f"at every m; 'recovered' = {cfg.recovered:g} absorbs the offset of the finite "
+                f"init scale s = {cfg.init_scale:g} once both recover (the free singular values "
+                "stay O(s): ≈ s√(n − r)/‖X*‖ relative, ≪ 1e-2); evaluated at a converged run",
+                detail=f"X_NN {err[('nuclear', m)]:.3g}, depth {N} {err[(N, m)]:.3g}",
+                loss=lossr[(N, m)],
+                loss_tol=cfg.loss_rtol,
+                requires=(hyp,),
+            ))  # fmt: skip
         found.append(checks.holds(
             f"depth {N} at m = {cfg.few}: lower effective rank than X_NN",
             eff[(N, cfg.few)] < eff[("nuclear", cfg.few)],
@@ -232,12 +261,30 @@ def run(cfg: Config) -> Result:
             loss_tol=cfg.loss_rtol,
             requires=(f"depth {N}, m = {cfg.few}: GD reaches loss ≤ loss_rtol × initial",),
         ))  # fmt: skip
-    found.append(checks.at_most(
-        f"nuclear norm recovers X* at m = {max(cfg.ms)}",
-        1e-2,
-        err[("nuclear", max(cfg.ms))],
-        source="Candès & Recht (2009), cited in seed 003 ('Model problem: Low rank matrix recovery')",
-        basis="exact recovery up to SCS eps = scs_eps (1e-6 relative; 1e-2 ≫ that)",
+    # nuclear-norm recovery as a rate over instances, certified without a solver
+    cert = {m: [] for m in cfg.nn_ms}
+    for k in range(cfg.n_nn):
+        inst = dataclasses.replace(cfg, seed=1000 * cfg.seed + k)
+        for m in cfg.nn_ms:
+            p = make_problem(inst, m)
+            cert[m].append(theory.completion_dual_certificate(np.asarray(p.X_star), p.rows,
+                                                              p.cols, cfg.rank) < 1)  # fmt: skip
+    top = max(cfg.nn_ms)
+    k_top = int(np.sum(cert[top]))
+    found.append(checks.at_least(
+        f"nuclear norm: X* the unique minimizer at m = {top} (dual certificate): rate over "
+        f"{cfg.n_nn} instances, 95% lower bound",
+        0.5,
+        checks.binomial_lower(k_top, cfg.n_nn),
+        source="Candès & Recht (2009), cited in seed 003 ('Model problem: Low rank matrix "
+        "recovery'): exact recovery with high probability above a sample threshold",
+        basis="one-sided 95% Clopper–Pearson bound over instances exceeds ½; an instance counts "
+        "only if the least-squares dual certificate (Y on Ω, P_T(Y) = UVᵀ, ‖P_T⊥(Y)‖ < 1) "
+        "proves X* the unique minimizer, a sufficient condition: the rate is a lower bound",
+        detail="certified per m: " + ", ".join(f"m={m}: {int(np.sum(v))}/{cfg.n_nn}"
+                                              for m, v in cert.items())
+        + f"; this instance's X_NN (SCS) test error at m = {max(cfg.ms)}: "
+        f"{err[('nuclear', max(cfg.ms))]:.2g}",
     ))  # fmt: skip
     found.append(checks.hypothesis(
         f"depth 3, m = {cfg.m_init}: every init-scale run reaches loss ≤ loss_rtol × initial",

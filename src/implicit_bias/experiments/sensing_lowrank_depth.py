@@ -9,12 +9,21 @@ solver (rtol 1e-5) until the loss is ≤ ``loss_rtol`` (10⁻⁸) × initial; de
 (η = 0.9/‖A‖²_op, 1.5·10⁴ steps: the minimum-Frobenius fit). Against X_NN = argmin{‖X‖_* : A(X) = y}
 (SCS). Error: ‖W − X*‖_F / ‖X*‖_F.
 
-Expected at the defaults (every flow converged): below 76 measurements nothing recovers (m = 40: all
-errors ≈ 1). At m = 120 depth 3 and 4 reach 6e-3 and 3e-3 while X_NN (0.35), depth 2 (0.46) and depth 1
-(0.87) fail; X_NN is exact from m = 160 on, where the deep runs sit at 1e-3 – 3e-4 (the offset of the
-finite init scale). Depth 1 equals the pseudo-inverse solution at every m.
+Claims over the whole range of m (issue 23; "depth beats the nuclear norm" was claimed at m = 120
+only, and the strict ordering fails wherever X_NN is exact): at every m and depth N ≥ 3, "error ≤
+max(X_NN's, ``recovered`` = 1e-2)", 1e-2 absorbing the finite-init offset (≈ s√(n − r)·κ, see the
+claim's basis). It requires the hypothesis m ≥ r(2n − r) = 76 (the measurements can determine a
+rank-2 matrix): at m = 40 the claims are outside the theorem, and their verdict is reported: **below
+the degrees of freedom the deep flows are worse than X_NN** (depth 3: 1.02, depth 4: 1.26 against
+0.98; a finding, not counted).
 
-    implicit-bias run sensing_lowrank_depth                  # ~85 s on 2 cores (18 flows, one compile per m and depth)
+Expected at the defaults (every flow converged; seed 0): below 76 measurements nothing recovers (m = 40:
+all errors ≈ 1). At m = 80 depth 3 and 4 reach 0.34 and 0.41 where X_NN has 0.74; at m = 120 6e-3 and
+3e-3 while X_NN (0.35), depth 2 (0.46) and depth 1 (0.87) fail; X_NN is exact from m = 160 on, where
+the deep runs sit at 2.3e-3 – 3e-4 (the offset of the finite init scale). Claims 12/12 (2 outside).
+Depth 1 equals the pseudo-inverse solution at every m.
+
+    implicit-bias run sensing_lowrank_depth                  # ~90 s on 2 cores (18 flows, one compile per m and depth)
     implicit-bias run sensing_lowrank_depth --set "ms=(60,100,140)" --set init_scale=1e-6
 """
 
@@ -37,7 +46,8 @@ SEED = "003"
 ORDER = 5
 TITLE = "Low-rank recovery from Gaussian measurements: error vs m per depth, next to nuclear norm"
 
-TINY = {"n": 10, "ms": (20, 50, 80), "few": 50, "n_steps": 6000, "depths": (1, 3)}
+# every m ≥ r(2n − r) = 36: a TINY claim must be inside its theorem (tests/test_experiments.py)
+TINY = {"n": 10, "ms": (50, 80), "n_steps": 6000, "depths": (1, 3)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -49,7 +59,9 @@ class Config:
     eta0: Step = 0.9  # depth 1 (GD from 0): η = η₀/‖A‖²_op
     n_steps: Count = 15_000  # depth 1's GD steps
     init_scale: Scale = 1e-4  # depth ≥ 2: orthogonal factors, end-to-end scale init_scale
-    few: Count = 120  # an m below the nuclear norm's threshold where depth ≥ 3 should recover
+    # a deep run counts as recovering X* below this error: the offset of the finite init scale
+    # s (≈ s√(n − r)·κ, see the claim's basis; 2.3e-3 measured at m = 160) is absorbed
+    recovered: Tol = 1e-2
     seed: Seed = 0
     loss_rtol: Tol = 1e-8  # converged: final training loss ≤ loss_rtol × initial loss
     rtol: Tol = (
@@ -62,10 +74,6 @@ class Config:
         require(
             self.rank <= self.n,
             f"rank = {self.rank} must be <= n = {self.n} (X* is n×n of rank `rank`)",
-        )
-        require(
-            self.few in self.ms,
-            f"few = {self.few} must be one of ms = {self.ms} (depth ≥ 3 is compared with the nuclear norm at m = few)",
         )
 
 
@@ -122,26 +130,45 @@ def run(cfg: Config) -> Result:
         "seed 003, 'Low rank matrix recovery via deep matrix factorization' (figure, 20×20 rank 2)"
     )
     found = []
-    for N in deep:
-        hyp = f"depth {N}, m = {cfg.few}: the flow reaches loss ≤ loss_rtol × initial"
+    dof = cfg.rank * (2 * cfg.n - cfg.rank)  # dimension of the rank-r matrices
+    for m in cfg.ms:
+        enough = f"m = {m} ≥ r(2n − r) = {dof} (the measurements can determine a rank-r matrix)"
         found.append(checks.hypothesis(
-            hyp,
-            lossr[(N, cfg.few)] <= cfg.loss_rtol,
-            predicted=f"≤ {cfg.loss_rtol:g} × initial within {cfg.max_flow_steps} flow steps",
-            observed=lossr[(N, cfg.few)],
-            basis="the comparison is between (near-)interpolants",
+            enough,
+            m >= dof,
+            predicted=f"≥ {dof}",
+            observed=m,
+            source="seed 003, 'Model problem: Low rank matrix recovery' (m ≪ n² but enough to "
+            "determine a rank-r W)",
+            basis="a rank-r n×n matrix has r(2n − r) degrees of freedom: below that the rank-r "
+            "interpolants form a manifold and no method recovers a generic X*",
         ))  # fmt: skip
-        found.append(checks.holds(
-            f"depth {N} beats the nuclear norm at m = {cfg.few} (lower error)",
-            err[(N, cfg.few)] < err[("nuclear", cfg.few)],
-            predicted="‖W − X*‖ (depth N) < ‖X_NN − X*‖",
-            observed=f"{err[(N, cfg.few)]:.3g} vs {err[('nuclear', cfg.few)]:.3g}",
-            source=src,
-            basis="an ordering (no tolerance); evaluated at a converged run",
-            loss=lossr[(N, cfg.few)],
-            loss_tol=cfg.loss_rtol,
-            requires=(hyp,),
-        ))  # fmt: skip
+        for N in deep:
+            hyp = f"depth {N}, m = {m}: the flow reaches loss ≤ loss_rtol × initial"
+            bound = max(err[("nuclear", m)], cfg.recovered)
+            found.append(checks.hypothesis(
+                hyp,
+                lossr[(N, m)] <= cfg.loss_rtol,
+                predicted=f"≤ {cfg.loss_rtol:g} × initial within {cfg.max_flow_steps} flow steps",
+                observed=lossr[(N, m)],
+                basis="the comparison is between (near-)interpolants",
+            ))  # fmt: skip
+            found.append(checks.at_most(
+                f"depth {N} error ≤ max(nuclear norm's, {cfg.recovered:g}) at m = {m}",
+                bound,
+                err[(N, m)],
+                source=src,
+                basis=f"the figure's deep curves lie on or below the nuclear norm's at every m; "
+                f"'recovered' = {cfg.recovered:g} absorbs the offset of the finite init scale s "
+                f"= {cfg.init_scale:g}: the n − r singular values the data leave free stay O(s) "
+                "(at depth N ≥ 3 they move like σ^(2−2/N)), so a recovering flow ends ≈ "
+                "s√(n − r)·κ from X*, κ = 1 + ‖A‖/σ_min(A on the rank-r tangent space) ≈ 10 near "
+                "the threshold (≈ 4e-3); evaluated at a converged run",
+                detail=f"X_NN {err[('nuclear', m)]:.3g}, depth {N} {err[(N, m)]:.3g}",
+                loss=lossr[(N, m)],
+                loss_tol=cfg.loss_rtol,
+                requires=(hyp, enough),
+            ))  # fmt: skip
     found.append(checks.at_most(
         f"nuclear norm exact at m = {big}",
         1e-4,

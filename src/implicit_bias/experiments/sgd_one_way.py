@@ -1,21 +1,33 @@
-"""SGD with weight decay jumps only from high to low rank: hundreds of seeds, no up-jump, B_1 is never left.
+"""SGD with weight decay jumps only from high to low rank: hundreds of seeds, B_1 absorbs, no exit within the step-size condition.
 
 Seed 001 (Wang & Jacot): B_r (approximately balanced, approximately rank r, bounded) is closed under
-SGD for small η, λ, SGD enters it with positive probability P(θ_{t+T} ∈ B_r | θ_t) ≥ O(r^T), and at a
-critical point in B_r, Σ_i f_α(s_i(A)^{2/L}) ≤ r + ε₂ (Lemma). Starts: full-batch GD with weight
-decay λ₀ from Gaussian inits (``n_init``) for ``warmup`` steps, to critical points (‖∇L‖ ≤ grad_tol):
-those at rank level 2 (≤ ``n_starts``) test the jump into B_1, those inside B_1 (≤ ``n_inside``) test
-closedness from the first step, and all of them the Lemma. From every start: SGD for each (η, λ) of
-the grid in one vmap, B_1 membership checked at EVERY step inside the jitted loop (each exit recorded
-with its step and the condition that failed), and full-batch GD with the same λ from the rank-2 starts.
-Closedness is claimed for the runs within a derived step-size condition (``sgd.noise_condition``:
-2η²‖G‖² ≤ (1 − (1 − 2ηλ)²)√ε₁ at every step taken from B_1); exits outside it are reported as rows.
+SGD for small η, λ, SGD enters it with positive probability P(θ_{t+T} ∈ B_r | θ_t) ≥ O(r^T) and is
+absorbed with probability 1, and at a critical point in B_r, Σ_i f_α(s_i(A)^{2/L}) ≤ r + ε₂ (Lemma).
+Starts: full-batch GD with weight decay λ₀ from Gaussian inits (``n_init``) for ``warmup`` steps, to
+critical points (‖∇L‖ ≤ grad_tol): those at rank level 2 (≤ ``n_starts``) test the entry into B_1,
+those inside B_1 (≤ ``n_inside``) test closedness from the first step, and all of them the Lemma.
+From every start: SGD for each (η, λ) of the grid in one vmap, B_1 membership checked at EVERY step
+inside the jitted loop.
 
-Expected at the defaults (2×2 problem of ``sgd_2x2``, ε = 0.2, L = 3, η₀ = 0.3, λ₀ = 0.03): ≈ 120
-rank-2 starts out of 240 inits; at (η, λ) = (0.4, 0.03) nearly all enter B_1 within 6·10⁴ steps, GD
-from the same starts never does; no exit from B_1 in the runs within the step-size condition (η = 0.05);
-at η ≥ 0.3 some B_1 starts leave B_1 for a few steps through the balancedness condition (see
-docs/seed001.md); the Lemma holds at every critical point in B_1.
+Claims since issue 23 (they were "P > 0", closedness only in runs filtered after the fact, and a GD
+comparison from GD's own critical points, where GD cannot move):
+- closedness: EVERY exit from B_1 of every run is counted, per step and per condition (the runs
+  with an exit are replayed step by step, ``optim.sgd.replay_exits``); the claim is that none
+  happens at a step within the derived step-size condition (ii) (``sgd.noise_condition``: 2η²‖G‖²
+  ≤ (1 − (1 − 2ηλ)²)√ε₁, the seed's "small enough η" for the balancedness of B_r);
+- P ≥ O(r^T) and absorption: P(θ_T ∈ B_1 | rank-2 start), membership at T itself, rises in T (95%
+  lower bound at T = n_steps above the 95% upper bound at n_steps/8; a positive entry probability in
+  every window makes it rise to 1), and at the horizon its lower bound exceeds ½;
+- SGD vs full-batch GD from the same NON-critical starts (the Gaussian inits themselves, not selected
+  by the warm-up; an init whose SGD or GD run diverges is left out of both), at (η_max, λ₀).
+
+Expected at the defaults (2×2 problem of ``sgd_2x2``, ε = 0.2, L = 3, η₀ = 0.3, λ₀ = 0.03, seed 0):
+124 rank-2 starts and 32 starts in B_1 out of 240 inits; 8,144 exits from B_1 in 18 runs, all through
+balancedness, all at η ≥ 0.3 and none at a step within (ii) (461,401 of the 1,024,934 steps taken
+from inside B_1 are within it); P(θ_T ∈ B_1) at (0.4, 0.03): 80, 109, 124, 124 of 124 at T = 7.5k,
+15k, 30k, 60k (lower bounds 0.57 → 0.98); from the Gaussian inits SGD 235/235 vs GD 116/235 in B_1
+at the horizon (5 of 240 inits left out: a run diverged at η = 0.4); the Lemma holds at every
+critical point in B_1.
 
     implicit-bias run sgd_one_way                   # ~60 s
     implicit-bias sweep sweeps/sgd_one_way_grid.toml   # η × λ × ε × f_α grid
@@ -45,7 +57,7 @@ from implicit_bias.experiments import Result
 from implicit_bias.experiments._constraints import decay_ok, divides, require
 from implicit_bias.experiments.sgd_2x2 import problem_2x2
 from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.optim.sgd import SGD, regularized_loss, run_seeds
+from implicit_bias.optim.sgd import SGD, regularized_loss, replay_exits, run_seeds
 from implicit_bias.theory import sgd as theory
 
 SEED = "001"
@@ -229,14 +241,59 @@ def run(cfg: Config) -> Result:
                          method="GD", n=S2, entered_B1=int(gd_in[m].sum()),
                          exits=int(gst["n_exit"][m].sum())))  # fmt: skip
 
-    # the probability claim at (largest η, λ₀): the starts are GD-critical at λ₀, so GD stays there
+    # P(θ_T ∈ B_1 | rank-2 start) at the snapshots T, at (largest η, λ₀): membership at T itself
+    # (not "entered by T": an exit counts against it), from the snapshot metrics
     g_top = grid.index((max(cfg.etas), cfg.lam0))
-    k_sgd = int(entered[(cell == g_top) & is2].sum())
-    gm = slice(gd_grid.index(cfg.lam0) * S2, (gd_grid.index(cfg.lam0) + 1) * S2)
-    k_gd = int(gd_in[gm].sum())
-    lo_sgd = checks.binomial_lower(k_sgd, max(S2, 1), cfg.confidence)
-    hi_gd = checks.binomial_upper(k_gd, max(S2, 1), cfg.confidence)
+    top2 = (cell == g_top) & is2
+    snap = {k: np.asarray(v)[top2] for k, v in sgd.observed.items()}
+    inB1_T = theory.in_region(
+        snap["balance"], snap["rank"], snap["norm2"], r=1, eps1=cfg.eps1, eps2=cfg.eps2, C=cfg.C
+    )  # fmt: skip  (runs, snapshots)
+    t_snap = cfg.save_every * np.arange(inB1_T.shape[1])  # a diverged run's own times are NaN
+    k_T = inB1_T.sum(0)
+    lo_T = np.array([checks.binomial_lower(int(k), S2, cfg.confidence) for k in k_T])
+    up_T = np.array([checks.binomial_upper(int(k), S2, cfg.confidence) for k in k_T])
+    early = int(np.argmin(np.abs(t_snap - T / 8)))
+    marks = [int(np.argmin(np.abs(t_snap - T * f))) for f in (1 / 8, 1 / 4, 1 / 2, 1)]
     conf = f"one-sided Clopper–Pearson {cfg.confidence:g} over {S2} rank-2 starts"
+    for j, tj in enumerate(t_snap):
+        rows.append(dict(t=float(tj), series="P_in_B1_at_T", value=float(k_T[j]) / max(S2, 1),
+                         lower=float(lo_T[j]), upper=float(up_T[j]), eta=grid[g_top][0],
+                         lam=grid[g_top][1], method="SGD"))  # fmt: skip
+
+    # every exit from B_1 of every run, per step and per condition (replayed step by step: the
+    # watch records the conditions of the first 8 exits per run only)
+    with_exit = np.flatnonzero(n_exit > 0)
+    rep = replay_exits(model, problem, _take(_tile(starts, G), with_exit),
+                              (7 + np.arange(G * S))[with_exit],
+                              np.repeat([e for e, _ in grid], S)[with_exit],
+                              np.repeat([l for _, l in grid], S)[with_exit], cfg.n_steps,
+                              cfg.save_every, region)  # fmt: skip
+    tot = {k: int(v.sum()) for k, v in rep.items()}
+    exits_ii = tot["exits_ii"]
+
+    # SGD vs full-batch GD from the same NON-critical starts: the Gaussian inits themselves, not
+    # selected by the warm-up (GD started at its own critical points cannot move), at (η_max, λ₀)
+    eta_c = max(cfg.etas)
+    cmp_sgd = run_seeds(model, problem, SGD(eta=eta_c, lam=cfg.lam0, n_steps=cfg.n_steps,
+                        save_every=cfg.n_steps), p_init, 11 + np.arange(cfg.n_init),
+                        obs_small)  # fmt: skip
+    cmp_gd = run_seeds(model, problem, SGD(eta=eta_c, lam=cfg.lam0, n_steps=cfg.n_steps,
+                       save_every=cfg.n_steps, batch_size=None), p_init,
+                       np.zeros(cfg.n_init, int), obs_small)  # fmt: skip
+
+    def in_end(tr):
+        o = {k: np.asarray(v)[:, -1] for k, v in tr.observed.items()}
+        return theory.in_region(o["balance"], o["rank"], o["norm2"], r=1, eps1=cfg.eps1,
+                                eps2=cfg.eps2, C=cfg.C)  # fmt: skip
+
+    # an init whose SGD or GD run diverges (η too large for it) is left out of both (paired)
+    pair = (np.asarray(cmp_sgd.status) == 0) & (np.asarray(cmp_gd.status) == 0)
+    n_pair = int(pair.sum())
+    cmp_div = cfg.n_init - n_pair
+    k_sgd0, k_gd0 = int((in_end(cmp_sgd) & pair).sum()), int((in_end(cmp_gd) & pair).sum())
+    lo_sgd0 = checks.binomial_lower(k_sgd0, max(n_pair, 1), cfg.confidence)
+    hi_gd0 = checks.binomial_upper(k_gd0, max(n_pair, 1), cfg.confidence)
 
     # the Lemma on critical points: GD endpoints with ‖∇L‖ ≤ grad_tol
     crit = gnorm <= cfg.grad_tol
@@ -254,13 +311,6 @@ def run(cfg: Config) -> Result:
     rel_tol = max(np.sqrt(cfg.C) * cfg.grad_tol / cfg.lam0, 0.0) * cfg.depth + 1e-9
 
     n_inside_runs = int(np.sum(entered))
-    quiet = entered & (
-        st["n_in_noisy"] == 0
-    )  # in B_1, and every step from B_1 under the noise bound
-    n_exit_quiet = int(n_exit[quiet].sum())
-    HYP_ETA = (
-        "η small enough: 2η²‖G‖² ≤ (1 − (1 − 2ηλ)²)√ε₁ at every step from B_1 (≥ min_starts runs)"
-    )
     found = [
         checks.sanity(
             "rank-2 starts (seeds)",
@@ -289,6 +339,14 @@ def run(cfg: Config) -> Result:
             source="seed 001, the SGD update",
         ),  # fmt: skip
         checks.hypothesis(
+            "the comparison runs from Gaussian inits stay finite (≥ min_starts pairs)",
+            n_pair >= cfg.min_starts,
+            predicted=f"≥ {cfg.min_starts} inits with both runs finite",
+            observed=f"{n_pair} of {cfg.n_init} ({cmp_div} left out: a run diverged)",
+            source="seed 001 (small η)",
+            basis="min_starts: enough pairs for the claim's one-sided confidence bounds",
+        ),  # fmt: skip
+        checks.hypothesis(
             "warm-up GD endpoints are critical points (‖∇L‖ ≤ grad_tol) in B_1",
             int(lemma_set.sum()) >= cfg.min_starts,
             predicted=f"≥ {cfg.min_starts} states",
@@ -296,43 +354,63 @@ def run(cfg: Config) -> Result:
             source="seed 001, Lemma",
             basis="min_starts: enough states for the claim's one-sided confidence bound",
         ),  # fmt: skip
-        checks.hypothesis(
-            HYP_ETA,
-            int(quiet.sum()) >= cfg.min_starts,
-            predicted=f"≥ {cfg.min_starts} runs",
-            observed=int(quiet.sum()),
-            basis="min_starts: enough runs for the claim's one-sided confidence bound",
-            source="seed 001 (B_r absorbing for small η, λ); the bound is derived in "
-            "sgd.noise_condition",
-        ),  # fmt: skip
         checks.at_most(
-            "exits from B_1, checked at every step, in runs within the step-size condition (B_1 closed)",
+            "exits from B_1 at steps within the step-size condition (ii), every step, every run "
+            "(B_1 closed)",
             0,
-            n_exit_quiet,
-            source="seed 001, closedness of B_r (θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r)",
-            basis="the theorem gives probability 0 of leaving B_r: any exit is a counterexample",
-            requires=("ηλ < 1/2 (decay factor 1 − 2ηλ > 0) in every cell", HYP_ETA),
-            detail=f"{int(quiet.sum())} runs qualify; all runs: {int(np.sum(n_exit > 0))} with an exit, "
-            f"{int(n_exit.sum())} exits (rows series=exit_B1 give each with its step and cause)",
-        ),  # fmt: skip
-        checks.at_least(
-            "P(θ_T ∈ B_1 | rank-2 start) > 0 at the horizon (largest η, λ = λ₀)",
-            1e-12,
-            lo_sgd,
-            source="seed 001, P(θ_{t+T} ∈ B_r | θ_t) ≥ O(r^T)",
-            basis=conf,
+            exits_ii,
+            source="seed 001, closedness of B_r (θ_t ∈ B_r ⇒ θ_{t+1} ∈ B_r for small enough η)",
+            basis="the theorem gives probability 0 of leaving B_r: any exit at a step within "
+            "(ii), the derived 'small enough η' for B_r's balancedness, is a counterexample; "
+            "every exit of every run is counted (replayed step by step), none filtered by run",
             requires=("ηλ < 1/2 (decay factor 1 − 2ηλ > 0) in every cell",),
-            detail=f"{k_sgd}/{S2} entered within T = {T} at η={grid[g_top][0]:g}, λ={grid[g_top][1]:g}; "
-            "the lower bound is positive iff some run entered; the curve vs T is in series=P_in_B1",
+            detail=f"steps taken from inside B_1: {tot['steps_in']:,}, within (ii) "
+            f"{tot['steps_in_ii']:,}; exits: {tot['exits']} in {with_exit.size} runs — by "
+            f"balancedness {tot['balance']}, rank {tot['rank']}, ‖W‖² > C {tot['bound']}; "
+            f"within (ii): {exits_ii} (balancedness {tot['balance_ii']}, rank "
+            f"{tot['rank_ii']}, ‖W‖² > C {tot['bound_ii']}); rows series=exit_B1 give the first "
+            "8 of each run with its step",
         ),  # fmt: skip
         checks.holds(
-            "SGD enters B_1 more often than full-batch GD from the same rank-2 starts",
-            lo_sgd > hi_gd,
-            predicted="lower bound (SGD) > upper bound (GD)",
-            observed=f"SGD {k_sgd}/{S2} (≥ {lo_sgd:.3f}) vs GD {k_gd}/{S2} (≤ {hi_gd:.3f})",
-            source="seed 001, conclusion (SGD jumps; the absorbing effect needs SGD's noise)",
+            f"P(θ_T ∈ B_1 | rank-2 start) rises in T: 95% lower bound at T = {T} > 95% upper bound "
+            f"at T = {int(t_snap[early])} (largest η, λ = λ₀)",
+            bool(lo_T[-1] > up_T[early]),
+            predicted="lower(T) > upper(T/8)",
+            observed=f"{int(k_T[-1])}/{S2} (≥ {lo_T[-1]:.3f}) vs {int(k_T[early])}/{S2} "
+            f"(≤ {up_T[early]:.3f})",
+            source="seed 001, P(θ_{t+T} ∈ B_r | θ_t) ≥ O(r^T): a positive entry probability in "
+            "every window of T steps makes P(θ_T ∈ B_1) rise to 1",
             basis=conf,
             requires=("ηλ < 1/2 (decay factor 1 − 2ηλ > 0) in every cell",),
+            detail="95% lower bounds at T = "
+            + ", ".join(f"{int(t_snap[j])}: {lo_T[j]:.3f} ({int(k_T[j])}/{S2})" for j in marks)
+            + f" at η={grid[g_top][0]:g}, λ={grid[g_top][1]:g}; the curve is series=P_in_B1",
+        ),  # fmt: skip
+        checks.at_least(
+            f"absorption: P(θ_T ∈ B_1 | rank-2 start) at T = {T}, 95% lower bound (largest η, λ₀)",
+            0.5,
+            lo_T[-1],
+            source="seed 001, Theorem: P(θ_t ∈ B_r ∀t > T | θ₀) = 1 for some T",
+            basis=f"{conf}; the theorem's T is not given, so the horizon's rate is compared with "
+            "½ (a majority absorbed), not with 1",
+            requires=("ηλ < 1/2 (decay factor 1 − 2ηλ > 0) in every cell",),
+            detail=f"{int(k_T[-1])}/{S2} in B_1 at T = {T}",
+        ),  # fmt: skip
+        checks.holds(
+            "SGD is in B_1 at the horizon more often than full-batch GD from the same Gaussian "
+            "inits (largest η, λ₀)",
+            lo_sgd0 > hi_gd0,
+            predicted="lower bound (SGD) > upper bound (GD)",
+            observed=f"SGD {k_sgd0}/{n_pair} (≥ {lo_sgd0:.3f}) vs GD {k_gd0}/{n_pair} "
+            f"(≤ {hi_gd0:.3f})",
+            source="seed 001, conclusion (SGD jumps; the absorbing effect needs SGD's noise)",
+            basis=f"one-sided Clopper–Pearson {cfg.confidence:g} over the {n_pair} Gaussian inits "
+            "with both runs finite, not selected by the warm-up (non-critical starts for both)",
+            requires=(
+                "ηλ < 1/2 (decay factor 1 − 2ηλ > 0) in every cell",
+                "the comparison runs from Gaussian inits stay finite (≥ min_starts pairs)",
+            ),
+            detail=f"{cmp_div} of {cfg.n_init} inits left out (a diverged run)",
         ),  # fmt: skip
         checks.holds(
             "Lemma: at critical points in B_1, s_i(A)^(2/L) = s_i(W_ℓᵀW_ℓ) and Σ f_α(s_i(A)^(2/L)) ≤ 1 + ε₂",

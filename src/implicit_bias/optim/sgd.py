@@ -391,3 +391,52 @@ def run_seeds(
         return traj
     stats = traj.observed["watch"]
     return dataclasses.replace(traj, observed=traj.observed["snap"]), stats
+
+
+# ---------------------------------------------------------------------------------------------
+# every exit from B_r, counted per step and per condition (issue 23)
+
+
+def replay_exits(model, problem, params0, seeds, etas, lams, n_steps: int, save_every: int,
+                 region, batch_size: int = 1) -> dict:  # fmt: skip
+    """Replay SGD runs step by step (the same indices as ``run_seeds``: ``sampled_indices(seed,
+    n_steps, save_every, …)``) and count EVERY exit from B_r (θ_{t−1} ∈ B_r, θ_t ∉ B_r), by the
+    condition that fails at θ_t (balancedness, rank, ‖W_ℓ‖² ≤ C; an exit can fail several) and by
+    whether the derived step-size condition (ii) (``optim.sgd.noise_condition``) held at that step.
+
+    ``params0`` stacked over runs (leading axis), ``seeds``, ``etas``, ``lams`` one per run. Returns
+    per-run integer arrays: ``exits``, ``balance``, ``rank``, ``bound``, ``exits_ii`` (within (ii)),
+    ``balance_ii``, ``rank_ii``, ``bound_ii``, ``steps_in`` (steps taken from inside B_r) and
+    ``steps_in_ii``; ``region`` is a ``theory.sgd.Region``. The watch inside ``run_seeds`` records only the first 8 exits' conditions.
+    """
+    from implicit_bias.theory.sgd import WHY_BALANCE, WHY_BOUND, WHY_RANK, region_state
+
+    seeds = np.asarray(seeds)
+    if seeds.size == 0:
+        z = np.zeros(0, int)
+        keys = ("exits", "balance", "rank", "bound", "exits_ii", "balance_ii", "rank_ii",
+                "bound_ii", "steps_in", "steps_in_ii")  # fmt: skip
+        return {k: z for k in keys}
+    N = int(problem.rows.shape[0])
+    idx = np.stack([sampled_indices(int(s), n_steps, save_every, N, batch_size)
+                    for s in seeds])  # fmt: skip
+
+    def one(p, ids, eta, lam):
+        def step(p, i):
+            new = sgd_step(model, problem, p, i, eta, lam)
+            lvl_old = region_state(p, region)[0]
+            lvl_new, why = region_state(new, region)
+            inside = lvl_old <= region.r
+            ex = inside & ~(lvl_new <= region.r)
+            cond = noise_condition(p, new, eta, lam, region.eps1)
+            bits = [ex & ((why & b) > 0) for b in (WHY_BALANCE, WHY_RANK, WHY_BOUND)]
+            out = (ex, *bits, ex & cond, *[b & cond for b in bits], inside, inside & cond)
+            return new, tuple(x.astype(jnp.int32) for x in out)
+
+        _, out = jax.lax.scan(step, p, ids)
+        return tuple(x.sum() for x in out)
+
+    res = jax.jit(jax.vmap(one))(params0, idx, jnp.asarray(etas, float), jnp.asarray(lams, float))
+    keys = ("exits", "balance", "rank", "bound", "exits_ii", "balance_ii", "rank_ii", "bound_ii",
+            "steps_in", "steps_in_ii")  # fmt: skip
+    return {k: np.asarray(v) for k, v in zip(keys, res)}

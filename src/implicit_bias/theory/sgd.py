@@ -255,3 +255,4 @@ def b_level(params, region: Region) -> Float[Array, ""]:
     """The smallest integer r ≥ 0 with θ ∈ B_r (+inf: in no B_r). θ ∈ B_r ⇔ b_level(θ) ≤ r, so
     "B_r is closed under SGD for every r" ⇔ b_level never increases."""
     return region_state(params, region)[0]
+
