@@ -63,6 +63,29 @@ def diagonal_eta_halved(mp, module):
                lambda model, problem, p0, etas, *a: real(model, problem, p0, 0.5 * etas, *a))  # fmt: skip
 
 
+def dlr_eta_halved(mp, module):
+    """GD runs at η/2 while the map labels the cell η (the run and its tail)."""
+    real = module.GD
+    mp.setattr(module, "GD", lambda *, eta, **kw: real(eta=0.5 * eta, **kw))
+
+
+def dlr_flattest_doubled(mp, module):
+    """The flattest minimizer's sharpness read off the loss without its ½ (2N a ‖β*‖^{−2/N}): the
+    stability bound of every minimizer drawn at half its value."""
+    real = module.flattest_sharpness
+    mp.setattr(module, "flattest_sharpness", lambda a, norm, N: 2.0 * real(a, norm, N))
+
+
+def dlr_seed_bound_times(factor: float):
+    """Seed 004's bound 1/(2σ) off by a constant factor (e.g. read as 2/σ)."""
+
+    def apply(mp, module):
+        real = module.seed_bound
+        mp.setattr(module, "seed_bound", lambda cfg: factor * real(cfg))
+
+    return apply
+
+
 MUTANTS: dict[str, list[Mutant]] = {
     "regime_diagonal": [
         Mutant(
@@ -73,6 +96,23 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "η halved in the simulation", diagonal_eta_halved, kills=(r"λ_max\(∇²L\) above 2/η",)
         ),  # fmt: skip
+    ],
+    "regime_dlr": [
+        Mutant("η halved in the simulation", dlr_eta_halved, kills=(r"converged above 2/λ_min",)),
+        Mutant(
+            "flattest minimizer's sharpness ×2 (its bound halved)",
+            dlr_flattest_doubled,
+            kills=(r"converged above 2/λ_min",),
+        ),  # fmt: skip
+        Mutant(
+            "seed 004's bound ×4", dlr_seed_bound_times(4.0), kills=(r"below seed 004's bound",)
+        ),  # fmt: skip
+        Mutant(
+            "run truncated to a tenth of its steps",
+            lambda mp, module: None,
+            kills=(r"below seed 004's bound",),
+            config={"n_steps": 300, "n_saves": 30},
+        ),
     ],
     "regime_dmf": [
         Mutant(

@@ -91,3 +91,87 @@ def test_tail_steps_are_gd_steps():
     w1 = w[0] - 0.1 * (P - 1.0) * np.array([0.72, 0.45, 0.4])
     np.testing.assert_allclose(W[0, 1], w1, rtol=1e-14)
     np.testing.assert_allclose(L[0, 1], 0.5 * (np.prod(w1) - 1) ** 2, rtol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# regime_dlr: the flattest minimizer of deep linear regression with a scalar output (derived there)
+
+
+def _dlr_setting(lam, depth, hidden=2, seed=0):
+    from implicit_bias.experiments import regime_dlr as rl
+
+    cfg = rl.Config(lam=lam, depth=depth, hidden=hidden, seed=seed)
+    data, model, beta, a = rl.setting(cfg)
+    return rl, cfg, data, model, beta, a
+
+
+def test_dlr_flattest_bound_is_attained_at_the_balanced_minimizer_and_fd_agree():
+    """The dense Hessian at the balanced minimizer = N a ‖β*‖^{−2/N} (u_1 the top direction), and a
+    central finite difference of the gradient along its top eigenvector agrees."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    from implicit_bias.optim.objective import gradient
+
+    for depth in (2, 3):
+        rl, cfg, data, model, beta, a = _dlr_setting((2.0, 1.0, 0.5), depth)
+        bound = rl.flattest_sharpness(a, float(np.linalg.norm(beta)), depth)
+        lam_bal, lam_rand, resid = rl.flattest_check(cfg, data, model, beta, a)
+        np.testing.assert_allclose(lam_bal, bound, rtol=1e-12)
+        assert lam_rand >= bound and resid < 1e-12
+        s = float(np.linalg.norm(beta)) ** (1 / depth)
+        p0 = rl.init_params(cfg, data, s**depth)
+        flat, unravel = ravel_pytree(p0)
+        H = np.asarray(jax.hessian(lambda x: _obj(model, data.problem, unravel(x)))(flat))
+        v = np.linalg.eigh(H)[1][:, -1]
+        g = lambda x: np.asarray(ravel_pytree(gradient(model, data.problem, unravel(x)))[0])  # noqa: E731
+        h = 1e-5
+        fd = v @ (g(flat + h * v) - g(flat - h * v)) / (2 * h)
+        np.testing.assert_allclose(fd, bound, rtol=1e-8)
+
+
+def _obj(model, problem, params):
+    from implicit_bias.optim.objective import objective
+
+    return objective(model, problem, params)
+
+
+def test_dlr_no_minimizer_is_flatter_than_the_bound_even_when_minimized():
+    """λ_max minimized over the minimizers (Nelder–Mead over the free factors, several starts)
+    never goes below N a ‖β*‖^{−2/N}, and reaches it to 1e-4 (β* along the top direction of Σ_x)."""
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    from implicit_bias.optim.sharpness import hessian_top_k
+
+    rl, cfg, data, model, beta, a = _dlr_setting((2.0, 1.0, 0.5), 2)
+    bound = rl.flattest_sharpness(a, float(np.linalg.norm(beta)), 2)
+    h = cfg.hidden
+
+    def minimizer(x):
+        c = x[:h].reshape(h, 1)
+        R = x[h:].reshape(len(cfg.lam), h)
+        nb = float(np.sum(c**2))
+        P = np.eye(h) - c @ c.T / nb
+        return (c, beta @ c.T / nb + R @ P)
+
+    hess = jax.jit(lambda p: jax.hessian(lambda f: _obj(model, data.problem, ravel_pytree(p)[1](f)))(
+        ravel_pytree(p)[0]))  # fmt: skip
+
+    def lam_max(x):
+        p = tuple(jax.numpy.asarray(w) for w in minimizer(x))
+        return float(np.linalg.eigvalsh(np.asarray(hess(p)))[-1])
+
+    rng = np.random.default_rng(3)
+    best = np.inf
+    for _ in range(4):
+        x0 = rng.standard_normal(h + len(cfg.lam) * h)
+        r = scipy.optimize.minimize(lam_max, x0, method="Nelder-Mead",
+                                    options={"maxfev": 4000, "xatol": 1e-10, "fatol": 1e-12})  # fmt: skip
+        assert r.fun >= bound * (1 - 1e-12)
+        best = min(best, r.fun)
+    np.testing.assert_allclose(best, bound, rtol=1e-4)
+    # a dense check of the same function against hessian_top_k at one point
+    x = rng.standard_normal(h + len(cfg.lam) * h)
+    np.testing.assert_allclose(lam_max(x), hessian_top_k(model, data.problem, [minimizer(x)])[0, 0],
+                               rtol=1e-10)  # fmt: skip

@@ -51,7 +51,7 @@ from implicit_bias.config import Count, Depth, Positive, Scale, Seed, Step, Tol
 from implicit_bias.errors import ConfigError
 from implicit_bias.experiments import Result
 from implicit_bias.models.deep_matrix import DeepMatrix
-from implicit_bias.optim import DIVERGED, GD, fit_batch
+from implicit_bias.optim import DIVERGED, GD, fit_batch, regimes as shared
 from implicit_bias.optim.sharpness import hessian_top_k, sharpness_along
 from implicit_bias.problems.full import FullObservation
 from implicit_bias.theory import deep_matrix as theory
@@ -65,9 +65,9 @@ TINY = {"n_eta": 8, "n_alpha": 4, "eta_min": 0.004, "n_steps": 6000, "n_saves": 
 
 REGIMES = ("seed limit", "flatter", "catapult", "other sign", "EoS", "oscillating",
            "stalled at 0", "slow", "diverged")  # fmt: skip
-EOS_BAND = 0.25  # "λ_max ≈ 2/η": the tail's mean λ_max within ±25 % of 2/η (a definition)
-U = 2.0**-53
-TAIL = 16  # consecutive GD steps after the run, to see oscillations the snapshots' spacing hides
+EOS_BAND = shared.EOS_BAND  # "λ_max ≈ 2/η": within ±25 % of 2/η (a definition)
+U = shared.U
+TAIL = shared.TAIL  # consecutive GD steps after the run (oscillations the spacing hides)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -188,29 +188,17 @@ def classify(loss, w_end, w0, eta, lam_end, phi0, lam_min, loss_tol, diverged, t
     """One cell's regime from its run (see the module docstring): ``loss`` at the snapshots (finite
     part), the end point ``w_end`` and the start ``w0``, λ_max at the end, the GFS sharpness at the
     start ``phi0``, the flattest minimizer's ``lam_min``, and the losses and λ_max at ``TAIL``
-    consecutive GD steps after the end."""
-    if diverged or not np.all(np.isfinite(tail_loss)):
-        return "diverged"
-    edge = 2.0 / eta
-    if loss[-1] <= loss_tol:
-        if np.any(np.sign(w_end) != np.sign(w0)):
-            return "other sign"
-        if phi0 > edge and (1.0 - EOS_BAND) * edge <= lam_end <= edge:
-            return "EoS"  # the flow's minimizer was unstable: GD flattened down to the edge
-        if np.any(loss[1:] > loss[0]) and lam_end < phi0:
-            return "catapult"
-        # farther from the flow's limit than from the flattest minimizer, and beyond what the
-        # residual term (∏w − y)∂²∏w of a converged point can move λ_max: 4N√(2·loss)·λ
-        lam_tol = 4.0 * w0.size * np.sqrt(2.0 * loss_tol) * phi0 / y
-        if phi0 - lam_end > max(0.5 * (phi0 - lam_min), lam_tol):
-            return "flatter"
-        return "seed limit"
-    rises = np.diff(tail_loss) > 64 * U * tail_loss[1:]
-    if np.any(rises):
-        return "EoS" if abs(np.mean(tail_lam) - edge) <= EOS_BAND * edge else "oscillating"
-    if tail_loss[-1] >= 0.25 * y**2:
-        return "stalled at 0"
-    return "slow"
+    consecutive GD steps after the end. ``optim.regimes.classify`` with this map's
+    knowledge: another sign pattern, the saddle at 0 (loss ≥ ¼y²), and the residual term's bound on
+    λ_max at a converged point."""
+    # farther from the flow's limit than from the flattest minimizer, and beyond what the
+    # residual term (∏w − y)∂²∏w of a converged point can move λ_max: 4N√(2·loss)·λ
+    lam_tol = 4.0 * w0.size * np.sqrt(2.0 * loss_tol) * phi0 / y
+    reg = shared.classify(loss, eta, lam_end, loss_tol=loss_tol, diverged=diverged,
+                           tail_loss=tail_loss, tail_lam=tail_lam, lam_flow=phi0, lam_min=lam_min,
+                           lam_tol=lam_tol, stall_loss=0.25 * y**2,
+                           elsewhere="other sign" if np.any(np.sign(w_end) != np.sign(w0)) else None)  # fmt: skip
+    return {"converged": "seed limit", "stalled": "stalled at 0"}.get(reg, reg)
 
 
 def run(cfg: Config) -> Result:

@@ -431,7 +431,8 @@ def describe(q: Question) -> str:
         solver = "exact, in mirror coordinates: an m-dimensional ODE"
     method = {"flow": f"the gradient flow ({solver}) until L − L_min < {q.rel_tol:g}·(L(0) − L_min) "
                       f"or t = {q.t1:g}",
-              "gd": f"GD, η = {q.eta:g}, {q.n_steps:,} steps",
+              "gd": (f"GD at {len(q.etas)} step sizes η = {q.etas[0]:g} … {q.etas[-1]:g} (a regime map)"
+                     if getattr(q, "etas", ()) else f"GD, η = {q.eta:g}") + f", {q.n_steps:,} steps",
               "sgd": f"SGD, η = {q.eta:g}, λ = {q.lam:g}, {q.n_steps:,} steps",
              "limit": "the α → 0 limit path (an oracle: no simulation)"}[q.method]  # fmt: skip
     start = "a uniform start" if q.model == "hadamard" else q.init

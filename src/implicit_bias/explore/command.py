@@ -144,7 +144,7 @@ def summary(outcome) -> list[str]:
                      f"distance ‖X(W − W^k)‖/‖XW^k‖ = {ends[k]:.3g})")  # fmt: skip
     table, after = [], []  # tables (the limit path, the saddles) are printed as they are
     for n in cfg.get("notes", []):
-        if n.startswith("the path:\n"):
+        if n.startswith(("the path:\n", "regime map:\n")):
             table = n.splitlines()
         elif n.startswith("saddles:"):
             after += n.splitlines()

@@ -76,6 +76,14 @@ class Question:
     seed: Seed = 0
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EtaMap(Question):
+    """A question over a grid of step sizes (``--eta a:b:n``, ``explore.etamap``): ``eta`` is the
+    first, ``etas`` all of them. A question with one η stays a ``Question`` (its hash unchanged)."""
+
+    etas: Annotated[tuple[float, ...], MinLen(2), MaxLen(200)] = (0.1, 0.2)
+
+
 FIELD_HELP = {
     "problem": "full | sensing | completion | sparse | regression",
     "n": "rows of X* (matrix problems; 0 = 20, or the data's), length of x (sparse), samples (regression); with a package image (skimage:camera): its side after resizing",
@@ -99,7 +107,7 @@ FIELD_HELP = {
     "scale": "the initialization scale α",
     "width": "hidden width (deep: 0 = square; symmetric: columns of U, 0 = n)",
     "method": "flow (exact gradient flow), gd, sgd, or limit (the α → 0 path: the saddles the flow from a vanishing start visits and the jump times, from the oracle that covers the question; no simulation)",
-    "eta": "gd/sgd: the step size η",
+    "eta": "gd/sgd: the step size η; gd: a grid a:b:n (linear) or a:b:n:log (geometric) draws a regime map over η",
     "n_steps": "gd/sgd: the number of steps",
     "t1": "flow: the time horizon (0 = 1e12 for hadamard, 1e8 otherwise); the flow stops earlier once L < rel_tol · L(0)",
     "rel_tol": "flow: stop once the loss is below rel_tol · L(0)",
@@ -165,7 +173,19 @@ def question(**fields) -> Question:
     from implicit_bias import config as config_mod
 
     fields = {k: v for k, v in fields.items() if v is not None}
+    from implicit_bias.explore import etamap
+
+    etas = fields.pop("etas", None)
+    if etamap.is_grid(fields.get("eta")):  # --eta a:b:n: a regime map over η
+        etas = etamap.parse_eta_grid(fields["eta"])
+    if etas is not None:
+        etas = tuple(float(e) for e in etas)
+        fields["eta"] = etas[0]
     q = config_mod.apply_overrides(Question(), fields, experiment=NAME)
+    if etas is not None:
+        etamap.check_map(q)
+        q = config_mod.validate(EtaMap(**{f.name: getattr(q, f.name) for f in dataclasses.fields(q)},
+                                       etas=etas), experiment=NAME)  # fmt: skip
     for name in ("data", "truth"):  # an empty --data "$FILE" would silently mean no file
         if name in fields and not getattr(q, name).strip():
             raise ConfigError(f"--{name} is empty: give a file or a package source (PACKAGE:NAME)")

@@ -159,6 +159,10 @@ def run(q: Question):
     from implicit_bias.optim import fit
 
     s = setup(q)
+    if getattr(q, "etas", ()):  # --eta a:b:n: a regime map over the step size (explore.etamap)
+        from implicit_bias.explore.etamap import run_map
+
+        return run_map(q, s, loss_floor(s.problem))
     base = baselines(q, s, q.baselines)
     if q.method == "limit":
         from implicit_bias.explore.limit import run_limit
@@ -263,6 +267,10 @@ def plot(rows, cfg: Question) -> dict:
     baselines with the best early stop, the hidden-entry range next to the observed one."""
     from implicit_bias.explore.figures import plot as draw
 
+    if getattr(cfg, "etas", ()):
+        from implicit_bias.explore.etamap import plot_map
+
+        return plot_map(rows, cfg)
     if getattr(cfg, "method", "") == "limit":
         from implicit_bias.explore.limit import plot_limit
 
