@@ -97,8 +97,8 @@ KNOWN_COUNTEREXAMPLES = {
 # a regular expression for the claim). Anything else not compared fails the test (issue 23 §3).
 # The sparse ε claims at α = 0.3: β₁ ≥ Q, or the simplified bound's condition fails (README).
 EXPECTED_NOT_COMPARED = {
-    ("sparse_positive", r"\bα=0\.3: "),
-    ("sparse_signed", r"\bα=0\.3: "),
+    ("sparse_positive", r"\bα=0\.3: (Q ≤ ‖x_∞‖₁|\(‖x_∞‖₁ − Q\)/Q)"),
+    ("sparse_signed", r"\bα=0\.3: (Q ≤ ‖x_∞‖₁|\(‖x_∞‖₁ − Q\)/Q|‖x̂_∞ − x‖₁ ≤ .*CS corollary)"),
     # the first saddle too slow for its plateau hypothesis (ρ₁·τ·Δt̃ ≥ 3) at seeds 3, 4 (2.5, 2.4)
     ("sensing_glrl", r"closest approach"),
     # saddles() needs a log-speed dip: outside where c_k·log10(1/α) < 1.5 (seeds 3, 4)

@@ -12,6 +12,13 @@ moves by ~1e-5 relative), the run stopped at the old stop rel_tol = 1e-14 (it mo
 certificate cannot prove 1e-6 there; sparse_weighted: 1e-12, ~3e-6, where α barely moves the limit
 of a tiny start at all, 3e-12 for ×(1 + 1e-3), and the certificate rightly passes), the potential of
 the wrong depth, GD's tilt τ dropped.
+
+Subtle defects for the loose ε-bound claims (issue 23 §3): α ×10, ×2 and depth N ± 1 in the
+simulation only. Measured at TINY: only α ×10 fails ε claims (α = 0.03's simplified bound survives
+even that); α ×2 and depth N ± 1 fail none of them. sparse_positive's certified limit at α = 0.3 fails
+every subtle defect; sparse_signed's certified N = 2 claims catch α ×2 and depth N ± 1 in every
+simulation (depth N + 1 crashes GD there, so it is kept to the engine's flow). Numbers:
+docs/seed003_sparse.md, "Subtle mutants (issue 23)".
 """
 
 import dataclasses
@@ -78,6 +85,45 @@ def alpha_in_flow(factor):
             return real(_scaled_alpha(model, factor), problem, None, **kw)
 
         mp.setattr(module, "limit", limit)
+
+    return apply
+
+
+def depth_in_flow(shift):
+    """Depth N + shift in the simulation only (the flow's model; β₁, ε and the potential keep N)."""
+
+    def apply(mp, module):
+        real = module.limit
+        mp.setattr(module, "limit", lambda model, problem, params0=None, **kw: real(
+            dataclasses.replace(model, depth=model.depth + shift), problem, params0, **kw))  # fmt: skip
+
+    return apply
+
+
+def depth_in_engine_flow(shift):
+    """Depth N + shift in the engine's gradient flows only (GD runs keep N: at N + 1, GD at η = 0.2
+    from α = 0.1 diverges, a crash, not a detection)."""
+    from implicit_bias.optim import GradientFlow
+
+    def apply(mp, module):
+        real = module.engine_limit
+
+        def engine_limit(model, problem, method, params0=None):
+            if isinstance(method, GradientFlow):
+                model = dataclasses.replace(model, depth=model.depth + shift)
+            return real(model, problem, method, params0)
+
+        mp.setattr(module, "engine_limit", engine_limit)
+
+    return apply
+
+
+def depth_in_model(shift):
+    """Every simulated Hadamard model has depth N + shift; the predictions keep N."""
+
+    def apply(mp, module):
+        real = module.Hadamard
+        mp.setattr(module, "Hadamard", lambda **kw: real(**{**kw, "depth": kw["depth"] + shift}))
 
     return apply
 
@@ -223,6 +269,19 @@ MUTANTS: dict[str, list[Mutant]] = {
             "ℓ2 solution in place of the flow's limit", l2_for_limit, kills=(L1, "simplified bound")
         ),  # fmt: skip
         Mutant("flow truncated at t₁ = 1", truncated_flow, kills=("reaches S₊",)),
+        # subtle defects (issue 23 §3): the ε bounds are 10–1000× loose, only α ×10 fails them; the
+        # certified limit at α = cert_alpha fails every one (numbers in docs/seed003_sparse.md)
+        Mutant(
+            "α ×(1 + 1e-4) in the simulation", alpha_in_flow(1 + 1e-4), kills=(r"argmin D_F",)
+        ),  # fmt: skip
+        Mutant("α ×2 in the simulation", alpha_in_flow(2.0), kills=(r"argmin D_F",)),
+        Mutant(
+            "α ×10 in the simulation",
+            alpha_in_flow(10.0),
+            kills=(L1, r"α=0\.1: .*simplified bound", r"argmin D_F"),
+        ),  # fmt: skip
+        Mutant("depth N + 1 in the simulation", depth_in_flow(1), kills=(r"argmin D_F",)),
+        Mutant("depth N − 1 in the simulation", depth_in_flow(-1), kills=(r"argmin D_F",)),
     ],
     "sparse_signed": [
         Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
@@ -247,6 +306,32 @@ MUTANTS: dict[str, list[Mutant]] = {
             "the certified flow stopped at rel_tol 1e-14",
             engine_flow_stopped_early,
             kills=(r"argmin Φ_α\(",),
+            config={"alphas": (0.1,)},
+        ),  # fmt: skip
+        # subtle defects (issue 23 §3): in the ε flows only α ×10 fails the loose ε claims (α ×2 and
+        # depth N ± 1 there fail none); in every simulation α ×2 and depth N − 1 fail the certified
+        # claims; depth N + 1 crashes GD's runs, so it is kept to the engine's flow
+        Mutant(
+            "α ×10 in the ε flows",
+            alpha_in_flow(10.0),
+            kills=(L1, r"α=0\.1: .*simplified bound", "CS corollary"),
+        ),  # fmt: skip
+        Mutant(
+            "α ×2 in every simulation",
+            alpha_in_model(2.0),
+            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞"),
+            config={"alphas": (0.1,)},
+        ),  # fmt: skip
+        Mutant(
+            "depth N − 1 in every simulation",
+            depth_in_model(-1),
+            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞"),
+            config={"alphas": (0.1,)},
+        ),  # fmt: skip
+        Mutant(
+            "depth N + 1 in the engine's flow (GD keeps N)",
+            depth_in_engine_flow(1),
+            kills=(r"argmin Φ_α\(", "arcsinh"),
             config={"alphas": (0.1,)},
         ),  # fmt: skip
         Mutant(
