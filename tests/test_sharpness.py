@@ -218,3 +218,27 @@ def test_cost_per_snapshot_is_small_for_small_models(capsys):
         assert per < 0.05  # generous: a loaded 2-core machine
     with capsys.disabled():
         print("\n" + "\n".join(lines))
+
+
+def test_every_small_explore_run_stores_its_sharpness(tmp_path):
+    # issue 21 §1: λ_max(∇²L) at every snapshot of a small explore run, as rows "sharpness" (and
+    # "two_over_eta" for GD), against an independent computation at the run's own end point:
+    # objective.sharpness (jax.jacfwd of the gradient, dense at this size) on the final params
+    from implicit_bias.explore import build
+
+    q = explore.question(problem="completion", n=5, observed=15, depth=2, scale=0.3,
+                         method="gd", eta=0.05, n_steps=300)  # fmt: skip
+    outcome = explore.execute(q, root=tmp_path, plot_figures=False)
+    rows = ib.store.read_rows(outcome.path)
+    lam = rows[rows.series == "sharpness"].sort_values("t")
+    two = rows[rows.series == "two_over_eta"]
+    assert len(lam) >= 10 and np.all(np.isfinite(lam.value))
+    np.testing.assert_allclose(two.value, 2 / 0.05)
+    s = build.setup(q)
+    traj = ib.fit(s.model, s.problem, s.method, params0=s.params0)
+    # the same GD from the same start (deterministic) and its end point's sharpness: the dense
+    # Hessian's eigvalsh and this one agree to round-off (1e-10 relative in the tests above)
+    expected = sharpness(s.model, s.problem, traj.final)[0]
+    np.testing.assert_allclose(lam.value.iloc[-1], expected, rtol=1e-8)
+    notes = ib.store.read_config(outcome.path)["notes"]
+    assert any(n.startswith("sharpness: λ_max(∇²L)") and "λ_max·η/2" in n for n in notes)

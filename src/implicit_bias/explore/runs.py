@@ -63,6 +63,27 @@ def _saddles(q: Question, s, traj, params) -> tuple[list[dict], list[str]]:
     return rows, [head + ":\n" + table]
 
 
+SHARPNESS_MAX_PARAMS = 500  # λ_max(∇²L) at every snapshot (the exact float64 Hessian) up to this size
+
+
+def _sharpness(q: Question, s, t, params) -> tuple[list[dict], list[str]]:
+    """λ_max(∇²L(θ)) at every snapshot (``optim.sharpness.hessian_top_k``, the exact float64
+    Hessian): rows ``sharpness``; for GD also ``two_over_eta`` and a note with λ_max·η/2 at the end
+    (> 1: past the linear-stability bound 2/λ_max, Cohen et al. 2021). Never fails the run."""
+    from implicit_bias.optim.sharpness import hessian_top_k
+
+    try:
+        lam = hessian_top_k(s.model, s.problem, params, k=1)[:, 0]
+    except Exception as e:  # noqa: BLE001 - a model the Hessian code cannot take: a note
+        return [], [f"sharpness: not computed ({type(e).__name__}: {str(e).splitlines()[0]})"]
+    rows = _rows(t, "sharpness", lam)
+    line = f"sharpness: λ_max(∇²L) {lam[0]:.4g} at the start, {lam[-1]:.4g} at the end"
+    if q.method == "gd":
+        rows += _rows(t, "two_over_eta", np.full(t.shape, 2.0 / q.eta))
+        line += f"; λ_max·η/2 = {lam[-1] * q.eta / 2:.3g} at the end (GD is linearly stable at ≤ 1)"
+    return rows, [line]
+
+
 def _observer(s, refs: dict, keep_X: bool, keep_params: bool = False):
     """observe(params) → what each snapshot records: singular values (not the matrix, unless it is
     small), the test error, the distance to the truth and to each baseline, the value range on the
@@ -245,6 +266,10 @@ def run(q: Question):
         more, lines = _saddles(q, s, traj, params)
         rows += more
         notes += lines
+        if n_params <= SHARPNESS_MAX_PARAMS:
+            more, lines = _sharpness(q, s, t, params)
+            rows += more
+            notes += lines
     elif q.method in ("flow", "gd"):
         notes.append(f"saddles: not searched ({n_params:,} parameters > {SADDLE_MAX_PARAMS:,}; "
                      "Trajectory.saddles runs on any run in Python)")  # fmt: skip
