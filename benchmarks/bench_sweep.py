@@ -7,7 +7,9 @@ The runs: ``dmf_identical`` (4×4 target, depth 3, 10,000 GD steps on the exact 
 on the full matrices, the NumPy oracle (7), checks, rows and the store write), over a grid of α, η
 and seeds. Measured in the same process:
   * baseline: the runs one by one in a plain Python loop (``runner.execute``), after one warm-up run;
-  * sweep, warm: ``run_sweep`` on a LocalCluster whose workers already compiled the task shape;
+  * sweep, warm: ``run_sweep`` on a LocalCluster whose workers already compiled the task shape
+    (a sweep of ≥ 100 runs: each task's runs written as one compacted part, merged at the end);
+  * sweep, warm, a folder per run: the same with ``compact=False`` (the store before issue 24);
   * sweep, cold: the same from nothing (cluster start, worker imports, compilation included);
   * the scheduler's overhead per task (no-op tasks).
 Target: warm sweep ≥ 20× the loop's runs per second on 2 cores (batching plus both cores).
@@ -86,6 +88,17 @@ def main(argv=None) -> int:
         print(
             f"sweep, warm: {n_runs / warm:.1f} runs/s ({warm:.2f} s, {n_workers} workers, "
             f"tasks of {batch} runs)",
+            flush=True,
+        )
+
+        # the same, each run a folder (as before issue 24: no batched part, no compaction)
+        t = time.perf_counter()
+        record = sweep.run_sweep(
+            main_spec, root=work / "folders", client=client, max_batch=batch, compact=False
+        )
+        folders = time.perf_counter() - t
+        print(
+            f"sweep, warm, a folder per run: {n_runs / folders:.1f} runs/s ({folders:.2f} s)",
             flush=True,
         )
 

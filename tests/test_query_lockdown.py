@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from conftest import one_run_store
 from implicit_bias import query
 from implicit_bias.cli import app
+from implicit_bias.errors import ConfigError
 
 cli = CliRunner()
 
@@ -70,3 +71,57 @@ def test_select_still_works_and_csv_exports(root, tmp_path):
 def test_an_empty_store_is_queryable(tmp_path):
     assert query.query("SELECT count(*) AS n FROM runs", tmp_path)["n"].item() == 0
     assert query.query("SELECT count(*) AS n FROM rows", tmp_path)["n"].item() == 0
+
+
+# --- issue 24 §5: a default time limit, a flag to lift it, and empty SQL as one line -------------
+
+ENDLESS = "SELECT count(*) FROM range(10000000000000)"  # 10¹³ rows: hours, unless stopped
+
+
+def test_a_long_query_stops_at_its_time_limit(root):
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(query.QueryTimeout, match=r"^the query ran longer than 1 s and was stopped"):
+        query.query(ENDLESS, root, timeout=1)
+    assert time.monotonic() - start < 15
+    result = cli.invoke(app, ["query", ENDLESS, "--root", str(root), "--timeout", "1"])
+    assert result.exit_code == 2 and result.output == (
+        "error: query stopped after 1 s (--timeout 1; raise it, or --timeout 0 for no limit)\n"
+    )
+    # as the issue wrote it: this DuckDB has no range(DOUBLE), which is one line too
+    result = cli.invoke(app, ["query", "SELECT count(*) FROM range(1e13)", "--root", str(root)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("error: query failed: ") and "Traceback" not in result.output
+
+
+def test_the_cli_applies_the_default_limit_and_0_lifts_it(root, monkeypatch):
+    seen = []
+    real = query.query
+
+    def spy(sql, root, *, timeout=None):
+        seen.append(timeout)
+        return real(sql, root, timeout=timeout)
+
+    monkeypatch.setattr(query, "query", spy)
+    for extra, expected in (([], query.DEFAULT_TIMEOUT_S), (["--timeout", "0"], None),
+                            (["--timeout", "2.5"], 2.5)):  # fmt: skip
+        result = cli.invoke(app, ["query", "SELECT 1 AS x", "--root", str(root), *extra])
+        assert result.exit_code == 0, result.output
+        assert seen.pop() == expected
+    assert query.query("SELECT 1 AS x", root, timeout=0)["x"].item() == 1  # 0: no limit
+    for bad in ("-1", "nan", "inf"):
+        result = cli.invoke(app, ["query", "SELECT 1", "--root", str(root), "--timeout", bad])
+        assert result.exit_code == 2 and result.output.startswith("error: --timeout must be")
+
+
+@pytest.mark.parametrize("sql", ["", "   ", "\n\t"], ids=["empty", "blank", "whitespace"])
+def test_empty_sql_is_one_line(root, sql):
+    message = 'the SQL is empty: give a statement, e.g. "SELECT * FROM runs"'
+    with pytest.raises(ConfigError) as caught:
+        query.query(sql, root)
+    assert str(caught.value) == message
+    result = cli.invoke(app, ["query", sql, "--root", str(root)])
+    assert result.exit_code == 2 and result.output == f"error: {message}\n"
+    # a statement with nothing to return is not an error: an empty result
+    assert query.query(";", root).shape == (0, 0)

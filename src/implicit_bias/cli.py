@@ -579,7 +579,8 @@ def verify(
 ):
     """Check every stored run against its manifest; list the broken ones (which file, why).
 
-    Exit code 0 when every run is sound (or every broken one was moved aside), 1 otherwise."""
+    Exit code 0 when every run is sound (or every broken one was moved aside), 1 otherwise. Only
+    folders named by a config hash are moved; a copy (RUN.bak) or another folder is named and left."""
     from implicit_bias import store
 
     if not _store_to_read(root).is_dir():
@@ -588,18 +589,74 @@ def verify(
         store.check_output_folder(root, "--root")
     n_runs = len(store.run_folders(root))
     broken = store.broken_runs(root)
+    from implicit_bias import compact as compact_mod  # compacted runs: each part's checksums
+
+    n_runs += compact_mod.n_runs(root)
+    broken += compact_mod.verify_parts(root)
+    moved = 0
     for path, why in broken:
-        line = f"[red]broken[/red] {path}: {why}"
-        if repair:
-            line += f" → moved to {store.quarantine(path).name}"
+        line = f"[red]broken[/red] {escape(str(path))}: {escape(why)}"
+        if repair:  # only run folders move (store.repair): a copy or a folder of yours stays
+            aside, done = store.repair(path)
+            moved += aside is not None
+            line += f" → {escape(done)}"
         console.print(line, soft_wrap=True)
-    colour = "green" if not broken else ("yellow" if repair else "red")
-    console.print(
-        f"[{colour}]{n_runs} runs checked, {len(broken)} broken"
-        f"{', moved aside (rerun to recompute them)' if repair and broken else ''}[/{colour}]"
-    )
-    if broken and not repair:
+    left = len(broken) - moved
+    colour = "green" if not broken else ("yellow" if repair and not left else "red")
+    summary = f"{n_runs} runs checked, {len(broken)} broken"
+    if moved:
+        summary += f", {moved} moved aside (rerun to recompute them)"
+    if repair and left:
+        summary += f", {left} left where they are (see above)"
+    console.print(f"[{colour}]{summary}[/{colour}]", soft_wrap=True)
+    if left:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@_friendly_errors
+def compact(root: Root = Path("results")):
+    """Fold finished run folders into the store's compacted Parquet tables (and remove them).
+
+    Idempotent and safe to interrupt: rerun it and the store is the same. Queries, report and the
+    single-run readers see compacted runs as before (``implicit-bias plot RUN`` draws one's figures)."""
+    from implicit_bias import compact as compact_mod, store
+
+    if not _store_to_read(root).is_dir():
+        raise _usage(f"--root: no store at {root}")
+    store.check_output_folder(root, "--root")
+    done = compact_mod.compact(
+        root,
+        on_note=lambda text: err_console.print(f"[yellow]{escape(text)}[/yellow]", soft_wrap=True),
+    )
+    console.print(
+        f"compacted {done['runs']} runs into {done['parts']} parts, removed {done['removed']} "
+        f"run folders; {compact_mod.n_runs(root)} runs compacted in {root}"
+    )
+    if done["lost"]:
+        err_console.print(
+            f"[red]{len(done['lost'])} runs of broken parts have no folder left[/red] (rerun "
+            f"their sweeps to recompute them), e.g. {done['lost'][0]}"
+        )
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@_friendly_errors
+def plot(
+    run: Annotated[
+        str, typer.Argument(help="A run: its hash (or a unique prefix), or its folder.")
+    ],
+    root: Root = Path("results"),
+    out: Annotated[Path, typer.Option(help="Folder to write the PNG files into.")] = Path("."),
+):
+    """Draw one stored run's figures on demand (a run of a sweep stores its data, not its PNGs)."""
+    from implicit_bias import compact as compact_mod
+
+    path = compact_mod.find_run(_store_to_read(root), run)
+    written = compact_mod.draw_run(path, out)
+    for f in written:
+        console.print(f"figure: {escape(str(f))}")
 
 
 def main() -> None:

@@ -18,24 +18,31 @@ Views (``implicit-bias query "SQL"`` and ``query(sql)``):
 
     implicit-bias query "SELECT alpha, depth, avg(checks_failed) FROM runs GROUP BY ALL"
 
-Read-only in fact: the tables are loaded from the store first (``rows`` only when the SQL names it),
-then the connection is locked: ``enable_external_access = false`` (no file, network or database
-outside it: COPY … TO, ATTACH, INSTALL, read_csv('/etc/passwd'), read_text, glob all fail),
-extension autoinstall/autoload off, Python replacement scans off, ``lock_configuration = true``.
-``implicit-bias query --csv FILE`` is the way to export. Broken runs (``store.verify_run``) are
-skipped with a one-line warning.
+Read-only in fact, and lazy: the compacted parts (``compact.py``: Parquet per experiment) are handed
+to DuckDB as Arrow datasets, so it pushes projections and filters into the scan and reads only what
+a query needs; the few run folders not yet compacted are loaded into in-memory tables (their
+``rows`` only when the SQL names it), and the views are their ``UNION ALL BY NAME`` (a run both
+compacted and a folder counts once: the folder). Then the connection is locked:
+``enable_external_access = false`` (no file, network or database at all, not even inside the store:
+COPY … TO, ATTACH, INSTALL, read_parquet/read_csv('/etc/passwd'), read_text, glob all fail; the
+datasets reach DuckDB as Python objects registered before the lock), extension
+autoinstall/autoload off, Python replacement scans off, ``lock_configuration = true``.
+``implicit-bias query --csv FILE`` is the way to export. Broken runs (``store.verify_run``) and
+parts whose files do not have their manifest's sizes are skipped with a one-line warning
+(checksums: ``verify`` and ``compact``).
 """
 
 import json
 import math
 import re
 import threading
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
-from implicit_bias import checks as checks_mod, store, sweep as sweep_mod
-from implicit_bias.errors import ConfigError
+from implicit_bias import checks as checks_mod, compact, store, sweep as sweep_mod
+from implicit_bias.errors import BrokenRunWarning, ConfigError
 
 
 def _plain(v):
@@ -65,23 +72,32 @@ def _counts(cfg: dict, path: Path) -> dict:
     return checks_mod.counts(store.read_checks(path))
 
 
-def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -> pd.DataFrame:
-    """One row per run with its config flattened into columns."""
+def _folder_runs(root: Path, experiment: str | None = None) -> list[tuple[Path, dict]]:
+    """The complete run folders not yet compacted (few), with their config.json, oldest first; a
+    broken or copied one is skipped with one line (as ``store.runs``)."""
+    found = []
+    for p in store.run_folders(root, experiment):
+        why = store.verify_stored(p) if hasattr(store, "verify_stored") else store.verify_run(p)
+        if why is None:
+            try:
+                found.append((p, store.read_config(p)))
+            except (OSError, ValueError):
+                continue
+        else:
+            warnings.warn(store.skipped_message(p, why), BrokenRunWarning, stacklevel=3)
+    created = [c.get("created", 0) for _, c in found]
+    order = sorted(range(len(found)), key=lambda i: (
+        created[i] if isinstance(created[i], (int, float)) else 0, str(found[i][0])))  # fmt: skip
+    return [found[i] for i in order]
+
+
+def _runs_records(folders: list[tuple[Path, dict]]) -> pd.DataFrame:
     records = []
-    for path in store.runs(root, experiment):
-        cfg = store.read_config(path)
-        row = {
-            "experiment": cfg["experiment"],
-            "hash": cfg["hash"],
-            "status": cfg.get("status"),
-            "created": cfg.get("created"),
-            "elapsed_s": cfg.get("elapsed_s"),
-            "checks_passed": cfg.get("checks_passed"),
-            "checks_failed": cfg.get("checks_failed"),
-            **_counts(cfg, path),
-            "path": str(path),
-        }
-        for k, v in cfg["config"].items():
+    for path, cfg in folders:
+        row = {k: cfg.get(k) for k in RUN_COLUMNS[:7]}
+        row.update(_counts(cfg, path))
+        row["path"] = str(path)
+        for k, v in (cfg.get("config") or {}).items():
             row.setdefault(k, _plain(v))
         records.append(row)
     if not records:  # an empty store still has the columns
@@ -89,10 +105,16 @@ def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -
     return pd.DataFrame.from_records(records)
 
 
-CHECK_COLUMNS = [
-    "experiment", "hash", "name", "kind", "status", "passed", "predicted", "observed", "tolerance",
-    "source", "basis", "loss", "loss_tol", "detail",
-]  # fmt: skip
+def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -> pd.DataFrame:
+    """One row per run with its config flattened into columns (compacted runs and folders)."""
+    con = _connect(Path(root), with_rows=False, experiment=experiment)
+    try:
+        return con.execute("SELECT * FROM runs ORDER BY created, hash").df()
+    finally:
+        con.close()
+
+
+CHECK_COLUMNS = compact.CHECK_COLUMNS
 
 
 LOCKED = {
@@ -104,31 +126,32 @@ LOCKED = {
 
 def _table(con, name: str, frame: pd.DataFrame) -> None:
     """Copy a DataFrame into an in-memory table (a registered frame would outlive the lock)."""
-    con.register(f"{name}_df", frame)
-    con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_df")
-    con.unregister(f"{name}_df")
+    con.register("_load_df", frame)
+    con.execute(f"CREATE TABLE {name} AS SELECT * FROM _load_df")
+    con.unregister("_load_df")
 
 
 def _lock(con) -> None:
-    """From here on the connection reaches nothing outside its in-memory tables."""
+    """From here on the connection reaches no file, network or extension: only its in-memory tables
+    and the compacted datasets it was given as Arrow objects before the lock."""
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
 def _parquet_table(con, table: str, file: str, paths) -> None:
-    """``table``: the named Parquet file of every run in ``paths``, with its hash and experiment
-    (an empty table with those two columns when no run has one)."""
+    """``table``: the named Parquet file of every run folder in ``paths``, with its hash and
+    experiment (an empty table with those two columns when no run has one)."""
     files = [str(Path(p) / file) for p in paths if (Path(p) / file).is_file()]
     if files:
         name = re.escape(file)
-        con.read_parquet(files, filename=True, union_by_name=True).create_view(f"{table}_files")
+        con.read_parquet(files, filename=True, union_by_name=True).create_view("_files")
         con.execute(
             f"CREATE TABLE {table} AS SELECT * EXCLUDE (filename), "
             f"regexp_extract(filename, '([^/]+)/{name}$', 1) AS hash, "
             f"regexp_extract(filename, '([^/]+)/[^/]+/{name}$', 1) AS experiment "
-            f"FROM {table}_files"
+            f"FROM _files"
         )
-        con.execute(f"DROP VIEW {table}_files")
+        con.execute("DROP VIEW _files")
     else:
         con.execute(
             f"CREATE TABLE {table} AS SELECT NULL::VARCHAR AS hash, NULL::VARCHAR AS experiment "
@@ -136,39 +159,96 @@ def _parquet_table(con, table: str, file: str, paths) -> None:
         )
 
 
-def _connect(root: Path, runs: pd.DataFrame, *, with_rows: bool = True, with_estimates: bool = False):
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _datasets(parts: list, table: str) -> list:
+    """Arrow datasets over the parts' files of ``table``: one per experiment (schemas unified), or
+    one per file where an experiment's parts disagree on a column's type."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    by_exp: dict = {}
+    for p in parts:
+        f = p.file(table)
+        if f is not None:
+            by_exp.setdefault(p.experiment, []).append(str(f))
+    out = []
+    for files in by_exp.values():
+        schemas = [pq.read_schema(f).remove_metadata() for f in files]
+        try:
+            schema = pa.unify_schemas(schemas, promote_options="permissive")
+            out.append(ds.dataset(files, schema=schema, format="parquet"))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            out += [ds.dataset(f, format="parquet") for f in files]
+    return out
+
+
+def _union(con, parts_sql: list[str], folders: str) -> str:
+    """The parts' SELECTs UNION the folders' table (left out when empty and there are parts: its
+    columns, typed from no rows, would turn numbers into text)."""
+    empty = con.execute(f"SELECT count(*) FROM {folders}").fetchone()[0] == 0
+    if parts_sql and empty:
+        return " UNION ALL BY NAME ".join(parts_sql)
+    return " UNION ALL BY NAME ".join([*parts_sql, f"SELECT * FROM {folders}"])
+
+
+def _connect(
+    root: Path, *, with_rows: bool = True, with_estimates: bool = True,
+    experiment: str | None = None,
+):  # fmt: skip
+    """A locked connection with the views runs, rows, checks, estimates, sweeps and sweep_runs:
+    the compacted parts scanned lazily (as Arrow datasets: projection and filters pushed down),
+    UNION the run folders not yet compacted (loaded into memory: they are few)."""
     import duckdb
 
+    root = Path(root)
+    folders = _folder_runs(root, experiment)
+    found = compact.parts(root, experiment) if (root / compact.COMPACTED).is_dir() else []
+    folder_hashes = {p.name for p, _ in folders}
+    overlap = sorted(folder_hashes & {h for part in found for h in part.runs})
+    # a run both compacted and a folder counts once: the folder (the newer copy) wins
+    skip = " WHERE hash NOT IN (" + ", ".join(_literal(h) for h in overlap) + ")" if overlap else ""
     con = duckdb.connect(":memory:", config=LOCKED)
-    _table(con, "runs", runs)
-    _parquet_table(con, "rows", "rows.parquet", runs["path"] if len(runs) and with_rows else [])
-    _parquet_table(
-        con, "estimates", store.ESTIMATES, runs["path"] if len(runs) and with_estimates else []
-    )
-    checks = []
-    for p in runs["path"] if len(runs) else []:
-        for c in map(checks_mod.normalize, store.read_checks(Path(p))):
-            checks.append(
-                {
-                    "experiment": Path(p).parent.name,
-                    "hash": Path(p).name,
-                    "name": c["name"],
-                    "kind": c["kind"],
-                    "status": c["status"],
-                    "passed": c["passed"],
-                    "predicted": str(c.get("predicted")),
-                    "observed": str(c.get("observed")),
-                    "tolerance": None if c.get("tolerance") is None else str(c.get("tolerance")),
-                    "source": c["source"],
-                    "basis": c["basis"],
-                    "loss": None if c["loss"] is None else float(c["loss"]),
-                    "loss_tol": None if c["loss_tol"] is None else float(c["loss_tol"]),
-                    "detail": c.get("detail") or "",
-                }
-            )
-    checks_df = pd.DataFrame.from_records(checks, columns=CHECK_COLUMNS)
-    checks_df[["loss", "loss_tol"]] = checks_df[["loss", "loss_tol"]].astype(float)
-    _table(con, "checks", checks_df)
+    con.execute("CREATE SCHEMA _store")
+    paths = [p for p, _ in folders]
+    _table(con, "_store.runs", _runs_records(folders))
+    _parquet_table(con, "_store.rows", "rows.parquet", paths if with_rows else [])
+    _parquet_table(con, "_store.estimates", store.ESTIMATES, paths if with_estimates else [])
+    checks = [
+        r for p, cfg in folders
+        for r in compact.check_rows(p.parent.name, p.name, store.read_checks(p))
+    ]  # fmt: skip
+    _table(con, "_store.checks", compact.checks_frame(checks))
+    views: dict[str, list[str]] = {t: [] for t in compact.TABLES}
+    prefix = _literal(str(root) + "/")
+    for table in compact.TABLES:
+        for i, dataset in enumerate(_datasets(found, table)):
+            name = f"_{table}_part{i}"
+            con.register(name, dataset)
+            if table == "runs":
+                names = [n for n in dataset.schema.names if n not in compact.INTERNAL]
+                cols = [
+                    _ident(n) if n != "path" else "path"
+                    for n in RUN_COLUMNS
+                    if n in names or n == "path"
+                ]
+                cols = [
+                    f"{prefix} || experiment || '/' || hash AS path" if c == "path" else c
+                    for c in cols
+                ]
+                cols += [_ident(n) for n in names if n not in RUN_COLUMNS]
+                views[table].append(f"SELECT {', '.join(cols)} FROM {name}{skip}")
+            else:
+                views[table].append(f"SELECT * FROM {name}{skip}")
+    for table in compact.TABLES:
+        con.execute(f"CREATE VIEW {table} AS {_union(con, views[table], f'_store.{table}')}")
     sweeps = sweep_mod.read_sweeps(root)
     sweeps_df = pd.DataFrame.from_records(
         [
@@ -213,7 +293,7 @@ def query(
         )
     with_rows = re.search(r"\brows\b", sql, flags=re.IGNORECASE) is not None
     with_estimates = re.search(r"\bestimates\b", sql, flags=re.IGNORECASE) is not None
-    con = _connect(Path(root), runs_frame(root), with_rows=with_rows, with_estimates=with_estimates)
+    con = _connect(Path(root), with_rows=with_rows, with_estimates=with_estimates)
     stopped = threading.Event()
 
     def stop():
@@ -240,26 +320,33 @@ def query(
         con.close()
 
 
-def sweep_frame(
-    sweep_id: str, root: Path = store.DEFAULT_ROOT, *, rows: bool = True
-) -> pd.DataFrame:
-    """A sweep in one call: its runs' tidy rows joined with their config columns (or just the runs)."""
+def _sweep_record(sweep_id: str, root: Path) -> dict:
     records = {s["id"]: s for s in sweep_mod.read_sweeps(root)}
     if sweep_id not in records:
         matches = [k for k in records if k.startswith(sweep_id)]
         if len(matches) != 1:
-            from implicit_bias.errors import ConfigError
-
             raise ConfigError(f"no single sweep matches {sweep_id!r}; known: {sorted(records)}")
         sweep_id = matches[0]
-    record = records[sweep_id]
-    runs = runs_frame(root, record["experiment"])
-    runs = runs[runs["hash"].isin(record["runs"])]
-    if not rows:
-        return runs.reset_index(drop=True)
-    con = _connect(Path(root), runs)
+    return records[sweep_id]
+
+
+def sweep_frame(
+    sweep_id: str, root: Path = store.DEFAULT_ROOT, *, rows: bool = True
+) -> pd.DataFrame:
+    """A sweep in one call: its runs' tidy rows joined with their config columns (or just the runs)."""
+    record = _sweep_record(sweep_id, root)
+    con = _connect(
+        Path(root), with_rows=rows, with_estimates=False, experiment=record["experiment"]
+    )
+    member = "hash IN (SELECT hash FROM sweep_runs WHERE sweep_id = $1)"
     try:
-        return con.execute("SELECT * FROM rows JOIN runs USING (hash, experiment)").df()
+        if not rows:
+            return con.execute(
+                f"SELECT * FROM runs WHERE {member} ORDER BY created, hash", [record["id"]]
+            ).df()
+        return con.execute(
+            f"SELECT * FROM rows JOIN runs USING (hash, experiment) WHERE {member}", [record["id"]]
+        ).df()
     finally:
         con.close()
 
@@ -272,19 +359,42 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
 
     Metrics: the fraction of the run's theory checks that passed, plus whatever the experiment's
     ``summary(rows, cfg) -> dict[str, float]`` derives from the stored rows (no recomputation).
-    Runs not yet stored are left out; failed runs have NaN metrics.
+    Runs not yet stored are left out; failed runs have NaN metrics. Compacted runs are read in one
+    pass per part (``compact.rows_of``), folders one by one.
     """
     from implicit_bias import config as config_mod, experiments
 
-    module = experiments.get(record["experiment"])
+    root = Path(root)
+    experiment = record["experiment"]
+    module = experiments.get(experiment)
     summarize = getattr(module, "summary", None)
     keys = list(record.get("grid", {}))
-    out = []
+    held = compact.index(root, experiment) if (root / compact.COMPACTED).is_dir() else {}
+    metas, in_parts = {}, []
     for h in record.get("runs", []):
-        path = store.run_path(Path(root), record["experiment"], h)
-        if not store.is_done(path):
-            continue
-        meta = store.read_config(path)
+        path = store.run_path(root, experiment, h)
+        if path.is_dir():
+            if store.is_done(path):
+                metas[h] = store.read_config(path)
+        elif h in held:
+            metas[h] = store.read_config(path)
+            in_parts.append(h)
+
+    def cfg_of(h):
+        if metas[h].get("status") == "failed":
+            return None
+        try:
+            return config_mod.from_dict(module.Config, metas[h]["config"])
+        except ConfigError:
+            return None
+
+    done = (
+        compact.summaries(root, experiment, in_parts, summarize, cfg_of)
+        if summarize is not None and in_parts
+        else {}
+    )
+    out = []
+    for h, meta in metas.items():
         cfg_dict = meta["config"]
         n_pass, n_fail = meta.get("checks_passed") or 0, meta.get("checks_failed") or 0
         row = {
@@ -294,12 +404,14 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
             **{k: _plain(cfg_dict.get(k)) for k in keys},
             CHECKS_METRIC: n_pass / (n_pass + n_fail) if n_pass + n_fail else float("nan"),
         }
-        if summarize is not None and meta.get("status") != "failed":
+        if h in done:  # compacted: computed once per part and kept (compact.summaries)
+            row.update(done[h])
+        elif summarize is not None and meta.get("status") != "failed" and h not in in_parts:
             try:
                 cfg = config_mod.from_dict(module.Config, cfg_dict)
             except ConfigError:  # stored before a constraint between its fields was checked
                 cfg = None
             if cfg is not None:
-                row.update(summarize(store.read_rows(path), cfg))
+                row.update(summarize(store.read_rows(store.run_path(root, experiment, h)), cfg))
         out.append(row)
     return pd.DataFrame.from_records(out)

@@ -90,8 +90,11 @@ def _error_record(e: Exception) -> dict:
 RUN_FAILURES = (DivergenceError, SolverError)
 
 
-def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force) -> Outcome:
-    """Write one run folder (atomically) from a Result or a recorded failure."""
+def _save(
+    name, module, cfg, path, result, error, notes, elapsed, *, plot, force, sink=None
+) -> Outcome:
+    """Write one run folder (atomically) from a Result or a recorded failure; or, given a ``sink``
+    (a list) and no figures, append the run to it for one batched write (``compact.write_batch``)."""
     figures, checks, arrays = {}, [], {}
     if result is not None:
         rows, arrays = result.rows, result.arrays
@@ -119,10 +122,15 @@ def _save(name, module, cfg, path, result, error, notes, elapsed, *, plot, force
         "notes": notes,
     }
     try:
-        store.write_run(
-            path, config=record, rows=rows, checks=checks, figures=figures, error=error,
-            force=force, arrays=arrays,
-        )  # fmt: skip
+        if sink is not None and not figures and not force:  # (a part never replaces a run)
+            from implicit_bias import compact
+
+            sink.append(compact.run_data(record, rows, checks, error, arrays))
+        else:
+            store.write_run(
+                path, config=record, rows=rows, checks=checks, figures=figures, error=error,
+                force=force, arrays=arrays,
+            )  # fmt: skip
     finally:
         if figures:
             import matplotlib.pyplot as plt
@@ -214,9 +222,12 @@ def execute_many(
     force: bool = False,
     strict: bool = False,
     plot: bool = False,
+    sink: list | None = None,
 ) -> list[Outcome]:
     """Run many configs of one experiment; the ones not yet stored go through ``run_batch`` if the
-    experiment has one (one vmapped computation), else one by one. Each run is stored on its own.
+    experiment has one (one vmapped computation), else one by one. Each run is stored on its own,
+    or, given a ``sink`` (a list), the ``run_batch`` runs are appended to it for the caller to
+    write at once (``compact.write_batch``: a sweep task's runs as one part).
 
     A failure of one config (divergence, solver failure, bad input) is recorded for that config and
     does not stop the others.
@@ -243,7 +254,7 @@ def execute_many(
         elapsed = (time.perf_counter() - start) / len(todo)
         for i, res in zip(todo, results):
             outcomes[i] = _save_or_fail(
-                name, module, cfgs[i], paths[i], res, notes, elapsed, plot, force
+                name, module, cfgs[i], paths[i], res, notes, elapsed, plot, force, sink
             )
     else:
         for i in todo:
@@ -258,11 +269,15 @@ def execute_many(
     return [outcomes[i] for i in range(len(cfgs))]
 
 
-def _save_or_fail(name, module, cfg, path, res, notes, elapsed, plot, force) -> Outcome:
+def _save_or_fail(name, module, cfg, path, res, notes, elapsed, plot, force, sink=None) -> Outcome:
     if isinstance(res, Exception):
         error = {**_error_record(res), "exception": res}
-        return _save(name, module, cfg, path, None, error, notes, elapsed, plot=False, force=force)
-    return _save(name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force)
+        return _save(
+            name, module, cfg, path, None, error, notes, elapsed, plot=False, force=force, sink=sink
+        )
+    return _save(
+        name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force, sink=sink
+    )
 
 
 def n_cores() -> int:

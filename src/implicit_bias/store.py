@@ -10,11 +10,15 @@
 
 A run folder is written completely under a temporary name (``.tmp-<hash>-<pid>-<uuid>``) and then
 renamed into place: an interrupted run leaves only a temporary folder, which readers ignore and
-``clean_stale`` removes. A run counts as done only when its manifest is present and every file it
-lists has its recorded size and checksum (``verify_run``); a run that fails this (a truncated,
-deleted or garbled file, a disk that filled up) is *broken*: readers skip it with a one-line
-warning, ``run``/``sweep`` recompute it and ``implicit-bias verify --repair`` moves it aside to
-``<experiment>/.broken-<hash>-<time>``. Writers write files; DuckDB only reads.
+``clean_stale`` removes. A run counts as done only when its manifest is present, every file it
+lists is readable with its recorded size and checksum, it lists every file of the folder, and
+config.json and checks.json are records of the right field types (``verify_run``); a run that fails this (a truncated, deleted, garbled or unreadable file, a disk
+that filled up) is *broken*: readers skip it with a one-line warning, ``run``/``sweep`` recompute
+it and ``implicit-bias verify --repair`` moves it aside to ``<experiment>/.broken-<hash>-<time>``.
+In a store a run also counts only in its place, ``<experiment>/<its config hash>``
+(``verify_stored``): a copy (``cp -r RUN RUN.bak``) is skipped with one line, never counted twice,
+and never moved by ``--repair`` (``repair`` moves only folders named by a config hash). Writers
+write files; DuckDB only reads.
 """
 
 import hashlib
@@ -40,7 +44,7 @@ TMP_PREFIX = ".tmp-"
 BROKEN_PREFIX = ".broken-"
 MANIFEST = "manifest.json"
 RUN_FILES = ("config.json", "rows.parquet", "checks.json", "error.json", MANIFEST)
-NOT_EXPERIMENTS = ("sweeps",)  # folders of the store that hold no runs
+NOT_EXPERIMENTS = ("sweeps", "compacted")  # folders of the store that hold no runs
 
 
 def run_path(root: Path, experiment: str, config_hash: str) -> Path:
@@ -62,31 +66,174 @@ def _digest(path: Path) -> str:
 
 def verify_run(path: Path) -> str | None:
     """Why the run folder ``path`` is broken ("rows.parquet has 812 bytes, manifest says 4096"), or
-    None if it is complete: manifest present and readable, every listed file there with its size and
-    checksum, config.json among them."""
-    path = Path(path)
+    None if it is complete: manifest present and readable, every listed file there, readable, with
+    its size and checksum, config.json among them (a JSON object with its experiment, hash and
+    config), checks.json (if any) a list of checks, and no file in the folder that the manifest does
+    not list. A file that cannot be read (``chmod 000``, an I/O error) makes the run broken too.
+    A run folded into the compacted tables (``compact``) is complete though its folder is gone."""
+    why = _verify(Path(path))[0]
+    if why == "no such run folder" and _compacted(path) is not None:
+        return None
+    return why
+
+
+def _verify(path: Path) -> tuple[str | None, dict | None]:
+    """``verify_run``'s answer and the run's parsed config.json (None when broken)."""
+    try:
+        return _verify_files(path)
+    except OSError as e:  # the folder itself cannot be listed or entered (chmod 000 on it)
+        return f"the run folder cannot be read ({e.strerror or e})", None
+
+
+def _unreadable(name: str, e: OSError) -> str:
+    return f"{name} cannot be read ({e.strerror or type(e).__name__})"
+
+
+def _verify_files(path: Path) -> tuple[str | None, dict | None]:
     if not path.is_dir():
-        return "no such run folder"
+        return "no such run folder", None
     manifest = path / MANIFEST
     if not manifest.is_file():
-        return f"{MANIFEST} missing (an unfinished run, or one written before manifests)"
+        return f"{MANIFEST} missing (an unfinished run, or one written before manifests)", None
     try:
-        files = json.loads(manifest.read_text())["files"]
+        text = _read_bytes(manifest)
+    except OSError as e:
+        return _unreadable(MANIFEST, e), None
+    try:
+        files = json.loads(text)["files"]
         listed = {str(k): (int(v["size"]), str(v["sha256"])) for k, v in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return f"{MANIFEST} unreadable (garbled)"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return f"{MANIFEST} unreadable (garbled)", None
     if "config.json" not in listed:
-        return f"{MANIFEST} lists no config.json"
+        return f"{MANIFEST} lists no config.json", None
+    unlisted = sorted(set(os.listdir(path)) - set(listed) - {MANIFEST})
+    if unlisted:
+        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
+        return f"{unlisted[0]!r}{more} not listed in its {MANIFEST} (added after the run)", None
+    meta = None
     for name, (size, digest) in listed.items():
         f = path / name
         if not f.is_file():
-            return f"{name} missing"
+            return f"{name} missing", None
         actual = f.stat().st_size
         if actual != size:
-            return f"{name} has {actual} bytes, the manifest says {size} (truncated or changed)"
-        if _digest(f) != digest:
-            return f"{name} fails its checksum (garbled)"
+            why = f"{name} has {actual} bytes, the manifest says {size} (truncated or changed)"
+            return why, None
+        try:
+            if name in ("config.json", "checks.json"):
+                data = _read_bytes(f)
+                ok = hashlib.sha256(data).hexdigest() == digest
+            else:
+                data, ok = None, _digest(f) == digest
+        except OSError as e:
+            return _unreadable(name, e), None
+        if not ok:
+            return f"{name} fails its checksum (garbled)", None
+        if name == "config.json":
+            meta, why = _parse_record(data)
+            if why:
+                return f"config.json {why}", None
+        elif name == "checks.json":
+            try:
+                found = json.loads(data)
+            except ValueError:
+                return "checks.json is not JSON (garbled)", None
+            if not isinstance(found, list) or not all(isinstance(c, dict) for c in found):
+                return "checks.json is not a list of checks", None
+            for c in found:
+                why = _wrong_type(c, CHECK_FIELDS)
+                if why:
+                    return f"checks.json is not a list of checks ({why})", None
+    return None, meta
+
+
+_NUMBER = (int, float)
+# the fields that readers compute with or load as typed columns: each of these types, or null
+RECORD_FIELDS = {
+    "created": _NUMBER, "elapsed_s": _NUMBER, "checks_passed": int, "checks_failed": int,
+    "status": str, "version": str, "notes": list,
+}  # fmt: skip
+CHECK_FIELDS = {
+    "name": str, "kind": str, "status": str, "source": str, "basis": str, "passed": bool,
+    "loss": _NUMBER, "loss_tol": _NUMBER, "requires": list,
+}  # fmt: skip
+
+
+def _wrong_type(record: dict, fields: dict) -> str | None:
+    """Which field of ``record`` has a type its readers cannot take (a number stored as text)."""
+    for key, kind in fields.items():
+        v = record.get(key)
+        if v is None:
+            continue
+        if kind is not bool and isinstance(v, bool) or not isinstance(v, kind):
+            return f"{key} is a JSON {_JSON_NAMES.get(type(v), type(v).__name__)}"
     return None
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
+               bool: "boolean"}  # fmt: skip
+
+
+def _parse_record(data: bytes) -> tuple[dict | None, str | None]:
+    """config.json's record, or why it is not one."""
+    try:
+        meta = json.loads(data)
+    except ValueError:
+        return None, "is not JSON (garbled)"
+    if not isinstance(meta, dict):
+        return None, f"is not a run record (a JSON {type(meta).__name__})"
+    for key, kind in (("experiment", str), ("hash", str), ("config", dict)):
+        if key not in meta:
+            return None, f"is not a run record (no {key})"
+        if not isinstance(meta[key], kind):
+            return None, f"is not a run record ({key} is a {type(meta[key]).__name__})"
+    why = _wrong_type(meta, RECORD_FIELDS)
+    if why:
+        return None, f"is not a run record ({why})"
+    return meta, None
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _misplaced(path: Path, meta: dict) -> str | None:
+    """Why a complete run folder does not count as the store's run (a copy, or one in the wrong
+    place): its folder name must be the hash in its config.json and its parent folder the
+    experiment (``ROOT/<experiment>/<hash>``)."""
+    h, experiment = _one_line(meta["hash"]), _one_line(meta["experiment"])
+    if meta["hash"] != path.name:
+        return (
+            f"not counted: its folder name is not its config hash {h} (a copy of "
+            f"{path.parent.name}/{h}? move or delete it)"
+        )
+    if meta["experiment"] != path.parent.name:
+        return (
+            f"not counted: it is under {path.parent.name}/ but its config says experiment "
+            f"{experiment} (a copy? move or delete it)"
+        )
+    return None
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    """Text read from the store, as it goes into a one-line message."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def verify_stored(path: Path) -> str | None:
+    """``verify_run`` for a run folder of a store, which must also be in its place: named by its
+    config hash, under its experiment's folder (a copied folder, ``cp -r RUN RUN.bak``, is not
+    counted twice)."""
+    return _check_stored(Path(path))[0]
+
+
+def _check_stored(path: Path) -> tuple[str | None, dict | None]:
+    why, meta = _verify(path)
+    if why is None:
+        why = _misplaced(path, meta)
+    return why, (meta if why is None else None)
 
 
 def check_writable(path: Path, *, what: str = "--root", run_folder: bool = True) -> None:
@@ -222,7 +369,18 @@ def write_output_file(path: Path, data: str | bytes, flag: str) -> Path:
 
 
 def looks_like_run(path: Path) -> bool:
-    return any((Path(path) / name).exists() for name in RUN_FILES)
+    try:
+        return any((Path(path) / name).exists() for name in RUN_FILES)
+    except OSError:  # an unreadable folder: whether it holds a run cannot be told
+        return is_run_name(Path(path).name)
+
+
+RUN_NAME = re.compile(r"[0-9a-f]{16}")
+
+
+def is_run_name(name: str) -> bool:
+    """Whether ``name`` has the shape of a run folder's name: a config hash (16 hex digits)."""
+    return RUN_NAME.fullmatch(name) is not None
 
 
 def _json_bytes(obj) -> bytes:
@@ -336,6 +494,10 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The named arrays a run kept (explore: ``estimate`` and ``baseline_<name>``); {} if none."""
     f = Path(path) / ESTIMATES
     if not f.is_file():
+        if not Path(path).is_dir() and _compacted(path) is not None:
+            from implicit_bias import compacted as compact
+
+            return compact.read_arrays(path)
         return {}
     df = pd.read_parquet(f)
     out = {}
@@ -382,27 +544,55 @@ def quarantine(path: Path) -> Path:
     return aside
 
 
+NOT_A_RUN = "not a run folder (its name is not a config hash)"
+A_COPY = "a complete run that is not in its place (a copy?)"
+
+
+def repair(path: Path) -> tuple[Path | None, str]:
+    """``verify --repair`` for one broken folder: move it aside (``quarantine``) if it is a run
+    folder, named by a config hash; leave anything else where it is (a copy such as ``RUN.bak``,
+    a folder of the user's such as ``old results``). Returns (where it went or None, one phrase)."""
+    path = Path(path)
+    if not is_run_name(path.name):
+        return None, f"left alone: {NOT_A_RUN}; move it yourself"
+    if _verify(path)[0] is None:  # complete, but not in its place: someone's copy, not broken
+        return None, f"left alone: {A_COPY}; move it yourself"
+    try:
+        aside = quarantine(path)
+    except OSError as e:
+        return None, f"cannot move it aside ({e.strerror or e}): left where it is"
+    return aside, f"moved to {aside.name}"
+
+
 def run_folders(root: Path, experiment: str | None = None) -> list[Path]:
     """Every folder of ``root`` that is (or was meant to be) a run: ``<experiment>/<name>``, not
-    hidden (temporary and quarantined folders are), outside ``sweeps/``."""
+    hidden (temporary and quarantined folders are), outside ``sweeps/``, named by a config hash or
+    holding a run's files (a copy such as ``RUN.bak`` is one, and fails ``verify_stored``)."""
     root = Path(root)
     pattern = f"{experiment}/*" if experiment else "*/*"
-    return sorted(
-        p
-        for p in root.glob(pattern)
-        if p.is_dir()
-        and not p.name.startswith(".")
-        and not p.parent.name.startswith(".")
-        and p.parent.name not in NOT_EXPERIMENTS
-        and (re.fullmatch(r"[0-9a-f]{16}", p.name) or looks_like_run(p))
-    )
+    found = []
+    for p in root.glob(pattern):
+        try:
+            if not p.is_dir():
+                continue
+        except OSError:
+            continue
+        if (
+            not p.name.startswith(".")
+            and not p.parent.name.startswith(".")
+            and p.parent.name not in NOT_EXPERIMENTS
+            and (is_run_name(p.name) or looks_like_run(p))
+        ):
+            found.append(p)
+    return sorted(found)
 
 
 def broken_runs(root: Path, experiment: str | None = None) -> list[tuple[Path, str]]:
-    """``(folder, why)`` for every run folder of the store that fails ``verify_run``."""
+    """``(folder, why)`` for every run folder of the store that fails ``verify_stored``: broken,
+    unreadable, or not in its place (a copy)."""
     out = []
     for p in run_folders(root, experiment):
-        why = verify_run(p)
+        why = verify_stored(p)
         if why is not None:
             out.append((p, why))
     return out
@@ -436,26 +626,63 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _compacted(path: Path, field: str = "held"):
+    """A field (config, checks, error; held: True) of a run folded into the compacted tables, read
+    from there (``compact.field``); None if no part holds the run (or ``path`` is a folder)."""
+    path = Path(path)
+    if path.is_dir() or not (path.parent.parent / "compacted").is_dir():
+        return None
+    from implicit_bias import compacted as compact
+
+    return compact.field(path, field)
+
+
 def read_config(path: Path) -> dict:
-    return json.loads((Path(path) / "config.json").read_text())
+    f = Path(path) / "config.json"
+    if not f.is_file() and (rec := _compacted(path, "config")) is not None:
+        return rec
+    return json.loads(f.read_text())
 
 
 def read_checks(path: Path) -> list[dict]:
     f = Path(path) / "checks.json"
+    if not f.is_file() and (rec := _compacted(path, "checks")) is not None:
+        return rec
     return json.loads(f.read_text()) if f.is_file() else []
 
 
 def read_error(path: Path) -> dict | None:
     f = Path(path) / "error.json"
+    if not f.is_file() and (rec := _compacted(path, "error")) is not None:
+        return rec
     return json.loads(f.read_text()) if f.is_file() else None
 
 
 def read_rows(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(path) / "rows.parquet")
+    f = Path(path) / "rows.parquet"
+    if not f.is_file() and _compacted(path) is not None:
+        from implicit_bias import compacted as compact
+
+        return compact.read_rows(path)
+    return pd.read_parquet(f)
 
 
 def figures(path: Path) -> list[Path]:
     return sorted(Path(path).glob("*.png"))
+
+
+def skipped_message(path: Path, why: str) -> str:
+    """The one line a reader prints for a run folder it skips (``why`` from ``verify_stored``)."""
+    if why.startswith("not counted"):
+        return f"skipping copied or misplaced run {path}: {why} (implicit-bias verify)"
+    if not is_run_name(Path(path).name):  # run files in a folder of the user's ("old results")
+        return f"skipping {path}: {why} ({NOT_A_RUN})"
+    return f"skipping broken run {path}: {why} (implicit-bias verify --repair)"
+
+
+def warn_skipped(path: Path, why: str, *, stacklevel: int = 2) -> None:
+    """``skipped_message`` as a ``BrokenRunWarning`` (the CLI prints it as one line)."""
+    warnings.warn(skipped_message(path, why), BrokenRunWarning, stacklevel=stacklevel + 1)
 
 
 def runs(
@@ -463,17 +690,21 @@ def runs(
 ) -> list[Path]:
     """Every complete run folder under ``root`` (optionally of one experiment), oldest first.
 
-    A broken run is skipped with a one-line ``BrokenRunWarning`` naming it (unless ``warn=False``).
+    A broken run (``verify_stored``: a file truncated, deleted, garbled or unreadable, or a folder
+    that is a copy of a run) is skipped with a one-line ``BrokenRunWarning`` naming it (unless
+    ``warn=False``).
     """
     found = []
     for p in run_folders(root, experiment):
-        why = verify_run(p)
+        why, meta = _check_stored(p)
         if why is None:
-            found.append(p)
+            created = meta.get("created", 0)
+            found.append((created if isinstance(created, (int, float)) else 0, p))
         elif warn:
-            warnings.warn(
-                f"skipping broken run {p}: {why} (implicit-bias verify --repair)",
-                BrokenRunWarning,
-                stacklevel=2,
-            )
-    return sorted(found, key=lambda p: read_config(p).get("created", 0))
+            warn_skipped(p, why, stacklevel=3)
+    if (Path(root) / "compacted").is_dir():  # runs folded into the compacted tables (compact.py)
+        from implicit_bias import compacted as compact
+
+        held = {p.name for _, p in found}
+        found += [(c, p) for c, p in compact.run_entries(root, experiment) if p.name not in held]
+    return [p for _, p in sorted(found, key=lambda cp: (cp[0], str(cp[1])))]

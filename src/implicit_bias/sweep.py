@@ -16,8 +16,9 @@ A sweep file (TOML):
 Runs go to the store exactly as single runs do (``ROOT/<experiment>/<config hash>/``), so a run shared
 by two sweeps is computed once, a finished run is never recomputed, and an interrupted sweep resumes
 where it stopped. The sweep itself is recorded in ``ROOT/sweeps/<experiment>-<id>/sweep.json`` (spec,
-run hashes, status). Execution: an embedded ``LocalCluster`` with one single-threaded worker process
-per core, or an existing cluster (``scheduler="tcp://host:port"``). Configs that differ only in an
+run hashes, status, and while it runs its process's pid and host and a heartbeat ``updated``: a killed
+sweep reads as ``interrupted``, see ``read_sweeps``). Execution: an embedded ``LocalCluster`` with
+one single-threaded worker process per core, or an existing cluster (``scheduler="tcp://host:port"``). Configs that differ only in an
 experiment's ``BATCH_FIELDS`` (seed, step size, initial scale, …) share one task and, where the
 experiment defines ``run_batch``, one vmapped computation.
 """
@@ -28,8 +29,12 @@ import itertools
 import json
 import math
 import os
+import re
+import socket
+import threading
 import time
 import tomllib
+import warnings
 from pathlib import Path
 
 from implicit_bias import config as config_mod, experiments, store
@@ -42,7 +47,7 @@ from implicit_bias.cluster import (
     slurm_cluster as slurm_cluster,  # the SLURM recipe of docs/sweeps.md, documented under sweep
     write_tls_credentials as write_tls_credentials,
 )
-from implicit_bias.errors import ConfigError
+from implicit_bias.errors import BrokenRunWarning, ConfigError
 
 SWEEPS_DIR = "sweeps"
 
@@ -239,14 +244,23 @@ def seconds_per_run(root: Path, experiment: str, *, last: int = 200) -> float | 
 
 
 def _run_task(
-    experiment: str, cfg_dicts: list[dict], root: str, plot: bool, strict: bool
-) -> list[dict]:
-    """Executed on a worker: run (or find stored) every config of one task."""
+    experiment: str, cfg_dicts: list[dict], root: str, plot: bool, strict: bool,
+    batched: bool = False,
+) -> list[dict]:  # fmt: skip
+    """Executed on a worker: run (or find stored) every config of one task; ``batched``: the
+    task's runs are written as one compacted part (``compact.write_batch``), not a folder each."""
     from implicit_bias import runner
 
     module = experiments.get(experiment)
     cfgs = [config_mod.from_dict(module.Config, d, experiment=experiment) for d in cfg_dicts]
-    outcomes = runner.execute_many(experiment, cfgs, root=Path(root), plot=plot, strict=strict)
+    sink = [] if batched and not plot else None
+    outcomes = runner.execute_many(
+        experiment, cfgs, root=Path(root), plot=plot, strict=strict, sink=sink
+    )
+    if sink:
+        from implicit_bias import compact
+
+        compact.write_batch(Path(root), experiment, sink)
     return [
         {"hash": o.path.name, "status": o.status, "failed_checks": o.n_failed_checks}
         for o in outcomes
@@ -259,19 +273,127 @@ def sweep_dir(root: Path, spec: SweepSpec) -> Path:
 
 def _write_record(path: Path, record: dict) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    tmp = path / f".sweep.json.{os.getpid()}.tmp"
+    tmp = path / f".sweep.json.{os.getpid()}.{threading.get_ident()}.tmp"
     tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
     os.replace(tmp, path / "sweep.json")
 
 
-def read_sweeps(root: Path = store.DEFAULT_ROOT) -> list[dict]:
-    """Every sweep record under ``root``, oldest first."""
-    found = []
+HEARTBEAT_S = 30.0  # a running sweep rewrites its record's "updated" time this often
+STALE_AFTER_S = 600.0  # a "running" record not updated for this long reads as interrupted
+
+
+class _Record:
+    """The sweep's record while it runs: written at once, then every ``HEARTBEAT_S`` seconds by a
+    daemon thread (``updated``), so that a reader can tell a running sweep from a killed one."""
+
+    def __init__(self, path: Path, record: dict):
+        self.path, self.record = path, record
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.update()
+        self._thread = threading.Thread(target=self._beat, name="sweep-heartbeat", daemon=True)
+        self._thread.start()
+
+    def update(self, **changes) -> None:
+        with self._lock:
+            self.record.update(changes, updated=time.time())
+            _write_record(self.path, self.record)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.update()
+            except OSError:  # a full or vanished store: the next write says so
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class BrokenSweepWarning(BrokenRunWarning):
+    """A ``sweep.json`` that cannot be read or is not a sweep record; it is skipped."""
+
+
+_REQUIRED = {"id": str, "experiment": str, "status": str, "runs": list}
+_OPTIONAL = {
+    "created": (int, float), "updated": (int, float), "finished": (int, float),
+    "n_runs": int, "n_done": int, "n_failed": int, "n_missing": int, "n_recomputed": int,
+    "pid": int, "host": str, "grid": dict, "seeds": list, "set": dict,
+    "failed_runs": list, "task_errors": list,
+}  # fmt: skip
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
+               bool: "boolean", type(None): "null"}  # fmt: skip
+EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _json_type(x) -> str:
+    return _JSON_TYPES.get(type(x), type(x).__name__)
+
+
+def record_problem(record) -> str | None:
+    """Why ``record`` (parsed from a sweep.json) is not a sweep record, or None: an object with an
+    id, an experiment's name, a status and a list of run hashes, and the other fields of the right
+    types where present."""
+    if not isinstance(record, dict):
+        return f"not a sweep record (a JSON {_json_type(record)})"
+    for key, kind in {**_REQUIRED, **_OPTIONAL}.items():
+        if key not in record:
+            if key in _REQUIRED:
+                return f"not a sweep record (no {key})"
+            continue
+        v = record[key]
+        if isinstance(v, bool) or not isinstance(v, kind):
+            return f"not a sweep record ({key} is a JSON {_json_type(v)})"
+    if not EXPERIMENT_NAME.fullmatch(record["experiment"]):
+        return "not a sweep record (its experiment is not an experiment's name)"
+    if not all(isinstance(h, str) and store.is_run_name(h) for h in record["runs"]):
+        return "not a sweep record (its runs are not all config hashes)"
+    return None
+
+
+def _interrupted(record: dict) -> str | None:
+    """Why a record that says "running" belongs to a sweep that is gone: its process (pid, host)
+    is dead on this host, or it has not been updated for ``STALE_AFTER_S``; None if it may run."""
+    if record.get("status") != "running":
+        return None
+    pid, host = record.get("pid"), record.get("host")
+    if isinstance(pid, int) and host == socket.gethostname() and not store._pid_alive(pid):
+        return f"its process {pid} on {host} is gone"
+    updated = record.get("updated", record.get("created"))
+    if isinstance(updated, (int, float)) and time.time() - updated > STALE_AFTER_S:
+        return f"not updated for {time.time() - updated:.0f} s (its process was killed?)"
+    return None
+
+
+def read_sweeps(root: Path = store.DEFAULT_ROOT, *, warn: bool = True) -> list[dict]:
+    """Every sweep record under ``root``, oldest first.
+
+    A sweep.json that cannot be read, is not JSON, is not a sweep record (``record_problem``: ``[]``,
+    ``{"x": 1}``, a field of the wrong type) or repeats another record's id (a copied folder) is
+    skipped with a one-line ``BrokenSweepWarning``. A record left ``running`` by a sweep that was
+    killed (``_interrupted``) reads as ``interrupted``; rerunning the sweep resumes it."""
+    found, ids = [], set()
     for f in sorted((Path(root) / SWEEPS_DIR).glob("*/sweep.json")):
         try:
-            found.append(json.loads(f.read_text()))
-        except (OSError, json.JSONDecodeError):
+            record = json.loads(f.read_bytes())
+        except OSError as e:
+            why = f"cannot be read ({e.strerror or e})"
+        except ValueError:
+            why = "is not JSON (garbled or truncated)"
+        else:
+            why = record_problem(record)
+            if why is None and record["id"] in ids:
+                why = f"repeats the id of another record (a copy of sweeps/{record['id']}?)"
+        if why is not None:
+            if warn:
+                warnings.warn(f"skipping sweep record {f}: {why}", BrokenSweepWarning, stacklevel=2)
             continue
+        ids.add(record["id"])
+        gone = _interrupted(record)
+        if gone is not None:
+            record = {**record, "status": "interrupted", "interrupted": gone}
+        found.append(record)
     return sorted(found, key=lambda r: r.get("created", 0))
 
 
@@ -284,6 +406,9 @@ def _strict_refusals(root: Path, experiment: str, hashes: list[str]) -> list[str
             notes = store.read_config(path).get("notes", [])
             found += [f"{h}: {n.removeprefix('warning: ')}" for n in notes if "stable bound" in n]
     return found
+
+
+AUTO_COMPACT_RUNS = 100  # a sweep of this many runs or more is compacted when it ends
 
 
 def run_sweep(
@@ -300,8 +425,13 @@ def run_sweep(
     security=None,
     dashboard: bool = False,
     on_note=None,
+    compact: bool | None = None,
 ) -> dict:
     """Run every config of ``spec`` that the store does not have yet; returns the sweep record.
+
+    At the end the experiment's finished runs are compacted (``compact.compact``: Parquet parts
+    instead of a folder per run) when ``compact`` is True, or when it is None and the sweep has
+    ``AUTO_COMPACT_RUNS`` runs or more.
 
     Everything is checked before anything is submitted: every grid point's config, the store's
     folder, ``max_batch``, the scheduler (reached within ``CONNECT_TIMEOUT_S``, TLS ``security``
@@ -341,26 +471,44 @@ def run_sweep(
         "status": "running",
         "n_runs": len(cfgs),
         "log": str(log_file),
+        "pid": os.getpid(),  # with host and the heartbeat's "updated": a killed sweep reads as
+        "host": socket.gethostname(),  # interrupted (read_sweeps), not running forever
     }
     previous = path / "sweep.json"
-    if previous.is_file():
+    if previous.is_file():  # a rerun resumes the sweep: it keeps its creation time
         try:
-            record["created"] = json.loads(previous.read_text()).get("created", record["created"])
+            old = json.loads(previous.read_bytes())
+            if record_problem(old) is None and isinstance(old.get("created"), (int, float)):
+                record["created"] = old["created"]
         except (OSError, ValueError):
             pass
-    _write_record(path, record)
-
-    todo, broken = [], []
+    todo, broken, stuck = [], [], []
     for c, h in zip(cfgs, hashes):
         run = store.run_path(root, spec.experiment, h)
-        why = store.verify_run(run) if run.exists() else "not stored"
-        if why is not None:
-            todo.append(c)
-            if why != "not stored":
-                broken.append(f"{h}: {why}")
+        try:
+            exists = run.exists() or run.is_symlink()
+        except OSError:
+            exists = True
+        if exists:
+            why = store.verify_stored(run)
+        else:  # a run folded into the compacted tables is stored
+            why = None if store.verify_run(run) is None else "not stored"
+        if why is None:
+            continue
+        if why != "not stored":  # moved aside first, so that no worker takes it for finished
+            try:
+                store.quarantine(run)
+            except OSError as e:
+                stuck.append(f"{h}: {why}; cannot move it aside ({e.strerror or e})")
+                continue
+            broken.append(f"{h}: {why}")
+        todo.append(c)
     if broken and on_note:
         on_note(f"recomputing {len(broken)} broken stored run(s), e.g. {broken[0]}")
-    done, failed = len(cfgs) - len(todo), 0
+    if stuck and on_note:
+        on_note(f"cannot recompute {len(stuck)} broken stored run(s), e.g. {stuck[0]}")
+    live = _Record(path, record)
+    done, failed = len(cfgs) - len(todo) - len(stuck), len(stuck)
     if on_progress:
         on_progress(done, len(cfgs), failed)
     own_cluster, task_errors = None, []
@@ -386,6 +534,7 @@ def run_sweep(
                     str(root.resolve()),
                     plot,
                     strict,
+                    compact if compact is not None else len(cfgs) >= AUTO_COMPACT_RUNS,
                     pure=False,
                     retries=2,
                 ): len(task)
@@ -407,11 +556,15 @@ def run_sweep(
                 failed += sum(r["status"] == "failed" for r in results)
                 if on_progress:
                     on_progress(done, len(cfgs), failed)
-    except KeyboardInterrupt:
-        record.update(status="interrupted", finished=time.time())
-        _write_record(path, record)
+    except BaseException:  # Ctrl-C, or an error that ends the sweep: its record says so
+        live.close()
+        try:
+            live.update(status="interrupted", finished=time.time())
+        except OSError:
+            pass
         raise
     finally:
+        live.close()
         if own_client is not None:
             own_client.close()
         if own_cluster is not None:
@@ -426,15 +579,18 @@ def run_sweep(
             failed_runs.append(
                 {"hash": h, "error": f"{err.get('type', '?')}: {err.get('message', '')}"}
             )
-    record.update(
+    live.update(
         status="complete" if not missing else "incomplete",
         n_done=len(hashes) - len(missing),
         n_failed=len(failed_runs),
         n_missing=len(missing),
         n_recomputed=len(broken),
         failed_runs=failed_runs[:50],
-        task_errors=task_errors[:20],
+        task_errors=[*stuck, *task_errors][:20],
         finished=time.time(),
     )
-    _write_record(path, record)
+    if compact or (compact is None and len(hashes) >= AUTO_COMPACT_RUNS):
+        from implicit_bias import compact as compact_mod
+
+        compact_mod.compact(root, spec.experiment, on_note=on_note)
     return record

@@ -22,6 +22,8 @@ from implicit_bias.report.page import (
     _counts_badge,
     _fmt,
     _img,
+    _num,
+    anchor,
     checks_table,
     cross_seed_table,
 )
@@ -40,21 +42,25 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
     checks = store.read_checks(path)
     error = store.read_error(path)
     badge = _counts_badge(checks, run_failed=bool(error))
+    elapsed = _num(cfg.get("elapsed_s", 0))
     parts = [
         f"<h4>{html.escape(heading)} {badge}</h4>",
         f'<p class="muted">{html.escape(_config_diff(cfg["config"], default_cfg))} · '
-        f"hash {html.escape(str(cfg['hash']))} · {cfg.get('elapsed_s', 0):.1f} s · {html.escape(str(path))}</p>",
+        f"hash {html.escape(str(cfg['hash']))} · "
+        f"{'—' if elapsed is None else f'{elapsed:.1f}'} s · {html.escape(str(path))}</p>",
     ]
     if error:
+        error = error if isinstance(error, dict) else {"type": "error", "message": error}
         parts.append(
-            f'<p class="badge bad">{html.escape(error["type"])}: {html.escape(error["message"])}</p>'
+            f'<p class="badge bad">{_fmt(error.get("type", "error"))}: '
+            f"{_fmt(error.get('message', ''))}</p>"
         )
     parts += [_img(p) for p in store.figures(path)]
     parts.append(checks_table(checks))
-    if cfg.get("notes"):
-        parts.append(
-            '<ul class="notes">' + "".join(f"<li>{_fmt(n)}</li>" for n in cfg["notes"]) + "</ul>"
-        )
+    notes = cfg.get("notes")
+    if notes:
+        notes = notes if isinstance(notes, list) else [notes]
+        parts.append('<ul class="notes">' + "".join(f"<li>{_fmt(n)}</li>" for n in notes) + "</ul>")
     return "\n".join(parts)
 
 
@@ -113,7 +119,7 @@ def experiment_section(
         failing = sum(r["failed"] > 0 for r in rates)
         idle = sum(r["failed"] == 0 and r["passed"] < r["n"] for r in rates)
         parts.append(
-            f'<h4 class="cross-seed">Across {len(seeds)} seeds ({", ".join(map(str, seeds))}) '
+            f'<h4 class="cross-seed">Across {len(seeds)} seeds ({_fmt(", ".join(map(str, seeds)))}) '
             f'<span class="badge {"bad" if failing else "ok"}">{every} of '
             f"{len(rates)} claims pass at every seed; {failing} fail at some seed; {idle} not "
             f"compared at some seed (outside the theorem or unconverged)</span></h4>"
@@ -123,8 +129,8 @@ def experiment_section(
             meta = store.read_config(p)
             failed = meta.get("status") == "failed"
             rows.append(
-                f"<li>seed {seed}: {_counts_badge(by_seed[seed], run_failed=failed)} "
-                f'<span class="muted">hash {p.name}</span></li>'
+                f"<li>seed {_fmt(seed)}: {_counts_badge(by_seed[seed], run_failed=failed)} "
+                f'<span class="muted">hash {_fmt(p.name)}</span></li>'
             )
         parts.append('<ul class="notes">' + "".join(rows) + "</ul>")
         parts.append(cross_seed_table(by_seed))
@@ -196,7 +202,9 @@ def build(root: Path = store.DEFAULT_ROOT, out: Path | None = None, *, extra_sec
         toc.append('<li><a href="#sweeps">Sweeps</a><ul>')
         for record in reversed(sweeps):  # newest first
             body.append(sweep_section(record, root))
-            toc.append(f'<li><a href="#sweep-{record["id"]}">{record["id"]}</a></li>')
+            toc.append(
+                f'<li><a href="#{anchor("sweep", record["id"])}">{_fmt(record["id"])}</a></li>'
+            )
         toc.append("</ul></li>")
     explored = store.runs(root, "explore")  # questions asked with `implicit-bias explore`
     if explored:

@@ -1,8 +1,15 @@
-"""The report's HTML building blocks: style, number formatting, embedded figures, check tables."""
+"""The report's HTML building blocks: style, number formatting, embedded figures, check tables.
+
+Everything read from the store is escaped before it goes into the page, text and attributes alike
+(``_fmt``, ``attr``; ids and links through ``anchor``): a store shared on a cluster must not be able
+to put markup or script into a report (tests/test_store_integrity.py renders a hostile store).
+"""
 
 import base64
+import hashlib
 import html
 import io
+import re
 from pathlib import Path
 
 from implicit_bias import (
@@ -56,6 +63,28 @@ window.addEventListener("load", function () {
 """
 
 
+def attr(x) -> str:
+    """A value read from the store, escaped for a double- or single-quoted HTML attribute."""
+    return html.escape(str(x), quote=True)
+
+
+def anchor(prefix: str, text) -> str:
+    """A safe element id (and ``#`` link target) for ``text`` read from the store: letters, digits,
+    ``_`` and ``-`` only, with a short digest of the original where anything had to be replaced."""
+    text = str(text)
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", text)[:80]
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{prefix}-{safe}"
+
+
+def _num(x) -> float | None:
+    """A number read from the store, or None where it is none (text, a list, a bool)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x)
+
+
 def _fmt(x) -> str:
     if x is None:
         return ""
@@ -102,17 +131,19 @@ def checks_table(checks: list[dict]) -> str:
         detail = f'<div class="muted">{_fmt(c.get("detail"))}</div>' if c.get("detail") else ""
         loss = ""
         if c["loss"] is not None:
-            tol = "" if c["loss_tol"] is None else f" (converged ≤ {_fmt(float(c['loss_tol']))})"
-            loss = f'<div class="muted">at loss {_fmt(float(c["loss"]))}{tol}</div>'
+            lt, at = c["loss_tol"], c["loss"]
+            lt, at = (x if _num(x) is None else _num(x) for x in (lt, at))
+            tol = "" if lt is None else f" (converged ≤ {_fmt(lt)})"
+            loss = f'<div class="muted">at loss {_fmt(at)}{tol}</div>'
         if c["requires"]:
-            needs = ", ".join(map(html.escape, c["requires"]))
+            needs = ", ".join(map(_fmt, c["requires"]))
             detail += f'<div class="muted">requires: {needs}</div>'
         body.append(
-            f'<tr class="check {_css_class(label)}" data-kind="{html.escape(str(c["kind"]))}"><td>{_fmt(c["name"])}{detail}</td>'
+            f'<tr class="check {attr(_css_class(label))}" data-kind="{attr(c["kind"])}"><td>{_fmt(c["name"])}{detail}</td>'
             f'<td class="kind">{html.escape(str(c["kind"]))}</td>'
             f'<td class="num">{_fmt(c.get("predicted"))}</td><td class="num">{_fmt(c.get("observed"))}</td>'
             f'<td class="num">{_fmt(c.get("tolerance"))}</td>'
-            f'<td class="verdict">{html.escape(label)}{loss}</td>'
+            f'<td class="verdict">{html.escape(str(label))}{loss}</td>'
             f'<td>{_fmt(c["source"])}</td><td class="muted">{_fmt(c["basis"])}</td></tr>'
         )
     return f'<table class="checks">{head}{"".join(body)}</table>'
@@ -145,8 +176,8 @@ def cross_seed_table(by_seed: dict) -> str:
     for r in rates:
         ok = r["failed"] == 0
         statuses = "".join(
-            f'<span class="st {_css_class(_claim_label(st))}">{html.escape(str(seed))}: '
-            f"{html.escape(_claim_label(st))}</span>"
+            f'<span class="st {attr(_css_class(_claim_label(st)))}">{html.escape(str(seed))}: '
+            f"{html.escape(str(_claim_label(st)))}</span>"
             for seed, st in r["statuses"].items()
         )
         body.append(

@@ -13,7 +13,7 @@ from implicit_bias import (
     plots,
     store,
 )
-from implicit_bias.report.page import _fig_html, _fmt
+from implicit_bias.report.page import _fig_html, _fmt, anchor, attr
 
 
 def _as_axis(values) -> tuple[list, bool]:
@@ -171,6 +171,17 @@ def _table(frame, columns: list[str], *, limit: int = 60) -> str:
     return f'<table class="sweep">{"<tr>" + head + "</tr>"}{"".join(body)}</table>{more}'
 
 
+def _drawn(make, caption: str) -> str:
+    """A sweep figure, or one line saying why it could not be drawn (a grid key or value from the
+    store that matplotlib cannot show, e.g. unbalanced ``$`` mathtext): the page is built anyway."""
+    try:
+        return _fig_html(make(), caption)
+    except Exception as e:  # noqa: BLE001 - a figure is never worth the whole report
+        plots.close("all")
+        why = " ".join(str(e).split())[:200]
+        return f'<p class="muted">figure not drawn ({_fmt(caption)}): {_fmt(type(e).__name__)}: {_fmt(why)}</p>'
+
+
 def sweep_section(record: dict, root: Path) -> str:
     """A sweep: its spec and status, phase diagrams / curves of per-run metrics with error bars over
     seeds (mean ± standard deviation), and a table per grid point. Built from the store alone."""
@@ -179,18 +190,27 @@ def sweep_section(record: dict, root: Path) -> str:
     name = record["experiment"]
     status = record.get("status", "?")
     n_runs = record.get("n_runs", len(record.get("runs", [])))
-    df = query.sweep_summary(record, root)
+    from implicit_bias.errors import ConfigError
+
+    try:
+        df = query.sweep_summary(record, root)
+    except Exception as e:  # noqa: BLE001 - an experiment this version lacks, runs it cannot read
+        why = str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"
+        return (
+            f'<h3 id="{anchor("sweep", record["id"])}">Sweep {_fmt(record["id"])}</h3>'
+            f'<p class="muted">not shown: {_fmt(" ".join(why.split()))}</p>'
+        )
     n_done = len(df)
     n_failed = int((df["status"] == "failed").sum()) if n_done else 0
     ok = status == "complete" and n_done == n_runs and not n_failed
     badge = (
-        f'<span class="badge {"ok" if ok else "bad"}">{html.escape(status)}: {n_done} of {n_runs} '
+        f'<span class="badge {"ok" if ok else "bad"}">{_fmt(status)}: {_fmt(n_done)} of {_fmt(n_runs)} '
         f"runs stored, {n_failed} failed</span>"
     )
     spec = {k: record.get(k) for k in ("grid", "seeds", "set")}
     parts = [
-        f'<h3 id="sweep-{html.escape(record["id"])}">Sweep {html.escape(record["id"])} {badge}</h3>',
-        f'<p class="muted">experiment <a href="#{name}">{name}</a> · '
+        f'<h3 id="{anchor("sweep", record["id"])}">Sweep {_fmt(record["id"])} {badge}</h3>',
+        f'<p class="muted">experiment <a href="#{attr(name)}">{_fmt(name)}</a> · '
         f"<code>{html.escape(json.dumps(spec, default=str))}</code></p>",
     ]
     if not n_done:
@@ -202,17 +222,17 @@ def sweep_section(record: dict, root: Path) -> str:
     agg = _aggregate(df, keys, metrics)
     title = f"{name}: mean ± std over {len(record.get('seeds', []))} seeds"
     if len(keys) == 2:
-        parts.append(_fig_html(_heatmap_figure(agg, keys[0], keys[1], metrics, title),
-                               f"phase diagram over {keys[0]} × {keys[1]} (mean over seeds)"))  # fmt: skip
+        parts.append(_drawn(lambda: _heatmap_figure(agg, keys[0], keys[1], metrics, title),
+                            f"phase diagram over {keys[0]} × {keys[1]} (mean over seeds)"))  # fmt: skip
     groups = _series_groups(metrics)
     if len(keys) == 1 and groups:
         names = ", ".join(groups)
-        parts.append(_fig_html(_overlay_figure(agg, keys[0], groups, title),
-                               f"{names} vs {keys[0]}, one line per series, error bars: std over "
-                               "seeds"))  # fmt: skip
+        parts.append(_drawn(lambda: _overlay_figure(agg, keys[0], groups, title),
+                            f"{names} vs {keys[0]}, one line per series, error bars: std over "
+                            "seeds"))  # fmt: skip
     if keys:
-        parts.append(_fig_html(_curves_figure(agg, keys[0], keys[1:], metrics, title),
-                               f"metrics vs {keys[0]}, error bars: std over seeds"))  # fmt: skip
+        parts.append(_drawn(lambda: _curves_figure(agg, keys[0], keys[1:], metrics, title),
+                            f"metrics vs {keys[0]}, error bars: std over seeds"))  # fmt: skip
     columns = [*keys, RUNS_COL, FAILED_COL]
     for m in metrics:
         agg[m + " (mean ± std)"] = [
@@ -224,8 +244,26 @@ def sweep_section(record: dict, root: Path) -> str:
     for h in df.loc[df["status"] == "failed", "hash"].head(10):
         err = store.read_error(store.run_path(root, name, h)) or {}
         errors.append(
-            f"<li>{h}: {html.escape(err.get('type', ''))}: {html.escape(err.get('message', ''))}</li>"
+            f"<li>{_fmt(h)}: {_fmt(err.get('type', ''))}: {_fmt(err.get('message', ''))}</li>"
         )
     if errors:
         parts.append('<p>Failed runs (first 10):</p><ul class="notes">' + "".join(errors) + "</ul>")
+    parts.append(_run_list(df, keys))
     return "\n".join(parts)
+
+
+def _run_list(df, keys: list[str]) -> str:
+    """Every run of the sweep, one line each with an anchor (``#run-<hash>``): hash, grid point,
+    seed, status; folded, since a sweep may have 10⁴ runs. ``implicit-bias plot HASH`` draws one."""
+    lines = []
+    for r in df[["hash", "seed", "status", *keys]].itertuples(index=False):
+        point = " ".join(f"{_fmt(k)}={_fmt(v)}" for k, v in zip(keys, r[3:]))
+        lines.append(
+            f'<span id="run-{_fmt(r[0])}">{_fmt(r[0])}</span>  {point}  seed={_fmt(r[1])}  '
+            f"{_fmt(r[2])}"
+        )
+    return (
+        f"<details><summary>All {len(lines)} runs (hash, grid point, seed, status): "
+        "<code>implicit-bias plot HASH</code> draws a run's figures, <code>implicit-bias query</code> "
+        f"reads its rows</summary><pre>{chr(10).join(lines)}</pre></details>"
+    )

@@ -1,0 +1,317 @@
+"""Compaction (issue 24 §1–§3): run folders folded into Parquet parts, read back identically by
+``query``, ``store`` and ``report``; idempotent, crash-safe at every step, counted once, locked."""
+
+import json
+import os
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from implicit_bias import compact, config as config_mod, experiments, query, runner, store
+from implicit_bias.cli import app
+from implicit_bias.errors import BrokenRunWarning
+
+NAME = "dmf_identical"
+QUERIES = [
+    "SELECT * FROM runs ORDER BY hash",
+    "SELECT * FROM rows ORDER BY hash, t, series, i",
+    "SELECT * FROM checks ORDER BY hash, name",
+    "SELECT * FROM estimates ORDER BY ALL",
+    "SELECT count(*) AS n, sum(checks_failed) AS f FROM runs",
+]
+cli = CliRunner()
+
+
+def _fake_run(root: Path, k: int, *, created: float | None = None, experiment: str = NAME) -> Path:
+    """A hand-written run with rows, checks, arrays (and an error for every fourth)."""
+    h = f"{k:016x}"
+    rows = pd.DataFrame(
+        {"t": np.repeat(np.arange(5.0), 2), "series": ["loss", "eig"] * 5, "i": 0,
+         "value": np.linspace(1.0, 0.1, 10) * (k + 1)}
+    )  # fmt: skip
+    checks = [
+        {"name": "c1", "predicted": 1.0, "observed": 1.0 + k / 100, "tolerance": 0.1,
+         "passed": k % 3 != 0, "kind": "claim", "source": "s", "basis": "b"},
+        {"name": "h1", "predicted": "< 1", "observed": 0.5, "tolerance": None, "passed": True,
+         "kind": "hypothesis"},
+    ]  # fmt: skip
+    return store.write_run(
+        store.run_path(root, experiment, h),
+        config={"experiment": experiment, "hash": h, "status": "failed" if k % 4 == 3 else "ok",
+                "created": float(k) if created is None else created, "elapsed_s": 0.01 * k,
+                "config": {"alpha": 0.1 * (k % 3 + 1), "depth": 2 + k % 2, "seed": k,
+                           "spectrum": [1.0, 2.0]},
+                "checks_passed": 2, "checks_failed": 0, "notes": [f"note {k}"]},
+        rows=rows, checks=checks,
+        error={"type": "DivergenceError", "message": "nan"} if k % 4 == 3 else None,
+        arrays={"estimate": np.eye(2) * k} if k % 2 else None,
+    )  # fmt: skip
+
+
+def _store(root: Path, n: int = 6) -> Path:
+    for k in range(n):
+        _fake_run(root, k)
+    return root
+
+
+def _answers(root: Path) -> list[pd.DataFrame]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BrokenRunWarning)
+        return [query.query(q, root).drop(columns=["path"], errors="ignore") for q in QUERIES]
+
+
+def _same(a: list[pd.DataFrame], b: list[pd.DataFrame]) -> None:
+    for x, y in zip(a, b):
+        pd.testing.assert_frame_equal(x.reset_index(drop=True), y.reset_index(drop=True),
+                                      check_dtype=False)  # fmt: skip
+
+
+def _readers(root: Path) -> dict:
+    out = {}
+    for p in store.runs(root):
+        out[p.name] = (
+            store.read_config(p), store.read_checks(p), store.read_error(p),
+            store.read_rows(p).to_json(), {k: v.tolist() for k, v in store.read_arrays(p).items()},
+        )  # fmt: skip
+    return out
+
+
+def _snapshot(root: Path) -> dict:
+    """Every file of the store (but the lock) with its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def test_round_trip_of_real_runs(tmp_path):
+    module = experiments.get(NAME)
+    for seed in range(2):
+        for alpha in ("0.1", "0.2"):
+            cfg = config_mod.apply_overrides(
+                module.Config(), {"n_steps": "500", "n_saves": "10", "seed": seed, "alpha": alpha},
+                experiment=NAME,
+            )  # fmt: skip
+            runner.execute(NAME, cfg, root=tmp_path, plot=False)
+    before, readers = _answers(tmp_path), _readers(tmp_path)
+    done = compact.compact(tmp_path)
+    assert done["runs"] == 4 and done["parts"] == 1 and done["removed"] == 4
+    assert not store.run_folders(tmp_path)
+    _same(before, _answers(tmp_path))
+    assert _readers(tmp_path) == readers
+    # a compacted run is found, not recomputed, by a rerun
+    again = runner.execute(NAME, cfg, root=tmp_path, plot=False)
+    assert again.cached and not store.run_folders(tmp_path)
+    # its figures on demand, and the report
+    out = tmp_path / "figs"
+    result = cli.invoke(
+        app, ["plot", again.path.name[:6], "--root", str(tmp_path), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in out.iterdir()] == [f"{again.path.name}-eigenvalues.png"]
+    result = cli.invoke(app, ["report", "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
+def test_round_trip_idempotence_and_files(tmp_path):
+    root = _store(tmp_path / "s", 8)
+    before, readers = _answers(root), _readers(root)
+    result = cli.invoke(app, ["compact", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "compacted 8 runs into 1 parts" in " ".join(result.output.split())
+    _same(before, _answers(root))
+    assert _readers(root) == readers
+    files = _snapshot(root)
+    assert len(files) <= 5  # runs, rows, checks, estimates, manifest: < 2 files per run
+    again = compact.compact(root)
+    assert again["runs"] == 0 and again["parts"] == 0
+    assert _snapshot(root) == files
+    # new runs go into a part that replaces the small one; a rerun with --force supersedes
+    _fake_run(root, 20)
+    _fake_run(root, 3, created=99.0)  # a newer copy of a compacted run: the folder wins
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 9
+    assert query.query("SELECT created FROM runs WHERE hash = $h".replace("$h", f"'{3:016x}'"),
+                       root)["created"].tolist() == [99.0]  # fmt: skip
+    compact.compact(root)
+    assert len(compact.parts(root)) == 1 and not store.run_folders(root)
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 9
+    assert store.read_config(store.run_path(root, NAME, f"{3:016x}"))["created"] == 99.0
+    assert query.query("SELECT count(*) AS n FROM rows", root)["n"].item() == 90
+
+
+class Crash(BaseException):
+    """Stands for kill -9 (not an Exception: nothing catches it)."""
+
+
+def _crashing(monkeypatch, k: int):
+    """os.replace / os.rename / os.unlink / shutil.rmtree raise Crash from their (k+1)-th call on."""
+    calls = {"n": 0}
+
+    def wrap(fn):
+        def inner(*a, **kw):
+            calls["n"] += 1
+            if calls["n"] > k:
+                raise Crash
+            return fn(*a, **kw)
+
+        return inner
+
+    for mod, name in ((os, "replace"), (os, "rename"), (os, "unlink"), (shutil, "rmtree")):
+        monkeypatch.setattr(mod, name, wrap(getattr(mod, name)))
+    return calls
+
+
+def _counts(root: Path) -> list:
+    sql = ("SELECT (SELECT count(*) FROM runs), (SELECT count(DISTINCT hash) FROM runs), "
+           "(SELECT sum(created) FROM runs), (SELECT count(*) FROM rows), "
+           "(SELECT sum(value) FROM rows), (SELECT count(*) FROM checks), "
+           "(SELECT count(*) FROM estimates)")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BrokenRunWarning)
+        return query.query(sql, root).iloc[0].tolist()
+
+
+def _second_round(root: Path) -> None:
+    _fake_run(root, 10)
+    _fake_run(root, 2, created=50.0)
+
+
+def test_a_compaction_killed_at_any_step_reruns_to_the_same_store(tmp_path, monkeypatch):
+    base = _store(tmp_path / "base", 5)
+    compact.compact(base)
+    _second_round(base)  # the second compaction merges and supersedes: every step of it
+    clean = tmp_path / "clean"
+    shutil.copytree(base, clean)
+    expected_answers = _answers(clean)
+    compact.compact(clean)
+    expected_files, expected = _snapshot(clean), _answers(clean)
+    _same(expected_answers, expected)
+    counts = _counts(clean)
+    k = 0
+    while True:
+        root = tmp_path / f"crash{k}"
+        shutil.copytree(base, root)
+        with monkeypatch.context() as m:
+            calls = _crashing(m, k)
+            try:
+                compact.compact(root)
+                finished = True
+            except Crash:
+                finished = False
+        # killed here: every run is counted exactly once, nothing lost
+        assert _counts(root) == counts, f"crash after {k} file operations"
+        compact.compact(root)
+        assert _snapshot(root) == expected_files, f"crash after {k} file operations"
+        if finished:
+            break
+        k += 1
+        assert calls["n"] > k - 1
+    assert k >= 6  # the crash hit every rename and removal of the compaction
+
+
+def test_a_broken_part_is_skipped_with_one_line_and_reported(tmp_path):
+    root = _store(tmp_path, 4)
+    compact.compact(root)
+    (part,) = compact.parts(root)
+    rows = part.file("rows")
+    data = bytearray(rows.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    rows.write_bytes(bytes(data))  # garbled, same size: only a checksum tells
+    assert [why for _, why in compact.verify_parts(root)] == [
+        f"{part.files['rows']['path']} fails its checksum (garbled)"
+    ]
+    rows.write_bytes(bytes(data[:100]))  # truncated: every query tells
+    with pytest.warns(BrokenRunWarning, match="skipping broken part .* has 100 bytes"):
+        assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 0
+    result = cli.invoke(app, ["compact", "--root", str(root)])
+    assert result.exit_code == 1
+    assert "4 runs of broken parts have no folder left" in " ".join(result.output.split())
+
+
+def test_a_broken_part_is_recomputed_from_folders_that_remain(tmp_path):
+    root = _store(tmp_path, 3)
+    compact.compact(root, remove_folders=False)
+    (part,) = compact.parts(root)
+    part.file("checks").write_bytes(b"garbage")
+    with pytest.warns(BrokenRunWarning):
+        assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 3  # the folders
+    done = compact.compact(root)
+    assert done["broken_parts"] and not done["lost"] and done["runs"] == 3
+    assert query.query("SELECT count(*) AS n FROM checks", root)["n"].item() == 6
+
+
+ATTACKS = [
+    "COPY (SELECT * FROM runs) TO '{out}/x.csv'",
+    "COPY runs TO '{part}'",  # not over a part either
+    "ATTACH '{out}/x.db' AS x",
+    "INSTALL httpfs",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM glob('/*')",
+    "SELECT * FROM glob('{store}/compacted/*')",
+    "SELECT * FROM read_parquet('{part}')",
+    "SELECT * FROM read_parquet('{store}/compacted/rows/*/*.parquet')",
+    "SET enable_external_access = true",
+    "SELECT * FROM _load_df",
+]
+
+
+@pytest.mark.parametrize("sql", ATTACKS)
+def test_the_compacted_views_are_locked(tmp_path, sql):
+    root = _store(tmp_path / "store", 3)
+    compact.compact(root)
+    _fake_run(root, 7)  # and one folder not yet compacted
+    (part,) = compact.parts(root)
+    out = tmp_path / "out"
+    out.mkdir()
+    before = part.file("rows").read_bytes()
+    sql = sql.format(out=out, store=root, part=part.file("rows"))
+    result = cli.invoke(app, ["query", sql, "--root", str(root)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, text
+    assert re.search(r"error: query failed: (Permission|Invalid Input|Catalog) Error", text), text
+    assert not list(out.iterdir()) and part.file("rows").read_bytes() == before
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 4
+
+
+def test_sweep_summary_and_frame_read_compacted_runs(tmp_path):
+    for k in range(4):
+        _fake_run(tmp_path, k, experiment="dmf_depth")  # (an experiment without a summary)
+    root = _store(tmp_path, 4)  # and dmf_identical's, whose summary needs real rows
+    runs = [f"{k:016x}" for k in range(4)]
+    record = {"id": "s", "experiment": "dmf_depth", "grid": {"alpha": []}, "runs": runs}
+    folders = query.sweep_summary(record, root)
+    assert len(folders) == 4
+    compact.compact(root)
+    pd.testing.assert_frame_equal(folders, query.sweep_summary(record, root))
+    assert len(compact.parts(root)) == 2  # one per experiment
+    for part in compact.parts(root):
+        assert sorted(json.loads(part.manifest_path.read_text())["runs"]) == runs
+
+
+@pytest.mark.xdist_group("dask")
+def test_a_batched_sweep_writes_parts_and_compacts_at_its_end(tmp_path, dask_client):
+    from implicit_bias import sweep
+
+    spec = sweep.SweepSpec(
+        NAME, {"alpha": ("0.1", "0.2")}, (0, 1, 2), {"n_steps": "500", "n_saves": "10"}
+    )
+    record = sweep.run_sweep(spec, root=tmp_path, client=dask_client, max_batch=2, compact=True)
+    assert record["status"] == "complete" and record["n_done"] == 6
+    assert not store.run_folders(tmp_path) and len(compact.parts(tmp_path)) == 1
+    assert query.query("SELECT count(*) AS n FROM runs", tmp_path)["n"].item() == 6
+    members = query.query("SELECT count(*) AS n FROM sweep_runs JOIN runs USING (hash)", tmp_path)
+    assert members["n"].item() == 6
+    assert len(query.sweep_frame(spec.id, tmp_path, rows=False)) == 6
+    progress = []
+    again = sweep.run_sweep(
+        spec, root=tmp_path, client=dask_client, on_progress=lambda *a: progress.append(a)
+    )
+    assert again["status"] == "complete" and progress == [(6, 6, 0)]  # nothing recomputed
