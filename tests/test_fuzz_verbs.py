@@ -68,7 +68,7 @@ RUN = [
     ["run", "dmf_identical", "--out", F], ["run", "dmf_identical", "--out", RO + "/x"],
     ["run", "dmf_identical", "--root", F], ["run", "dmf_identical", "--root", "/proc/x"],
     ["run", "dmf_identical", "--root", RO], ["run", "dmf_identical", "--fail-on-check=maybe"],
-    ["run", "sensing_lowrank_depth", "--set", "few=7"],
+    ["run", "sensing_lowrank_depth", "--set", "rank=30"],
     ["run", "sgd_one_way", "--set", "n_starts=5"], ["run", "sensing_exhaustive3x3", "--set", "m=7"],
 ]  # fmt: skip
 
@@ -116,7 +116,7 @@ SWEEP_FILES = {
     "unknown grid key": b'experiment = "dmf_identical"\n[grid]\nalpah = [0.1]\n',
     "bad seeds": b'experiment = "dmf_identical"\nseeds = [1.5]\n',
     "too many runs": b'experiment = "dmf_identical"\nseeds = "0-20000"\n',
-    "cross-field": b'experiment = "sensing_lowrank_depth"\n[set]\nfew = 7\n',
+    "cross-field": b'experiment = "sensing_lowrank_depth"\n[set]\nrank = 30\n',
     "huge": b"# " + b"x" * (1 << 20) + b'\nexperiment = "dmf_identical"\n',
 }
 
@@ -225,7 +225,7 @@ def test_a_sweep_file_with_grid_flags_is_refused(places):
 # (experiment, overrides that break one constraint, the two fields its message names)
 CONSTRAINTS = [
     ("sensing_completion_depth", {"few": 7}, ("few", "ms")),
-    ("sensing_lowrank_depth", {"few": 7}, ("few", "ms")),
+    ("sensing_lowrank_depth", {"rank": 30}, ("rank", "n")),
     ("sensing_completion_depth", {"etas": (0.5, 0.02)}, ("etas", "depths")),
     ("sensing_completion_depth", {"depths": (1, 5)}, ("etas", "depths")),
     ("sensing_completion_depth", {"n": 10, "ms": (50, 150), "few": 50}, ("ms", "n")),

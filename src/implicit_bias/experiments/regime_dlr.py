@@ -294,7 +294,8 @@ def _checks(cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand
             "cells converged above 2/λ_min, the linear-stability bound of every minimizer",
             0,
             len(conv_above),
-            source="linear stability of GD at a minimizer (λ_max < 2/η) with λ_min = N a ‖β*‖^(−2/N), "
+            source="seed 004's discrete dynamics past its bound: linear stability of GD at a minimizer "
+                   "(λ_max < 2/η) with λ_min = N a ‖β*‖^(−2/N), "
             "the least sharpness over the minimizers (derived in regime_dlr, verified by flattest_check)",
             basis=f"η above (2/λ_min)(1 + {slack:.2e}): an instability growing from round-off u "
             f"at rate ηλ − 1 cannot stay below √(2·loss_tol) for {cfg.n_steps} steps (stability_slack)",
