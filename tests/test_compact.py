@@ -315,3 +315,27 @@ def test_a_batched_sweep_writes_parts_and_compacts_at_its_end(tmp_path, dask_cli
         spec, root=tmp_path, client=dask_client, on_progress=lambda *a: progress.append(a)
     )
     assert again["status"] == "complete" and progress == [(6, 6, 0)]  # nothing recomputed
+
+
+def test_vectorized_summaries_equal_the_per_run_summary():
+    # dmf_identical.summaries (one pandas pass over many runs, used for compacted sweeps) against
+    # its per-run summary on real TINY runs at three step sizes: the same numbers exactly
+    import dataclasses
+
+    import pandas as pd
+
+    from implicit_bias import experiments
+
+    module = experiments.get("dmf_identical")
+    base = experiments.tiny_config(module)
+    frames, expected = [], {}
+    for k, eta in enumerate((base.eta, base.eta / 2, base.eta / 4)):
+        cfg = dataclasses.replace(base, eta=eta)
+        rows = pd.DataFrame(module.run(cfg).rows)
+        expected[f"h{k}"] = module.summary(rows, cfg)
+        frames.append(rows.assign(hash=f"h{k}"))
+    got = module.summaries(pd.concat(frames, ignore_index=True))
+    assert sorted(got.index) == sorted(expected)
+    for h, metrics in expected.items():
+        for name, v in metrics.items():
+            assert got.loc[h, name] == pytest.approx(v, rel=0, abs=0, nan_ok=True), (h, name)

@@ -305,6 +305,25 @@ def _drop_all_null(t):
     return t.select(keep)
 
 
+def frame_of(root: Path, experiment: str, hashes) -> pd.DataFrame:
+    """Rows of many compacted runs of one experiment as one frame with a ``hash`` column, one read
+    per part (for an experiment's vectorized ``summaries(rows)``)."""
+    by_part: dict = {}
+    idx = index(root, experiment)
+    for h in hashes:
+        if h in idx:
+            by_part.setdefault(idx[h].id, (idx[h], []))[1].append(h)
+    frames = []
+    for part, wanted in by_part.values():
+        f = part.file("rows")
+        if f is None:
+            continue
+        table = _read(f) if len(wanted) * 4 >= len(part.runs) else _read_filtered(f, wanted)
+        df = table.drop_columns(["experiment"]).to_pandas()
+        frames.append(df[df["hash"].isin(set(wanted))])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["hash"])
+
+
 def rows_of(root: Path, experiment: str, hashes) -> dict[str, pd.DataFrame]:
     """Rows of many compacted runs of one experiment in one read per part: {hash: rows}."""
     by_part: dict = {}

@@ -360,7 +360,9 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
     Metrics: the fraction of the run's theory checks that passed, plus whatever the experiment's
     ``summary(rows, cfg) -> dict[str, float]`` derives from the stored rows (no recomputation).
     Runs not yet stored are left out; failed runs have NaN metrics. Compacted runs are read in one
-    pass per part (``compact.rows_of``), folders one by one.
+    pass per part (``compact.rows_of``), folders one by one; an experiment that also defines
+    ``summaries(rows) -> DataFrame`` (many runs' rows with a ``hash`` column, one row per hash) has its
+    compacted runs summarized in one vectorized pass.
     """
     from implicit_bias import config as config_mod, experiments
 
@@ -389,7 +391,8 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
             return None
 
     done = (
-        compact.summaries(root, experiment, in_parts, summarize, cfg_of)
+        compact.summaries(root, experiment, in_parts, summarize, cfg_of,
+                          vectorized=getattr(module, "summaries", None))  # fmt: skip
         if summarize is not None and in_parts
         else {}
     )

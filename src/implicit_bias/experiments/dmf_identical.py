@@ -16,6 +16,7 @@ import dataclasses
 
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
 from implicit_bias import checks, metrics, plots
 from implicit_bias.config import Count, Depth, Scale, Seed, Step, Tol
@@ -248,6 +249,19 @@ def summary(rows, cfg: Config) -> dict[str, float]:
     reached = top[top.value >= 0.5 * top["lambda"]]
     t_top = float(reached.t.iloc[0]) if len(reached) else float("nan")
     return {"max |eig − λ₊| at the end": err, "time to learn λ_max / 2": t_top}
+
+
+def summaries(rows) -> pd.DataFrame:
+    """``summary`` for many runs at once (rows with a ``hash`` column → one row per hash): the same
+    numbers, one pandas pass instead of one call per run (a 10⁴-run sweep's report)."""
+    eig = rows[rows.series == "eigenvalue"]
+    last = eig[eig.t == eig.groupby("hash").t.transform("max")]
+    err = (last.value - np.maximum(last["lambda"], 0.0)).abs().groupby(last["hash"]).max()
+    top = eig[eig["lambda"] == eig.groupby("hash")["lambda"].transform("max")]
+    reached = top[top.value >= 0.5 * top["lambda"]]
+    t_top = reached.groupby("hash").t.min().reindex(err.index)
+    return pd.DataFrame({"max |eig − λ₊| at the end": err.astype(float),
+                         "time to learn λ_max / 2": t_top.astype(float)})  # fmt: skip
 
 
 def plot(rows, cfg: Config):
