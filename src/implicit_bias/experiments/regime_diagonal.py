@@ -223,33 +223,12 @@ COLORS = {"flow limit": "#4c72b0", "Φ_α∞ limit": "#55a868", "uncertified": "
 
 
 def plot(rows, cfg: Config):
-    import matplotlib.colors as mcolors
-
     fig, axes = plots.figure(1, 1, width=6, height=4.2)
     ax = axes[0, 0]
-    cells = rows[rows.series == "regime"]
-    kicks = np.sort(cells.kick.unique())
-    alphas = np.sort(cells.alpha.unique())
-    Z = cells.pivot_table(index="kick", columns="alpha", values="value").loc[kicks, alphas].values
-    cmap = mcolors.ListedColormap([COLORS[r] for r in REGIMES])
-    norm = mcolors.BoundaryNorm(np.arange(len(REGIMES) + 1) - 0.5, len(REGIMES))
-
-    def edges(v):
-        lv = np.log(v)
-        step = (lv[1] - lv[0]) if v.size > 1 else 0.1
-        mid = (lv[1:] + lv[:-1]) / 2
-        return np.exp(np.concatenate([[lv[0] - step / 2], mid, [lv[-1] + step / 2]]))
-
-    ax.pcolormesh(edges(alphas), edges(kicks), Z, cmap=cmap, norm=norm, shading="flat")
-    for series, style, label in (("bound_first_step_kick", "w-", "|2ηg| = 1 at step 1"),
-                                 ("bound_flow_limit_kick", "w--", "2/λ(flow limit)"),
-                                 ("boundary_measured_kick", "k.", "largest converging η")):  # fmt: skip
-        b = rows[rows.series == series].sort_values("alpha")
-        ax.plot(b.alpha, b.value, style, lw=1.5, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="α", ylabel="η · 2‖Aᵀy‖∞",
+    plots.regime_map(ax, rows, "kick", REGIMES, COLORS, (
+        ("bound_first_step_kick", "w-", "|2ηg| = 1 at step 1"),
+        ("bound_flow_limit_kick", "w--", "2/λ(flow limit)"),
+        ("boundary_measured_kick", "k.", "largest converging η")))  # fmt: skip
+    ax.set(xlabel="α", ylabel="η · 2‖Aᵀy‖∞",
            title=f"GD regimes on u² − v², n={cfg.n}, m={cfg.m}, s={cfg.s}")  # fmt: skip
-    leg = ax.legend(loc="lower left", fontsize=6)
-    ax.add_artist(leg)
-    handles = [plots.plt.Rectangle((0, 0), 1, 1, color=COLORS[r]) for r in REGIMES]
-    ax.legend(handles, REGIMES, loc="upper right", fontsize=6, ncol=2)
     return {"regime_map": fig}

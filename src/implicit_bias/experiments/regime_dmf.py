@@ -454,36 +454,14 @@ COLORS = {"seed limit": "#4c72b0", "flatter": "#55a868", "catapult": "#dd8452",
 
 
 def plot(rows, cfg: Config):
-    import matplotlib.colors as mcolors
-
     fig, axes = plots.figure(2, 1, width=5.5, height=4.2)
     ax = axes[0, 0]
-    cells = rows[rows.series == "regime"]
-    etas = np.sort(cells.eta.unique())
-    alphas = np.sort(cells.alpha.unique())
-    Z = cells.pivot_table(index="eta", columns="alpha", values="value").loc[etas, alphas].values
-    cmap = mcolors.ListedColormap([COLORS[r] for r in REGIMES])
-    norm = mcolors.BoundaryNorm(np.arange(len(REGIMES) + 1) - 0.5, len(REGIMES))
-
-    def edges(v):
-        lv = np.log(v)
-        mid = (lv[1:] + lv[:-1]) / 2 if v.size > 1 else lv
-        step = (lv[1] - lv[0]) if v.size > 1 else 0.1
-        return np.exp(np.concatenate([[lv[0] - step / 2], mid, [lv[-1] + step / 2]]))
-
-    ax.pcolormesh(edges(alphas), edges(etas), Z, cmap=cmap, norm=norm, shading="flat")
-    for series, style, label in (("bound_seed", "w-", "seed bound"),
-                                 ("bound_flow_limit", "w--", "2/λ(flow limit)"),
-                                 ("bound_every_minimizer", "w:", "2/(N y^(2−2/N))"),
-                                 ("boundary_measured", "k.", "largest converging η")):  # fmt: skip
-        b = rows[rows.series == series].sort_values("alpha")
-        ax.plot(b.alpha, b.value, style, lw=1.5, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="α", ylabel="η",
-           title=f"GD regimes, N={cfg.depth}, y={cfg.y:g}, {cfg.init} init")  # fmt: skip
-    handles = [plots.plt.Rectangle((0, 0), 1, 1, color=COLORS[r]) for r in REGIMES]
-    leg = ax.legend(loc="lower left", fontsize=6)
-    ax.add_artist(leg)
-    ax.legend(handles, REGIMES, loc="upper right", fontsize=6, ncol=2)
+    plots.regime_map(ax, rows, "eta", REGIMES, COLORS, (
+        ("bound_seed", "w-", "seed bound"),
+        ("bound_flow_limit", "w--", "2/λ(flow limit)"),
+        ("bound_every_minimizer", "w:", "2/(N y^(2−2/N))"),
+        ("boundary_measured", "k.", "largest converging η")))  # fmt: skip
+    ax.set(xlabel="α", ylabel="η", title=f"GD regimes, N={cfg.depth}, y={cfg.y:g}, {cfg.init} init")
     ax = axes[0, 1]
     s = rows[rows.series == "sharpness"]
     for i, (reg, g) in enumerate(s.groupby("regime")):
