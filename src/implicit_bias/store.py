@@ -499,18 +499,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
             return compact.read_arrays(path)
         return {}
-    df = pd.read_parquet(f)
-    out = {}
-    for name, g in df.groupby("name", sort=False):
-        i, j, v = g.i.to_numpy(), g.j.to_numpy(), g.value.to_numpy()
-        if (j < 0).all():
-            a = np.zeros(int(i.max()) + 1)
-            a[i] = v
-        else:
-            a = np.zeros((int(i.max()) + 1, int(j.max()) + 1))
-            a[i, j] = v
-        out[str(name)] = a
-    return out
+    from implicit_bias.compacted import _arrays  # the long table (name, i, j, value) → arrays
+
+    return _arrays(pd.read_parquet(f))
 
 
 def _install(tmp: Path, final: Path, *, force: bool) -> None:
