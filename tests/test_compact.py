@@ -339,3 +339,51 @@ def test_vectorized_summaries_equal_the_per_run_summary():
     for h, metrics in expected.items():
         for name, v in metrics.items():
             assert got.loc[h, name] == pytest.approx(v, rel=0, abs=0, nan_ok=True), (h, name)
+
+
+KILLED_CHILD = """
+import sys, time
+from pathlib import Path
+from implicit_bias import compact
+print("ready", flush=True)
+sys.stdin.readline()
+compact.compact(Path(sys.argv[1]))
+print("done", flush=True)
+"""
+
+
+def test_a_compaction_killed_by_sigkill_reruns_to_the_same_store(tmp_path):
+    # issue 24: a real kill -9 of a compacting process (not a simulated exception), at delays
+    # spread over the clean compaction's own duration; the rerun must give the identical store
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    base = _store(tmp_path / "base", 120)
+    compact.compact(base)
+    for k in range(120, 240):  # a second round: merge, supersede, remove folders
+        _fake_run(base, k)
+    clean = tmp_path / "clean"
+    shutil.copytree(base, clean)
+    start = time.perf_counter()
+    compact.compact(clean)
+    duration = time.perf_counter() - start
+    expected_files, counts = _snapshot(clean), _counts(clean)
+    killed = 0
+    for j, frac in enumerate((0.1, 0.35, 0.65, 0.9)):
+        root = tmp_path / f"kill{j}"
+        shutil.copytree(base, root)
+        with subprocess.Popen([sys.executable, "-c", KILLED_CHILD, str(root)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+            assert child.stdout.readline().strip() == "ready"  # imports done: time the work only
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            time.sleep(frac * duration)
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+        killed += child.returncode == -signal.SIGKILL
+        assert _counts(root) == counts, f"killed at {frac:.0%} of the compaction"
+        compact.compact(root)  # the rerun, after a kill -9 (the flock died with the process)
+        assert _snapshot(root) == expected_files, f"killed at {frac:.0%} of the compaction"
+    assert killed >= 2, killed  # most kills landed before the child finished
