@@ -241,6 +241,14 @@ def _nuclear(X):
     return float(np.linalg.svd(X, compute_uv=False).sum())
 
 
+
+# the basis of the "→ GLRL's end as α → 0" orderings
+ACCURACY_BASIS = (
+    "an ordering, read to 10 × the runs' accuracy √(2ℓ)/σ_min(𝒜 on the tangent space at W̄_K) at "
+    "the final loss ℓ (first order in the tangent part; ×10 for the normal, rank-increasing part "
+    "the residual bounds only at second order)"
+)
+
 def run(cfg: Config) -> Result:
     rows, notes = [], []
     problem = make_problem(cfg)
@@ -459,9 +467,7 @@ def run(cfg: Config) -> Result:
             predicted="‖X_∞(α) − W̄_K‖_F decreases monotonically (to the runs' accuracy)",
             observed=", ".join(f"{v:.3g}" for v in end_dist),
             source=LI + "; seed 002 (X_∞(α) as α → 0)",
-            basis="an ordering, read to 10 × the runs' accuracy √(2ℓ)/σ_min(𝒜 on the tangent space "
-            "at W̄_K) at the final loss ℓ (first order in the tangent part; ×10 for the normal, "
-            "rank-increasing part the residual bounds only at second order)",
+            basis=ACCURACY_BASIS,
             detail="accuracy per α: " + ", ".join(f"{v:.2g}" for v in end_acc),
             requires=(H_TIE, H_CONV),
             **lim,
@@ -472,9 +478,7 @@ def run(cfg: Config) -> Result:
             predicted="‖X_∞(α) − W̄_K‖_F decreases monotonically (to the runs' accuracy)",
             observed=", ".join(f"{v:.3g}" for v in rc_to_glrl),
             source=LI + "; Razin & Cohen 2020 (low rank, not low norm)",
-            basis="an ordering, read to 10 × the runs' accuracy √(2ℓ)/σ_min(𝒜 on the tangent space "
-            "at W̄_K) at the final loss ℓ (first order in the tangent part; ×10 for the normal, "
-            "rank-increasing part the residual bounds only at second order)",
+            basis=ACCURACY_BASIS,
             detail="accuracy per α: " + ", ".join(f"{v:.2g}" for v in rc_acc),
             requires=(H_RC_CONV,),
             **rc_lim,
