@@ -157,6 +157,21 @@ def components_reversed(mp, module):
     mp.setattr(module, "components", lambda U, V, Ws, r: real(U, V, Ws, r)[:, ::-1])
 
 
+def gd_stopped_early(mp, module):
+    """GD run for a quarter of the configured steps (the claims still assert the configured budget)."""
+    real = module.GD
+    mp.setattr(module, "GD", lambda **kw: real(**{**kw, "n_steps": kw["n_steps"] // 4}))
+
+
+def limit_moved_in_data(mp, module):
+    """The data generated with σ × (1 + 1e-9): GD's limit σ/λ moves by 1e-9 relative, 1000× under the
+    1e-6 tolerance the limit claim had before it was certified."""
+    real = module.aligned
+    mp.setattr(
+        module, "aligned", lambda *, sigma, **kw: real(sigma=np.asarray(sigma) * (1 + 1e-9), **kw)
+    )
+
+
 def sigma_reversed_in_data(mp, module):
     """The data generated with σ in the reverse order to the one the predictions use."""
     real = module.aligned
@@ -251,8 +266,14 @@ MUTANTS: dict[str, list[Mutant]] = {
             scale_kwarg("GD", "eta", 0.5),
             kills=(r"lower bound", r"upper bound"),
         ),
+        Mutant("GD stopped at a quarter of its steps", gd_stopped_early, kills=(r"converges",)),
         Mutant("GD step η ×1.2", scale_kwarg("GD", "eta", 1.2), kills=(r"proved upper bound",)),
         Mutant("components in reverse order", components_reversed, kills=(r"converges",)),
+        Mutant(
+            "limit moved by 1e-9 (σ × (1 + 1e-9) in the data)",
+            limit_moved_in_data,
+            kills=(r"converges",),
+        ),  # fmt: skip
     ],
     "dlr_autoencoder": [
         Mutant("init scale e^{−δ/2}", delta_scaled(0.5), kills=(r"L = 2: W → W",)),

@@ -74,15 +74,25 @@ def _depth_one(mp, module):
 
 
 def _depth1_nonzero_init(mp, module):
-    """A defect: the depth-1 run starts from 0.1·I instead of 0."""
+    """A defect: the depth-1 run starts from 1e-7·I instead of 0 (its null-space part, ≈ 2e-7 of ‖X_F‖
+    at TINY's m = 50, never decays: the limit moves by less than the 1e-6 tolerance the claim had
+    before it was certified)."""
     real = module.DeepMatrix
 
     def patched(*args, **kw):
         if kw.get("depth") == 1:
-            kw["alpha"] = 0.1
+            kw["alpha"] = 1e-7
         return real(*args, **kw)
 
     mp.setattr(module, "DeepMatrix", patched)
+
+
+def _nn_face_moved(mp, module):
+    """A defect: X_NN's refined face point is scaled by 1 + 1e-9 (X̂ off the minimizer by 1e-9
+    relative; the old KKT sanity, residuals ≤ 1e-6, passed it)."""
+    real = module.nuclear.refine_psd_face
+    mp.setattr(module.nuclear, "refine_psd_face",
+               lambda *a, **kw: real(*a, **kw) * (1 + 1e-9) ** 0.5)  # fmt: skip
 
 
 def _l2_baseline(mp, module):
@@ -147,6 +157,12 @@ MUTANTS: dict[str, list[Mutant]] = {
             kills=("as a power of α", "closer at the smallest α", "generalizes worse"),
         ),
         Mutant("small-width runs built with d = n", _width_n, kills=("unique global minimum",)),
+        Mutant(
+            "X_NN's face point moved by 1e-9",
+            _nn_face_moved,
+            kills=("X_NN = argmin",),
+            config={"alphas": (0.1,), "small_d": (2,), "n_steps": 10},
+        ),  # fmt: skip  X_NN is what it tests
     ],
     "sensing_exhaustive3x3": [
         Mutant(
@@ -189,7 +205,7 @@ MUTANTS: dict[str, list[Mutant]] = {
     "sensing_lowrank_depth": [
         Mutant("wrong depth (1 in place of 3)", _depth_one, kills=("error ≤ max\\(nuclear",)),
         Mutant("ℓ2 solution in place of the nuclear-norm one", _l2_baseline, kills=("exact at",)),
-        Mutant("depth 1 from 0.1·I, not 0", _depth1_nonzero_init, kills=("pinv solution",)),
+        Mutant("depth 1 from 1e-7·I, not 0", _depth1_nonzero_init, kills=("pinv solution",)),
     ],
     "sensing_product_flow": [
         Mutant(
