@@ -1,6 +1,15 @@
 """Run one experiment config into the store: cache, time, record warnings and failures, plot, save.
 
 The single code path behind ``implicit-bias run``, ``reproduce`` and every sweep task.
+
+Sharpness rows: while ``run(cfg)`` runs, every ``fit``/``fit_batch`` is recorded
+(``optim.api.recording``); afterwards the runner adds rows ``sharpness`` (λ_max(∇²L) at ≤ 10
+snapshots of each of the first 16 runs of ≤ 500 parameters) and, for GD, ``two_over_eta``
+(``optim.sharpness.recorded_rows``), within a time budget of 10% of the experiment's own time (the
+first run always). An experiment that writes its own ``sharpness`` rows (``regime_*``, ``explore``)
+keeps them and gets none added; a failure to compute is a note, never a failed run. Rows are added
+after the figures are drawn, so the experiments' plots see only their own rows. ``run_batch``
+(sweeps) cannot tell which config a recorded run belongs to and records nothing.
 """
 
 import dataclasses
@@ -90,11 +99,47 @@ def _error_record(e: Exception) -> dict:
 RUN_FAILURES = (DivergenceError, SolverError)
 
 
+def _has_series(rows, names) -> bool:
+    """Whether the experiment's rows hold any of the series ``names``."""
+    if isinstance(rows, pd.DataFrame):
+        return "series" in rows and bool(rows["series"].isin(names).any())
+    return any(isinstance(r, dict) and r.get("series") in names for r in rows)
+
+
+def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[str]]:
+    """The runner's ``sharpness`` rows and notes for the runs in ``recorder`` (see the module
+    docstring); never raises."""
+    from implicit_bias.optim import sharpness
+
+    if result is None or (not recorder.runs and not recorder.n_too_large + recorder.n_over_limit):
+        return [], []
+    try:
+        if _has_series(result.rows, sharpness.SERIES):
+            return [], ["sharpness: the experiment records its own 'sharpness' rows; none added"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sharpness.recorded_rows(recorder, budget_s=sharpness.AUTO_BUDGET * elapsed)
+    except Exception as e:  # noqa: BLE001 - the run itself succeeded: a note, never a failure
+        first = (str(e).splitlines() or [""])[0][:200]
+        return [], [f"sharpness: not computed ({type(e).__name__}: {first})"]
+
+
+def _with_rows(rows, extra: list[dict]):
+    """The experiment's rows (a list of dicts or a DataFrame) with ``extra`` appended."""
+    if not extra:
+        return rows
+    if isinstance(rows, pd.DataFrame):
+        return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+    return list(rows) + extra
+
+
 def _save(
-    name, module, cfg, path, result, error, notes, elapsed, *, plot, force, sink=None
-) -> Outcome:
+    name, module, cfg, path, result, error, notes, elapsed, *, plot, force, sink=None,
+    extra_rows=(),
+) -> Outcome:  # fmt: skip
     """Write one run folder (atomically) from a Result or a recorded failure; or, given a ``sink``
-    (a list) and no figures, append the run to it for one batched write (``compact.write_batch``)."""
+    (a list) and no figures, append the run to it for one batched write (``compact.write_batch``).
+    ``extra_rows`` (the runner's sharpness rows) join the rows after the figures are drawn."""
     figures, checks, arrays = {}, [], {}
     if result is not None:
         rows, arrays = result.rows, result.arrays
@@ -104,6 +149,7 @@ def _save(
             figures = module.plot(_rows_frame(rows), cfg)
             for fig in figures.values():
                 fig.canvas.draw()
+        rows = _with_rows(rows, list(extra_rows))
     else:
         rows = _failure_rows(error["exception"])
         error = {k: v for k, v in error.items() if k != "exception"}
@@ -192,12 +238,16 @@ def run_and_store(
             _refuse_cached_under_strict(outcome)
         return outcome
     broken = store.verify_run(path) if store.looks_like_run(path) else None
+    from implicit_bias.optim import api, sharpness
+
     start = time.perf_counter()
     result, error = None, None
+    recorder = api.FitRecorder(max_params=sharpness.AUTO_MAX_PARAMS, limit=sharpness.AUTO_LIMIT)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("error" if strict else "always", StepSizeWarning)
         try:
-            result = module.run(cfg)
+            with api.recording(recorder):
+                result = module.run(cfg)
         except StepSizeWarning as w:
             raise ConfigError(f"refused under --strict: {w}") from None
         except RUN_FAILURES as e:
@@ -206,8 +256,11 @@ def run_and_store(
     if broken is not None:
         notes.insert(0, f"recomputed: the stored run was broken ({broken})")
         progress.note(f"[yellow]recomputing[/yellow] {path}: the stored run was broken ({broken})")
-    elapsed = time.perf_counter() - start
-    outcome = _save(name, module, cfg, path, result, error, notes, elapsed, plot=plot, force=force)
+    extra, more = _sharpness_rows(recorder, result, time.perf_counter() - start)
+    notes += more
+    elapsed = time.perf_counter() - start  # the sharpness rows' time included
+    outcome = _save(name, module, cfg, path, result, error, notes, elapsed, plot=plot, force=force,
+                    extra_rows=extra)  # fmt: skip
     for w in caught:  # the Python API sees the warnings too (the CLI shows them as notes)
         if issubclass(w.category, StepSizeWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

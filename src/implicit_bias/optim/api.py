@@ -11,9 +11,22 @@ first: seed 000's diagonal dynamics (``reduction.py``) for GD and GradientFlow, 
 in mirror coordinates (``_mirror_path.py``) for ``GradientFlow(solver="mirror" | "auto" |
 "rosenbrock")`` on ``Hadamard(factors="identical")`` and a ``Linear`` problem; otherwise the method's
 own solve on the parameters ("full").
+
+Recording (for the runner's sharpness rows): inside ``with recording() as rec:`` every ``fit`` and
+``fit_batch`` that returns appends its run to ``rec`` (``FitRecorder``: model, problem, method,
+trajectory, label, initial parameters), keeping only runs of at most ``rec.max_params`` parameters
+and the first ``rec.limit`` of them (a batch member counts as one run) and counting the rest. The
+recorder is a ``contextvars.ContextVar``, unset by default: outside ``recording()`` a fit pays one
+``ContextVar.get``. ``not_recording()`` hides a fit that is a computation, not a run (the flow of
+``gfs_sharpness``); ``record(…)`` hands a run made outside ``fit`` to the active recorder.
 """
 
+import contextlib
+import contextvars
+import dataclasses
+
 import jax
+import numpy as np
 
 from implicit_bias import progress
 from implicit_bias.errors import ConfigError, DivergenceError, SolverError
@@ -22,6 +35,101 @@ from implicit_bias.optim.batching import solve_batch
 from implicit_bias.optim.flow import GradientFlow
 from implicit_bias.optim.objective import identity
 from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedRun:
+    """One ``fit`` (``members`` = None) or the first ``members`` members of one ``fit_batch``.
+
+    ``model``, ``problem``, ``method`` and ``params0`` are as the verb received them (lists or
+    single values shared by the members; ``params0`` conformed, or stacked along a leading axis)."""
+
+    model: object
+    problem: object
+    method: object
+    traj: Trajectory
+    label: str
+    params0: object
+    members: int | None = None
+    observes_params: bool = True  # observe was the identity: ``traj.observed`` are the parameters
+
+
+@dataclasses.dataclass
+class FitRecorder:
+    """The runs that ``fit``/``fit_batch`` returned while this recorder was active (``recording``).
+
+    runs         the kept runs, in the order they finished
+    n_kept       runs kept (batch members counted one by one), at most ``limit``
+    n_too_large  runs not kept: more than ``max_params`` parameters
+    n_over_limit runs not kept: past the first ``limit``
+    """
+
+    max_params: int = 500
+    limit: int = 16
+    runs: list = dataclasses.field(default_factory=list)
+    n_kept: int = 0
+    n_too_large: int = 0
+    n_over_limit: int = 0
+
+    def add(self, model, problem, method, traj: Trajectory, label: str, params0,
+            observes_params: bool = True) -> None:  # fmt: skip
+        batched = np.ndim(traj.t) == 2
+        size = int(np.shape(traj.t)[0]) if batched else 1
+        n = sum(int(np.size(x)) for x in jax.tree.leaves(traj.final)) // size
+        if n > self.max_params:
+            self.n_too_large += size
+            return
+        take = min(size, self.limit - self.n_kept)
+        self.n_over_limit += size - take
+        if take <= 0:
+            return
+        self.n_kept += take
+        self.runs.append(RecordedRun(model, problem, method, traj, label, params0,
+                                     members=take if batched else None,
+                                     observes_params=observes_params))  # fmt: skip
+
+
+_RECORDER: contextvars.ContextVar[FitRecorder | None] = contextvars.ContextVar(
+    "implicit_bias_fit_recorder", default=None
+)
+
+
+@contextlib.contextmanager
+def recording(recorder: FitRecorder | None = None):
+    """Record every run that ``fit``/``fit_batch`` return in this context (this thread or task)
+    into ``recorder`` (default: a new ``FitRecorder()``), which the ``with`` yields."""
+    recorder = FitRecorder() if recorder is None else recorder
+    token = _RECORDER.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _RECORDER.reset(token)
+
+
+@contextlib.contextmanager
+def not_recording():
+    """Record nothing in this context, even inside ``recording()`` (an auxiliary fit)."""
+    token = _RECORDER.set(None)
+    try:
+        yield
+    finally:
+        _RECORDER.reset(token)
+
+
+def active_recorder() -> FitRecorder | None:
+    """The recorder of the current context, or None (the default)."""
+    return _RECORDER.get()
+
+
+def record(model, problem, method, traj: Trajectory, label: str, params0, observe) -> Trajectory:
+    """Hand a finished run to the active recorder, if any (``fit``/``fit_batch`` do; a solver
+    entry point outside them, such as ``sgd.run_seeds``, may). ``params0``: the start (a list or a
+    stacked pytree for a batch); ``observe``: the observer the run used (the identity means the
+    snapshots are the parameters). Returns ``traj``."""
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.add(model, problem, method, traj, label, params0, observe is identity)
+    return traj
 
 
 def _describe(tree) -> str:
@@ -136,13 +244,16 @@ def fit(
     if _mirror_wanted(method, reduce, model, problem, [params0]):
         progress.note(f"{label}: using the exact {mirror_path.PATH}")
         traj = mirror_path.run(model, problem, method, params0, observe, label=label)
-        return _finish(traj, None, on_divergence)
+        traj = _finish(traj, None, on_divergence)
+        return record(model, problem, method, traj, label, params0, observe)
     if reduce:
         reduced = reduction.try_reduce(model, problem, method, params0, observe, label=label)
         if reduced is not None:
-            return _finish(*reduced, on_divergence)
+            traj = _finish(*reduced, on_divergence)
+            return record(model, problem, method, traj, label, params0, observe)
     traj, last_loss = method.solve(model, problem, params0, observe, axes=None, label=label)
-    return _finish(traj, last_loss, on_divergence)
+    traj = _finish(traj, last_loss, on_divergence)
+    return record(model, problem, method, traj, label, params0, observe)
 
 
 def _mirror_wanted(method, reduce: bool, models, problems, params0s) -> bool:
@@ -243,19 +354,26 @@ def fit_batch(
         if _mirror_wanted(method, reduce, model, problem, members):
             n = len(members)
             each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731
-            return mirror_path.run_batch(each(model), each(problem), each(method), members,
-                                         observe, label=label or f"GradientFlow ×{n}")  # fmt: skip
+            label = label or f"GradientFlow ×{n}"
+            traj = mirror_path.run_batch(each(model), each(problem), each(method), members,
+                                         observe, label=label)  # fmt: skip
+            return record(model, problem, method, traj, label, params0, observe)
     if reduce and lengths and isinstance(params0, list):
-        n = lengths.pop()
+        n = next(iter(lengths))
         each = lambda v: v if isinstance(v, list) else [v] * n  # noqa: E731
         reduced = reduction.try_reduce_batch(
             each(model), each(problem), method, each(params0), observe, label=label or "GD"
         )
         if reduced is not None:
-            return reduced
+            return record(model, problem, method, reduced, label or "GD", params0, observe)
     if isinstance(params0, list):
         one = params0[0]
     else:  # an already stacked pytree
         one = jax.tree.map(lambda x: x[0], params0)
     _check_shapes(first(model), first(problem), one)
-    return solve_batch(model, problem, method, params0, observe, label=label)
+    traj = solve_batch(model, problem, method, params0, observe, label=label)
+    if _RECORDER.get() is not None:
+        size = int(np.shape(traj.t)[0])
+        label = label or f"{type(first(method)).__name__} ×{size}"
+        record(model, problem, method, traj, label, params0, observe)
+    return traj

@@ -387,10 +387,16 @@ def run_seeds(
     traj, _ = methods.solve(model, problem, params0, observe, axes=axes, label=f"SGD ×{B}",
                             watch=watch)  # fmt: skip
     traj = jax.tree.map(np.asarray, traj)
-    if watch is None:
-        return traj
-    stats = traj.observed["watch"]
-    return dataclasses.replace(traj, observed=traj.observed["snap"]), stats
+    if watch is not None:
+        stats = traj.observed["watch"]
+        traj = dataclasses.replace(traj, observed=traj.observed["snap"])
+    # the runner's sharpness rows (λ_max of L, the loss without the weight-decay term λ‖θ‖²/2,
+    # whose Hessian adds λI); ``record`` is a no-op outside ``api.recording()``
+    from implicit_bias.optim import api
+
+    start = params0 if stacked else jax.tree.map(lambda x: np.broadcast_to(x, (B, *np.shape(x))), params0)
+    api.record(model, problem, methods, traj, f"SGD ×{B}", start, observe)
+    return traj if watch is None else (traj, stats)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from implicit_bias.errors import ConfigError
+from implicit_bias.optim import trajectory as _trajectory
 from implicit_bias.optim.objective import gradient, objective, sharpness as lanczos_sharpness
 
 DENSE_MAX = 2000  # parameters: the exact Hessian (≤ 32 MB in float64) up to here, Lanczos above
@@ -160,6 +161,9 @@ def sharpness_along(model, problem, traj, k: int = 1, every: int = 1) -> Sharpne
     return Sharpness(t=t_out, values=vals, method="dense" if n <= DENSE_MAX else "lanczos")
 
 
+_trajectory._sharpness_along = sharpness_along  # Trajectory.sharpness (see its docstring)
+
+
 @dataclasses.dataclass(frozen=True)
 class GFSSharpness:
     """The sharpness of the gradient-flow solution from a point.
@@ -192,7 +196,7 @@ def gfs_sharpness(model, problem, params, *, k: int = 1, t1: float = 1e4, loss_t
     minimizer of a loss that is zero there, the distance to the minimizer set is O(√loss), and so is
     the error of λ_max: ``loss_tol`` = 1e-24 puts it at round-off.
     """
-    from implicit_bias.optim.api import fit
+    from implicit_bias.optim.api import fit, not_recording
     from implicit_bias.optim.flow import GradientFlow
 
     if solver is None:  # measured on the scalar network: "auto" ran to t1 past loss_tol, tsit5
@@ -202,7 +206,8 @@ def gfs_sharpness(model, problem, params, *, k: int = 1, t1: float = 1e4, loss_t
         solver = "auto" if matrix_free else "kvaerno5"
     method = GradientFlow(t1=t1, n_saves=2, spacing="log", t_first=min(1.0, t1 / 2), rtol=rtol,
                           atol=atol, solver=solver, loss_tol=loss_tol, max_steps=max_steps)  # fmt: skip
-    traj = fit(model, problem, method, params0=params)
+    with not_recording():  # a computation, not one of the caller's runs (runner's sharpness rows)
+        traj = fit(model, problem, method, params0=params)
     end = traj.final
     loss = float(objective(model, problem, end))
     g = ravel_pytree(gradient(model, problem, end))[0]
@@ -211,3 +216,109 @@ def gfs_sharpness(model, problem, params, *, k: int = 1, t1: float = 1e4, loss_t
     reached = bool(loss <= loss_tol or grad_norm <= grad_tol)
     return GFSSharpness(value=value, loss=loss, grad_norm=grad_norm, t=float(np.asarray(traj.t)[-1]),
                         reached=reached, params=end)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# the runner's sharpness rows: λ_max along every small run an experiment produced (issue 21 §1)
+
+AUTO_SNAPSHOTS = 10  # at most this many snapshots per run: every ⌈S/9⌉-th and the last
+AUTO_MAX_PARAMS = 500  # runs of at most this many parameters (as explore's sharpness rows)
+AUTO_LIMIT = 16  # the first this many runs of an experiment (a batch member counts as one)
+AUTO_BUDGET = 0.10  # of the experiment's own wall time, after the first run (which always runs)
+SERIES = ("sharpness", "two_over_eta")
+
+
+def _run_names(labels: list[str]) -> list[str]:
+    """The labels, a repeated one numbered from its second use on: GD, GD #2, …"""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
+
+
+def _gd_eta(method, member) -> float | None:
+    """η of a GD run without weight decay (its linear-stability bound on λ_max(∇²L) is 2/η), else
+    None (another method, or GD with decay λ_wd, whose bound is 2/η − 2λ_wd)."""
+    from implicit_bias.optim.gd import GD
+
+    if not isinstance(method, GD) or np.any(np.asarray(method.weight_decay) != 0):
+        return None
+    eta = np.asarray(method.eta, float)
+    return float(eta) if eta.ndim == 0 else float(eta[member])
+
+
+def _member_rows(run, member, name: str, snapshots: int) -> list[dict]:
+    """The rows of one run (``member`` None) or one batch member."""
+    pick = lambda v: v[member] if member is not None and isinstance(v, list) else v  # noqa: E731
+    model, problem, method = pick(run.model), pick(run.problem), pick(run.method)
+    traj = run.traj if member is None else run.traj.member(member)
+    t_all = np.asarray(traj.t, float)
+    if run.observes_params:
+        every = max(1, -(-t_all.size // (snapshots - 1)))  # ⌈S/(n−1)⌉: ≤ n − 1 picks, + the last
+        s = sharpness_along(model, problem, traj, k=1, every=every)
+        t, lam = np.asarray(s.t, float), s.max
+    else:  # a custom observer: the start and the end, the only parameters the run kept
+        p0 = run.params0
+        if member is not None:
+            p0 = p0[member] if isinstance(p0, list) else jax.tree.map(lambda x: x[member], p0)
+        if int(np.asarray(traj.status)) == _trajectory.DIVERGED:  # ``final``: at no snapshot's t
+            t, points = t_all[:1], [p0]
+        else:
+            t, points = np.array([t_all[0], t_all[-1]]), [p0, traj.final]
+        lam = hessian_top_k(model, problem, points, k=1)[:, 0]
+    i = 0 if member is None else int(member)
+    rows = [{"t": float(a), "series": "sharpness", "i": i, "run": name, "value": float(b)}
+            for a, b in zip(t, lam)]  # fmt: skip
+    eta = _gd_eta(method, member)
+    if eta is not None:
+        rows += [{"t": float(a), "series": "two_over_eta", "i": i, "run": name, "value": 2.0 / eta}
+                 for a in t]  # fmt: skip
+    return rows
+
+
+def recorded_rows(recorder, *, budget_s: float, snapshots: int = AUTO_SNAPSHOTS,
+                  clock=None) -> tuple[list[dict], list[str]]:  # fmt: skip
+    """Rows ``sharpness`` (λ_max(∇²L(θ)), by ``hessian_top_k``: the exact float64 Hessian) for the
+    runs in ``recorder`` (``optim.api.FitRecorder``), and notes saying what was left out.
+
+    A run that observed its parameters gets λ_max at ≤ ``snapshots`` evenly spaced snapshots
+    (``sharpness_along(…, every=⌈S/(snapshots−1)⌉)``, the last always included); one with a custom
+    observer at its start (``params0``) and end (``traj.final``; the start only if it diverged,
+    where ``final`` is the last finite point, not a snapshot's). Each row: ``t``, ``series``,
+    ``i`` (the batch member, 0 for a single run), ``run`` (its label, numbered when repeated),
+    ``value``. A GD run without weight decay also gets ``two_over_eta`` = 2/η at the same t (the
+    linear-stability bound: GD on a quadratic is stable iff η λ_max < 2; Cohen et al., ICLR 2021).
+    After the first run, a run starts only while less than ``budget_s`` has been spent. A run whose
+    sharpness cannot be computed gets a note, never an exception.
+    """
+    import time
+
+    clock = clock or time.perf_counter
+    start = clock()
+    rows, notes = [], []
+    names = _run_names([r.label for r in recorder.runs])
+    done = over_time = 0
+    for k, (run, name) in enumerate(zip(recorder.runs, names)):
+        size = 1 if run.members is None else run.members
+        if k > 0 and clock() - start >= budget_s:
+            over_time += sum(1 if r.members is None else r.members for r in recorder.runs[k:])
+            break
+        members = [None] if run.members is None else list(range(run.members))
+        try:
+            rows += [r for m in members for r in _member_rows(run, m, name, snapshots)]
+            done += size
+        except Exception as e:  # noqa: BLE001 - never fails the run: a note instead
+            first = (str(e).splitlines() or [""])[0][:200]
+            notes.append(f"sharpness: not computed for {name} ({type(e).__name__}: {first})")
+    left = [(recorder.n_too_large, f"over {recorder.max_params} parameters"),
+            (recorder.n_over_limit, f"past the first {recorder.limit}"),
+            (over_time, f"over the time budget ({budget_s:.3g} s)")]  # fmt: skip
+    left = "; ".join(f"{n} runs {why}" for n, why in left if n)
+    if done or left:
+        spent = clock() - start
+        line = (f"sharpness: λ_max(∇²L) of {done} runs at ≤ {snapshots} snapshots each "
+                f"(rows 'sharpness', GD also 'two_over_eta'; {spent:.2g} s)")  # fmt: skip
+        notes.insert(0, line + (f"; not computed: {left}" if left else ""))
+    return rows, notes

@@ -11,6 +11,8 @@ from implicit_bias.errors import DivergenceError
 
 OK, DIVERGED, SOLVER_FAILED, STOPPED_AT_TOL = 0, 1, 2, 3
 
+_sharpness_along = None  # optim.sharpness.sharpness_along, registered by that module on import
+
 
 @ft.partial(
     jax.tree_util.register_dataclass,
@@ -124,6 +126,19 @@ class Trajectory:
         from implicit_bias.optim.saddles import saddles
 
         return saddles(self, model, problem, **kw)
+
+    def sharpness(self, model, problem, k: int = 1, every: int = 1):
+        """λ_1 ≥ … ≥ λ_k of ∇²L(θ) at every ``every``-th snapshot (and the last) of this run, which
+        must have observed the parameters: ``optim.sharpness.sharpness_along`` (exact float64
+        Hessian up to ``DENSE_MAX`` parameters, Lanczos above); returns its ``Sharpness``.
+
+        ``optim.sharpness`` registers that function here when it is imported (the ``optim``
+        package imports it): even a lazy import of it from this module would close the circle
+        trajectory → sharpness → api (``gfs_sharpness`` runs ``fit``) → trajectory that
+        ``tests/test_imports.py`` forbids."""
+        if _sharpness_along is None:  # pragma: no cover - the optim package registers it
+            raise RuntimeError("import implicit_bias.optim.sharpness first")
+        return _sharpness_along(model, problem, self, k=k, every=every)
 
     def divergence_error(self) -> "DivergenceError | None":
         """For an unbatched trajectory: the DivergenceError describing it, or None if it did not diverge."""

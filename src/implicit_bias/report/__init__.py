@@ -26,6 +26,7 @@ from implicit_bias.report.page import (
     anchor,
     checks_table,
     cross_seed_table,
+    sharpness_table,
 )
 from implicit_bias.report.sweeps import sweep_section
 
@@ -57,6 +58,7 @@ def _run_section(path: Path, default_cfg: dict, *, heading: str) -> str:
         )
     parts += [_img(p) for p in store.figures(path)]
     parts.append(checks_table(checks))
+    parts.append(sharpness_table(path))
     notes = cfg.get("notes")
     if notes:
         notes = notes if isinstance(notes, list) else [notes]

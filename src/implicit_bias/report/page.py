@@ -191,3 +191,78 @@ def cross_seed_table(by_seed: dict) -> str:
 
 def _claim_label(status: str) -> str:
     return checks_mod.LABELS.get(("claim", status), status)
+
+
+SHARPNESS_ROWS_SHOWN = 16  # runs per table (the runner records at most 16 per experiment)
+# what tells the runs of one table apart: the runner's label and batch member, regime_dmf's regime
+SHARPNESS_KEYS = {"run": "run", "i": "member", "regime": "regime"}
+
+
+def _sharpness_frame(path: Path):
+    """The run's ``sharpness`` and ``two_over_eta`` rows (t, series, value and, where present,
+    run and i), or None: read from rows.parquet with a filter on the series (not the whole file),
+    or from the compacted tables; a file that cannot be read gives None (the page still builds)."""
+    import pandas as pd
+
+    from implicit_bias import store
+
+    f = Path(path) / "rows.parquet"
+    try:
+        if f.is_file():
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(f).names
+            if not {"t", "series", "value"} <= set(names):
+                return None
+            cols = ["t", "series", "value"] + [c for c in SHARPNESS_KEYS if c in names]
+            frame = pd.read_parquet(f, columns=cols,
+                                    filters=[("series", "in", ["sharpness", "two_over_eta"])])  # fmt: skip
+        else:
+            frame = store.read_rows(path)
+            if not {"t", "series", "value"} <= set(frame.columns):
+                return None
+            frame = frame[frame["series"].isin(["sharpness", "two_over_eta"])]
+        for c in ("t", "value"):  # numbers, or NaN where a hostile store put something else
+            frame[c] = pd.to_numeric(frame[c], errors="coerce")
+    except Exception:  # noqa: BLE001 - an unreadable rows file: no panel, the page still builds
+        return None
+    return frame if len(frame) and (frame["series"] == "sharpness").any() else None
+
+
+def sharpness_table(path: Path) -> str:
+    """The run's sharpness panel: λ_max(∇²L) at the first and last recorded snapshot of each run
+    (by ``run`` label, batch member ``i`` and ``regime``, where the rows have them) and 2/η for GD runs (the
+    linear-stability bound; λ_max above it at the end: past the edge of stability). "" when the run
+    has no ``sharpness`` rows. Every value read from the store is escaped."""
+    frame = _sharpness_frame(path)
+    if frame is None:
+        return ""
+    keys = [c for c in SHARPNESS_KEYS if c in frame.columns]
+    sharp = frame[frame["series"] == "sharpness"].sort_values("t", kind="stable")
+    bound = frame[frame["series"] == "two_over_eta"]
+    groups = list(sharp.groupby(keys, sort=False, dropna=False)) if keys else [((), sharp)]
+    body = []
+    for key, g in groups[:SHARPNESS_ROWS_SHOWN]:
+        key = key if isinstance(key, tuple) else (key,)
+        b = bound
+        for k, v in zip(keys, key):
+            b = b[b[k] == v] if v == v else b[b[k].isna()]  # (v != v: a missing run label)
+        two = _num(float(b["value"].iloc[0])) if len(b) else None
+        first, last = g.iloc[0], g.iloc[-1]
+        end = _num(float(last["value"]))
+        past = two is not None and end is not None and end > two
+        cells = [_fmt(v) for v in key] + [
+            _fmt(float(first["t"])), _fmt(float(first["value"])),
+            _fmt(float(last["t"])), _fmt(float(last["value"])),
+            "—" if two is None else _fmt(two) + (" (λ_max above it at the end)" if past else ""),
+        ]  # fmt: skip
+        body.append("<tr>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
+    more = len(groups) - SHARPNESS_ROWS_SHOWN
+    head = [SHARPNESS_KEYS[k] for k in keys]
+    head += ["t start", "λ_max start", "t end", "λ_max end", "2/η (GD)"]
+    note = f'<p class="muted">{more} more runs not shown (query the store).</p>' if more > 0 else ""
+    return (
+        '<h5>Sharpness λ_max(∇²L(θ))</h5><table class="sharpness"><tr>'
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr>" + "".join(body) + "</table>" + note
+    )  # fmt: skip
