@@ -148,6 +148,40 @@ def test_bound_covers_the_true_distance_and_shrinks(kind):
         assert bounds[2] <= 1e-3 * bounds[0], bounds
 
 
+# sparse_bregman's flow limit at seed 3, N = 2, uniform start (α = 0.2: x0 = 0.04·1), stopped at
+# L < 1e-20·½‖y‖² (Kvaerno5): 12 coordinates above 5e-10 (m = 12), the other 18 at 1e-19 … 1e-187
+_SEED3_X = np.array([
+    1.4646012767269562e-35, 4.284377312473246e-31, 4.6326422086430255e-151, 1.2930368691327867e-61,
+    1.0100183086440852e-09, 1.8901138969561122, 2.1145878605497784e-09, 2.1870761993401938e-128,
+    4.8040423008789674e-89, 1.6019048284126265e-19, 1.3728241623581545e-178, 8.576397161337836e-30,
+    1.4595978355345512e-96, 3.5521126504954923, 1.092279529400932, 2.6486730217931096e-152,
+    2.207581680269694e-09, 5.4929852893656505e-09, 1.0325092756499904e-144, 5.409240112781289e-10,
+    1.767140357111003e-39, 1.7072213759184667e-173, 3.536394025480752e-187, 5.398468988954036e-48,
+    1.3998919943224598e-174, 1.3908262917578424e-137, 3.9228643774248725e-09, 2.413787460518371e-09,
+    5.2384275113932335e-09, 1.1457683952143641e-09,
+])  # fmt: skip
+
+
+def test_seed3_entropy_limit_is_certified_where_primal_newton_stalls():
+    """Regression (docs/seed003_sparse.md, seed 3): closing the stopped flow's residual r_λ (4.3e-10)
+    moves its coordinates of ~1e-9 by O(1) factors and those at 1e-187 by factors e^{±30}; Newton on
+    the primal from x_λ, each step cut to 99% of the way to 0, reaches no feasible point in its 60
+    steps (the bound was inf: asserted below as the mechanism, and the certificate before the
+    dual-Newton start is the mutant this test fails). Now the bound is finite, ≤ 1e-6‖x‖ (the
+    claim's accuracy) and covers the distance to x* from the independent dual-Newton reference."""
+    data = make_sparse(m=12, n=30, s=3, seed=3)
+    A, y, x = data.A, data.y, _SEED3_X
+    pot = C.entropy(np.full(30, 0.04))
+    lam = C.dual_from_point(pot, A, x)
+    cert = C.certify(pot, A, y, x, lam)
+    x_star, _ = _reference(pot, A, y, lam)
+    assert np.linalg.norm(A @ x_star - y) < 1e-12 * np.linalg.norm(y)
+    assert np.linalg.norm(x - x_star) <= cert.bound <= 1e-6 * np.linalg.norm(x)
+    tol = 1e3 * EPS * (np.linalg.norm(A, 2) * np.linalg.norm(cert.x_lam) + np.linalg.norm(y))
+    stalled, _, _ = C._newton_primal(pot, A, y, cert.x_lam.copy(), A.T @ lam, tol, 60)
+    assert stalled is None
+
+
 def test_null_modulus_is_a_lower_bound():
     """The split bound on min{nᵀHn : An = 0, ‖n‖ = 1} lies below the eigenvalue (well-conditioned
     H here, where eigvalsh is exact) and above min h."""

@@ -17,8 +17,11 @@ Subtle defects for the loose ε-bound claims (issue 23 §3): α ×10, ×2 and de
 simulation only. Measured at TINY: only α ×10 fails ε claims (α = 0.03's simplified bound survives
 even that); α ×2 and depth N ± 1 fail none of them. sparse_positive's certified limit at α = 0.3 fails
 every subtle defect; sparse_signed's certified N = 2 claims catch α ×2 and depth N ± 1 in every
-simulation (depth N + 1 crashes GD there, so it is kept to the engine's flow). Numbers:
-docs/seed003_sparse.md, "Subtle mutants (issue 23)".
+simulation (depth N + 1 crashes GD there, so it is kept to the engine's flow). Its certified
+depth-N claims (N ≥ 3: the mirror map along the run and the limit) fail under α ×10 in the potential
+only, α ×2 and depth N − 1 in every simulation; the limit also under the run stopped at the ε flows'
+rel_tol 1e-12, the mirror map under α ×(1 + 1e-4). Numbers: docs/seed003_sparse.md, "Subtle mutants
+(issue 23)".
 """
 
 import dataclasses
@@ -188,6 +191,17 @@ def gd_tilt_dropped(mp, module):
     _patch_certificates(mp, module, gd_potential=gd_potential)
 
 
+def signed_power_alpha(factor):
+    """The signed depth-N potential Φ_α,N for α ×factor (``certificates.signed_power`` only: the
+    flows keep α)."""
+
+    def apply(mp, module):
+        _patch_certificates(mp, module, signed_power=lambda real: lambda alpha, depth: (
+            real.signed_power(factor * np.asarray(alpha), depth)))  # fmt: skip
+
+    return apply
+
+
 def truncated_flow(mp, module):
     """The flow stopped at t₁ = 1 (long before the saddle is escaped)."""
     real = module.limit
@@ -262,6 +276,8 @@ def stale_delta_in_bpdn(mp, module):
 # --- per experiment ------------------------------------------------------------------------------
 
 L1 = r"Q ≤ ‖x"
+DEPTH_CERT = r"argmin Φ_α,N"  # sparse_signed's certified depth-N limit
+DEPTH_MAP = r"∇Φ\*_α,N"  # sparse_signed's depth-N mirror map along the run
 MUTANTS: dict[str, list[Mutant]] = {
     "sparse_positive": [
         Mutant("ℓ2 solution in place of the ℓ1 minimum Q", l2_for_l1, kills=(L1,)),
@@ -299,7 +315,7 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "α ×(1 + 1e-4) in every simulation",
             alpha_in_model(1 + 1e-4),
-            kills=(r"argmin Φ_α\(", "argmin Φ_α∞"),
+            kills=(r"argmin Φ_α\(", "argmin Φ_α∞", DEPTH_MAP),
             config={"alphas": (0.1,)},
         ),  # fmt: skip
         Mutant(
@@ -319,13 +335,26 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "α ×2 in every simulation",
             alpha_in_model(2.0),
-            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞"),
+            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞", DEPTH_CERT, DEPTH_MAP),
             config={"alphas": (0.1,)},
         ),  # fmt: skip
         Mutant(
             "depth N − 1 in every simulation",
             depth_in_model(-1),
-            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞"),
+            kills=(r"argmin Φ_α\(", "arcsinh", "argmin Φ_α∞", DEPTH_CERT, DEPTH_MAP),
+            config={"alphas": (0.1,)},
+        ),  # fmt: skip
+        # the certified depth-N claims (N ≥ 3): a defect in the potential only, and an early stop
+        Mutant(
+            "α ×10 in the depth-N potential Φ_α,N only",
+            signed_power_alpha(10.0),
+            kills=(DEPTH_CERT, DEPTH_MAP),
+            config={"alphas": (0.1,)},
+        ),  # fmt: skip
+        Mutant(
+            "the certified depth-N flows stopped at rel_tol 1e-12 (the ε flows' stop)",
+            stopped_at(1e-12),
+            kills=(DEPTH_CERT,),
             config={"alphas": (0.1,)},
         ),  # fmt: skip
         Mutant(

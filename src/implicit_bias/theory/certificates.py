@@ -30,9 +30,12 @@ so for the minimizer x* (feasible) Φ(x*) = D(λ) + D_Φ(x*, x_λ) ≤ Φ(x̂) f
 
     D_Φ(x*, x_λ) ≤ G := Φ(x̂) − D(λ) = D_Φ(x̂, x_λ)  (+ |λᵀ(Ax̂ − y)|, round-off of x̂'s feasibility)
 
-with x̂ from x_λ by Newton's method for min Φ s.t. Az = y (``feasible_point``; its first step is the
-correction Δ = −H⁻¹Aᵀ(AH⁻¹Aᵀ)⁺r_λ, H = ∇²Φ(x_λ), which minimizes ΔᵀHΔ and is relative on small
-coordinates; damped steps keep x̂ > 0 in the positive domain; G = ∞ if no feasible x̂ is reached). G
+with x̂ from x_λ by Newton's method for min Φ s.t. Az = y (``feasible_points``; its first step is
+the correction Δ = −H⁻¹Aᵀ(AH⁻¹Aᵀ)⁺r_λ, H = ∇²Φ(x_λ), which minimizes ΔᵀHΔ and is relative on small
+coordinates; damped steps keep x̂ > 0 in the positive domain), and the same from x(λ'), λ' from λ
+by damped Newton ascent on D (``dual_newton``: x(λ') stays in the domain however far a small
+coordinate must move, where the primal steps, cut at 99% of the way to 0, stall); the certificate
+is the one of least bound over these x̂ (G = ∞ if no feasible x̂ is reached). G
 is computed as D_Φ(x̂, x_λ), by Gauss–Legendre quadrature of ∫(b − t)h(t)dt where |x̂_i − x_λ,i| is
 small against the distance to h's singularity (no cancellation), directly otherwise (with a
 round-off allowance).
@@ -421,24 +424,41 @@ def null_modulus(A, h) -> float:
     return best
 
 
-def feasible_point(potential: Potential, A, y, x_lam, lam, *, max_steps: int = 60):
-    """A point x̂ with Ax̂ = y (to round-off) in Φ's domain, near argmin Φ: Newton's method for
-    min Φ(z) s.t. Az = y from the infeasible start x_λ (Boyd & Vandenberghe §10.3), each step kept
-    inside the positive domain (at most 99% of the way to 0). Its first full step is the correction
-    Δ = −H⁻¹Aᵀ(AH⁻¹Aᵀ)⁺r_λ that minimizes ΔᵀHΔ. Any feasible x̂ gives a valid gap; a better one a
-    smaller gap. Returns (x̂, number of steps), x̂ = None if no feasible point was reached."""
-    A = np.asarray(A, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    s_lam = A.T @ lam
-    z = np.asarray(x_lam, dtype=np.float64).copy()
-    tol = 1e3 * EPS * (np.linalg.norm(A, 2) * np.linalg.norm(z) + np.linalg.norm(y))
+def _newton_primal(potential: Potential, A, y, z, s_lam, tol: float, max_steps: int):
+    """Infeasible-start Newton for min Φ(z) − s_λᵀz s.t. Az = y (the same minimizer as Φ on the
+    affine set, s_λ ∈ range(Aᵀ)) from z (itself a candidate); (the feasible point of least Φ met,
+    or None; its Φ; steps). It stops where an iterate or step is not finite (a start far off the
+    mirror manifold, e.g. a truncated run, can send Newton to 1e50)."""
+    with np.errstate(all="ignore"):  # non-finite values are tested for explicitly
+        return _newton_primal_steps(potential, A, y, z, s_lam, tol, max_steps)
+
+
+def _newton_primal_steps(potential, A, y, z, s_lam, tol, max_steps):
     best, best_val = None, np.inf
+    if np.linalg.norm(A @ z - y) <= tol and potential.in_domain(z):
+        best, best_val = z.copy(), potential.value(z)
     for k in range(1, max_steps + 1):
-        D = 1.0 / np.sqrt(potential.hessian(z))
-        g = D * (potential.grad(z) - s_lam)  # the gradient off the run's dual: small near x_λ
+        Hinv = 1.0 / potential.hessian(z)
+        # a positive coordinate at 0 (underflow) stays there
+        g = np.where(Hinv > 0, potential.grad(z) - s_lam, 0.0)  # off the dual point: small
+        if not (np.all(np.isfinite(Hinv)) and np.all(np.isfinite(g))):
+            break  # diverged (a start far off the mirror manifold): no further candidate
+        D = np.sqrt(Hinv)
         AD = A * D[None, :]
-        v, *_ = np.linalg.lstsq(AD, (y - A @ z) + AD @ g, rcond=None)
-        step = D * (v - g)  # minimizes the quadratic model subject to A(z + step) = y
+        v, *_ = np.linalg.lstsq(AD, (y - A @ z) + AD @ (D * g), rcond=None)
+        p = v - D * g  # the step in the H-scaled coordinates (ΔᵀHΔ = ‖p‖²)
+        step = D * p  # minimizes the quadratic model subject to A(z + step) = y
+        # D·v carries v's round-off, ~ε‖v‖ on every coordinate, i.e. ~ε·max D/D_i relative to the
+        # step D_i²(Aᵀw − g)_i (v = (AD)ᵀw): pure noise where D_i < ε·max D (entropy coordinates at
+        # 1e-187, D ~ 1e-93). Below √ε·max D the step is taken as H⁻¹(Aᵀw − g) from the multiplier
+        # w (least squares on (AD)ᵀw = v): relative there, and as H⁻¹_i < ε·max H⁻¹ those
+        # coordinates' part of A·step is at the round-off level of the rest
+        small = D < np.sqrt(EPS) * np.max(D)
+        if np.any(small):
+            w, *_ = np.linalg.lstsq(AD.T, v, rcond=None)
+            step = np.where(small, Hinv * (A.T @ w - g), step)
+        if not np.all(np.isfinite(step)):
+            break
         t = 1.0
         if not potential.signed:
             neg = step < 0
@@ -449,14 +469,105 @@ def feasible_point(potential: Potential, A, y, x_lam, lam, *, max_steps: int = 6
             val = potential.value(z)
             if val < best_val:
                 best, best_val = z.copy(), val
-            if float(np.linalg.norm(v - g)) ** 2 <= 1e-3 * EPS * max(abs(val), 1.0):
-                return best, k
-    return best, max_steps
+            if float(np.linalg.norm(p)) ** 2 <= 1e-3 * EPS * max(abs(val), 1.0):
+                return best, best_val, k
+    return best, best_val, max_steps
+
+
+def dual_newton(potential: Potential, A, y, lam, *, max_steps: int = 100) -> np.ndarray:
+    """Damped Newton ascent on the dual D(λ) = λᵀy − Φ*(Aᵀλ) from λ (Boyd & Vandenberghe §9.5 on
+    −D): the step Δλ solves AH⁻¹Aᵀ Δλ = r = y − Ax(λ) (H = ∇²Φ at x(λ) = ∇Φ*(Aᵀλ)), its length t
+    halved from 1 until the Armijo condition D(λ + tΔλ) ≥ D(λ) + t·rᵀΔλ/4 holds. Where the rise
+    t·rᵀΔλ/4 is below D's round-off at the new point, 64ε(|λ|ᵀ|y| + |x|ᵀ|A|ᵀ|λ| + Φ*(Aᵀλ)) (the
+    products λᵀy and Aᵀλ, the latter moving Φ* by x = ∇Φ* per unit), D cannot tell (followed on
+    noise, a flat dual direction leads to |λ| ~ 1e8): the full step is taken if it lowers ‖r‖
+    (Newton's iteration for r(λ) = 0, quadratic near the solution), else the ascent stops; at most
+    ``max_steps`` steps. Every x(λ) lies in Φ's domain, so the path can move a small coordinate by
+    many orders of magnitude (x_i ∝ exp(Aᵀλ)_i for the entropy) where the primal Newton step,
+    linear in z, is cut to 99% of the way to 0. Returns the last λ (the given one if D(λ) is not
+    finite)."""
+    with np.errstate(all="ignore"):  # non-finite values are tested for explicitly
+        return _dual_newton_steps(potential, A, y, np.array(lam, dtype=np.float64), max_steps)
+
+
+def _dual_newton_steps(potential, A, y, lam, max_steps):
+    absA = np.abs(A)
+
+    def dual(l):
+        s = A.T @ l
+        conj = potential.conj(s)
+        x = potential.grad_conj(s)  # ∂Φ*/∂s: what s's round-off, ε|A|ᵀ|λ|, moves Φ* by
+        err = np.abs(l) @ np.abs(y) + np.abs(x) @ (absA.T @ np.abs(l)) + abs(conj)
+        return float(l @ y - conj), 64 * EPS * float(err)
+
+    d0, _ = dual(lam)
+    if not np.isfinite(d0):
+        return lam
+    for _ in range(max_steps):
+        x = potential.grad_conj(A.T @ lam)
+        r = y - A @ x
+        D = np.sqrt(1.0 / potential.hessian(x))
+        if not (np.all(np.isfinite(D)) and np.all(np.isfinite(r))):
+            return lam
+        AD = A * D[None, :]
+        v, *_ = np.linalg.lstsq(AD, r, rcond=None)
+        step, *_ = np.linalg.lstsq(AD.T, v, rcond=None)  # (AD)(AD)ᵀ step = r
+        dec = float(r @ step)  # the Newton decrement squared, ΔλᵀMΔλ
+        t = 1.0
+        while True:
+            d1, noise = dual(lam + t * step)
+            if not 0.25 * t * dec > noise:  # D cannot tell: a full step if it lowers ‖r‖
+                t = 1.0
+                d1, _ = dual(lam + step)
+                x1 = potential.grad_conj(A.T @ (lam + step))
+                if not (np.isfinite(d1) and np.linalg.norm(y - A @ x1) < np.linalg.norm(r)):
+                    return lam
+                break
+            if np.isfinite(d1) and d1 >= d0 + 0.25 * t * dec:
+                break
+            t *= 0.5
+        lam, d0 = lam + t * step, d1
+    return lam
+
+
+def feasible_points(potential: Potential, A, y, x_lam, lam, *, max_steps: int = 60) -> list:
+    """Points x̂ with Ax̂ = y (to round-off) in Φ's domain, near argmin Φ (none, one or two): Newton's
+    method for min Φ(z) s.t. Az = y from the infeasible start x_λ (Boyd & Vandenberghe §10.3),
+    each step kept inside the positive domain (at most 99% of the way to 0); its first full step
+    is the correction Δ = −H⁻¹Aᵀ(AH⁻¹Aᵀ)⁺r_λ that minimizes ΔᵀHΔ. And the same from x(λ') for λ'
+    from ``dual_newton`` (from λ): where closing the residual r_λ moves small coordinates by large
+    factors (seed 3 of sparse_bregman, N = 2: the stopped flow's coordinates of the size of r_λ,
+    ~1e-9, must move by factors e^{±30}, and those at 1e-187 with them), the primal steps from x_λ
+    are cut to 99% of the way to 0 one after another, while x(λ') is feasible to round-off (tried
+    only where the first did not converge: its Newton decrement stayed above ~ε|Φ|). Each is the
+    feasible point of least Φ met on its path; any feasible x̂ gives a valid certificate."""
+    A = np.asarray(A, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    lam = np.asarray(lam, dtype=np.float64)
+    z = np.asarray(x_lam, dtype=np.float64).copy()
+    tol = 1e3 * EPS * (np.linalg.norm(A, 2) * np.linalg.norm(z) + np.linalg.norm(y))
+    first, _, steps = _newton_primal(potential, A, y, z, A.T @ lam, tol, max_steps)
+    found = [first]
+    if first is not None and steps < max_steps:  # converged: the minimizer to round-off
+        return found
+    lam2 = dual_newton(potential, A, y, lam)
+    s2 = A.T @ lam2
+    z2 = potential.grad_conj(s2)
+    if np.all(np.isfinite(z2)):
+        found.append(_newton_primal(potential, A, y, z2.copy(), s2, tol, max_steps)[0])
+    return [x for x in found if x is not None]
+
+
+def feasible_point(potential: Potential, A, y, x_lam, lam, *, max_steps: int = 60):
+    """The point of ``feasible_points`` of least Φ (None if there is none)."""
+    found = feasible_points(potential, A, y, x_lam, lam, max_steps=max_steps)
+    return min(found, key=potential.value) if found else None
 
 
 def certify(potential: Potential, A, y, x, lam) -> Certificate:
     """The certificate of ``x`` (the run's point) as the minimizer of ``potential`` over {Az = y}
-    (z ≥ 0 for the positive kinds), from the dual point ``lam`` (module docstring)."""
+    (z ≥ 0 for the positive kinds), from the dual point ``lam`` (module docstring): the one of
+    least bound over the feasible points x̂ of ``feasible_points`` (each bound is valid)."""
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     x = np.asarray(x, dtype=np.float64)
@@ -467,12 +578,18 @@ def certify(potential: Potential, A, y, x, lam) -> Certificate:
     inf = float("inf")
     dual = float(lam @ y - potential.conj(s))
     offset = float(np.linalg.norm(x - x_lam))
-    failed = Certificate(inf, dual, inf, feas, 0.0, 0.0, inf, inf, offset, inf, lam, x_lam)
+    best = Certificate(inf, dual, inf, feas, 0.0, 0.0, inf, inf, offset, inf, lam, x_lam)
     if not (np.all(np.isfinite(x_lam)) and np.isfinite(dual)):
-        return failed
-    x_hat, _ = feasible_point(potential, A, y, x_lam, lam)
-    if x_hat is None:
-        return failed
+        return best
+    for x_hat in feasible_points(potential, A, y, x_lam, lam):
+        cert = _certify_with(potential, A, y, x_hat, lam, x_lam, dual, feas, offset)
+        if cert.bound < best.bound:
+            best = cert
+    return best
+
+
+def _certify_with(potential, A, y, x_hat, lam, x_lam, dual, feas, offset) -> Certificate:
+    """``certify``'s bound from one feasible point x̂."""
     primal = potential.value(x_hat)
     D, err = potential.divergence(x_hat, x_lam)
     G = D + err + abs(float(lam @ (A @ x_hat - y)))
@@ -484,7 +601,7 @@ def certify(potential: Potential, A, y, x, lam) -> Certificate:
     mu = null_modulus(A, h)
     d_norm = float(np.linalg.norm(delta))
     h_norm = float(np.sqrt(np.sum(h * delta**2)))
-    F = d_norm + (np.sqrt(2 * G) + h_norm) / np.sqrt(mu) if mu > 0 else inf
+    F = d_norm + (np.sqrt(2 * G) + h_norm) / np.sqrt(mu) if mu > 0 else float("inf")
     dist = min(float(np.linalg.norm(reach)), F)
     return Certificate(primal=primal, dual=dual, gap=G, feasibility=feas, modulus=mu,
                        modulus_box=float(np.min(h)), radius=float(np.max(reach)), distance=dist,
