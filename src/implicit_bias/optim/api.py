@@ -12,18 +12,9 @@ in mirror coordinates (``_mirror_path.py``) for ``GradientFlow(solver="mirror" |
 "rosenbrock")`` on ``Hadamard(factors="identical")`` and a ``Linear`` problem; otherwise the method's
 own solve on the parameters ("full").
 
-Recording (for the runner's sharpness rows): inside ``with recording() as rec:`` every ``fit`` and
-``fit_batch`` that returns appends its run to ``rec`` (``FitRecorder``: model, problem, method,
-trajectory, label, initial parameters), keeping only runs of at most ``rec.max_params`` parameters
-and the first ``rec.limit`` of them (a batch member counts as one run) and counting the rest. The
-recorder is a ``contextvars.ContextVar``, unset by default: outside ``recording()`` a fit pays one
-``ContextVar.get``. ``not_recording()`` hides a fit that is a computation, not a run (the flow of
-``gfs_sharpness``); ``record(…)`` hands a run made outside ``fit`` to the active recorder.
+Every returned run is handed to ``recorder.record`` (the runner's sharpness rows; a no-op outside
+``recorder.recording()``). The recorder's names stay importable from here.
 """
-
-import contextlib
-import contextvars
-import dataclasses
 
 import jax
 import numpy as np
@@ -34,102 +25,15 @@ from implicit_bias.optim import _mirror_path as mirror_path, reduction
 from implicit_bias.optim.batching import solve_batch
 from implicit_bias.optim.flow import GradientFlow
 from implicit_bias.optim.objective import identity
-from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
-
-
-@dataclasses.dataclass(frozen=True)
-class RecordedRun:
-    """One ``fit`` (``members`` = None) or the first ``members`` members of one ``fit_batch``.
-
-    ``model``, ``problem``, ``method`` and ``params0`` are as the verb received them (lists or
-    single values shared by the members; ``params0`` conformed, or stacked along a leading axis)."""
-
-    model: object
-    problem: object
-    method: object
-    traj: Trajectory
-    label: str
-    params0: object
-    members: int | None = None
-    observes_params: bool = True  # observe was the identity: ``traj.observed`` are the parameters
-
-
-@dataclasses.dataclass
-class FitRecorder:
-    """The runs that ``fit``/``fit_batch`` returned while this recorder was active (``recording``).
-
-    runs         the kept runs, in the order they finished
-    n_kept       runs kept (batch members counted one by one), at most ``limit``
-    n_too_large  runs not kept: more than ``max_params`` parameters
-    n_over_limit runs not kept: past the first ``limit``
-    """
-
-    max_params: int = 500
-    limit: int = 16
-    runs: list = dataclasses.field(default_factory=list)
-    n_kept: int = 0
-    n_too_large: int = 0
-    n_over_limit: int = 0
-
-    def add(self, model, problem, method, traj: Trajectory, label: str, params0,
-            observes_params: bool = True) -> None:  # fmt: skip
-        batched = np.ndim(traj.t) == 2
-        size = int(np.shape(traj.t)[0]) if batched else 1
-        n = sum(int(np.size(x)) for x in jax.tree.leaves(traj.final)) // size
-        if n > self.max_params:
-            self.n_too_large += size
-            return
-        take = min(size, self.limit - self.n_kept)
-        self.n_over_limit += size - take
-        if take <= 0:
-            return
-        self.n_kept += take
-        self.runs.append(RecordedRun(model, problem, method, traj, label, params0,
-                                     members=take if batched else None,
-                                     observes_params=observes_params))  # fmt: skip
-
-
-_RECORDER: contextvars.ContextVar[FitRecorder | None] = contextvars.ContextVar(
-    "implicit_bias_fit_recorder", default=None
+from implicit_bias.optim.recorder import (  # noqa: F401  (re-exported: ``api.recording`` etc.)
+    FitRecorder as FitRecorder,
+    RecordedRun as RecordedRun,
+    active_recorder as active_recorder,
+    not_recording as not_recording,
+    record as record,
+    recording as recording,
 )
-
-
-@contextlib.contextmanager
-def recording(recorder: FitRecorder | None = None):
-    """Record every run that ``fit``/``fit_batch`` return in this context (this thread or task)
-    into ``recorder`` (default: a new ``FitRecorder()``), which the ``with`` yields."""
-    recorder = FitRecorder() if recorder is None else recorder
-    token = _RECORDER.set(recorder)
-    try:
-        yield recorder
-    finally:
-        _RECORDER.reset(token)
-
-
-@contextlib.contextmanager
-def not_recording():
-    """Record nothing in this context, even inside ``recording()`` (an auxiliary fit)."""
-    token = _RECORDER.set(None)
-    try:
-        yield
-    finally:
-        _RECORDER.reset(token)
-
-
-def active_recorder() -> FitRecorder | None:
-    """The recorder of the current context, or None (the default)."""
-    return _RECORDER.get()
-
-
-def record(model, problem, method, traj: Trajectory, label: str, params0, observe) -> Trajectory:
-    """Hand a finished run to the active recorder, if any (``fit``/``fit_batch`` do; a solver
-    entry point outside them, such as ``sgd.run_seeds``, may). ``params0``: the start (a list or a
-    stacked pytree for a batch); ``observe``: the observer the run used (the identity means the
-    snapshots are the parameters). Returns ``traj``."""
-    recorder = _RECORDER.get()
-    if recorder is not None:
-        recorder.add(model, problem, method, traj, label, params0, observe is identity)
-    return traj
+from implicit_bias.optim.trajectory import DIVERGED, SOLVER_FAILED, Trajectory, truncate
 
 
 def _describe(tree) -> str:
@@ -372,7 +276,7 @@ def fit_batch(
         one = jax.tree.map(lambda x: x[0], params0)
     _check_shapes(first(model), first(problem), one)
     traj = solve_batch(model, problem, method, params0, observe, label=label)
-    if _RECORDER.get() is not None:
+    if active_recorder() is not None:
         size = int(np.shape(traj.t)[0])
         label = label or f"{type(first(method)).__name__} ×{size}"
         record(model, problem, method, traj, label, params0, observe)

@@ -29,6 +29,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from implicit_bias import progress
 from implicit_bias.errors import ConfigError
+from implicit_bias.optim import recorder
 from implicit_bias.optim.batching import Axes
 from implicit_bias.optim.trajectory import DIVERGED, OK, Trajectory
 
@@ -391,11 +392,9 @@ def run_seeds(
         stats = traj.observed["watch"]
         traj = dataclasses.replace(traj, observed=traj.observed["snap"])
     # the runner's sharpness rows (λ_max of L, the loss without the weight-decay term λ‖θ‖²/2,
-    # whose Hessian adds λI); ``record`` is a no-op outside ``api.recording()``
-    from implicit_bias.optim import api
-
+    # whose Hessian adds λI); ``record`` is a no-op outside ``recorder.recording()``
     start = params0 if stacked else jax.tree.map(lambda x: np.broadcast_to(x, (B, *np.shape(x))), params0)
-    api.record(model, problem, methods, traj, f"SGD ×{B}", start, observe)
+    recorder.record(model, problem, methods, traj, f"SGD ×{B}", start, observe)
     return traj if watch is None else (traj, stats)
 
 
