@@ -17,7 +17,13 @@ Then, each as a user runs it (a fresh ``implicit-bias`` process, Python start-up
 rows GROUP BY series"``, ``verify`` (every part's checksums) and ``report``; and the store's size
 and file count. Targets (2 cores): at 10⁴ runs count(*) ≤ 1 s, rows aggregate ≤ 1.5 s, report ≤ 15 s,
 < 2 files per run; at 10⁵ runs count(*) ≤ 0.5 s, rows aggregate ≤ 2 s (the in-process query time,
-``query.query``, is printed too: the CLI adds Python's and the package's start-up, ~0.5 s).
+``query.query``, is printed too: the CLI adds Python's and the package's start-up, measured as
+``query "SELECT 1"`` on an empty store and printed as "start-up").
+
+    python benchmarks/bench_store.py --existing ROOT [--repeat 10]   # only time the queries on ROOT
+
+``--existing``: time ``count(*)`` and the rows aggregate (CLI and in process) and the start-up on a
+store built before, best of ``--repeat``.
 """
 
 import argparse
@@ -106,13 +112,22 @@ def timed_cli(*args) -> float:
     return elapsed
 
 
-def best(fn, repeat: int = 3) -> float:
-    return min(fn() for _ in range(repeat))
+REPEAT = [3]
 
 
-def measure(root: Path, n: int, path: str, tmpl, *, report: bool) -> dict:
-    write_s, compact_s = build(root, n, path, tmpl)
-    out = {"runs": n, "write_s": write_s, "compact_s": compact_s}
+def best(fn, repeat: int | None = None) -> float:
+    return min(fn() for _ in range(repeat or REPEAT[0]))
+
+
+def startup(work: Path) -> float:
+    """A fresh ``implicit-bias query "SELECT 1"`` on an empty store: Python and the CLI's start-up."""
+    empty = work / "empty-store"
+    empty.mkdir(exist_ok=True)
+    return best(lambda: timed_cli("query", "SELECT 1", "--root", str(empty)))
+
+
+def time_queries(root: Path) -> dict:
+    """count(*) and the rows aggregate, each through the CLI and in process (best of REPEAT)."""
 
     def in_process(sql):
         def run():
@@ -122,10 +137,17 @@ def measure(root: Path, n: int, path: str, tmpl, *, report: bool) -> dict:
 
         return run
 
-    out["count_s"] = best(lambda: timed_cli("query", COUNT, "--root", str(root)))
-    out["count_inproc_s"] = best(in_process(COUNT))
-    out["agg_s"] = best(lambda: timed_cli("query", AGG, "--root", str(root)))
-    out["agg_inproc_s"] = best(in_process(AGG))
+    return {
+        "count_s": best(lambda: timed_cli("query", COUNT, "--root", str(root))),
+        "count_inproc_s": best(in_process(COUNT)),
+        "agg_s": best(lambda: timed_cli("query", AGG, "--root", str(root))),
+        "agg_inproc_s": best(in_process(AGG)),
+    }
+
+
+def measure(root: Path, n: int, path: str, tmpl, *, report: bool) -> dict:
+    write_s, compact_s = build(root, n, path, tmpl)
+    out = {"runs": n, "write_s": write_s, "compact_s": compact_s, **time_queries(root)}
     out["verify_s"] = timed_cli("verify", "--root", str(root))
     page = str(root.parent / f"report-{n}.html")
     # first report: computes each run's summary(rows, cfg) and keeps it (compact.summaries); again:
@@ -151,11 +173,29 @@ def main(argv=None) -> int:
     parser.add_argument("--path", choices=("batched", "folders"), default="batched")
     parser.add_argument("--no-report-above", type=int, default=10_000,
                         help="skip report for larger stores")  # fmt: skip
+    parser.add_argument("--existing", type=Path, default=None,
+                        help="only time the queries on this store")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many")
     args = parser.parse_args(argv)
+    REPEAT[0] = max(1, args.repeat)
     sizes = args.sizes or [n for n in (1_000, 10_000, 100_000) if n <= args.max]
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    if args.existing is not None:
+        try:
+            n = query.query("SELECT count(*) AS n FROM runs", args.existing)["n"].item()
+            res = time_queries(args.existing)
+            print(
+                f"{n:,} runs in {args.existing}: start-up {startup(work):.2f} s; count(*) "
+                f"{res['count_s']:.2f} s (in process {res['count_inproc_s']:.3f} s); rows "
+                f"aggregate {res['agg_s']:.2f} s (in process {res['agg_inproc_s']:.3f} s); "
+                f"best of {REPEAT[0]}; load average after: {os.getloadavg()[0]:.2f}"
+            )
+            return 0
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     try:
+        print(f"start-up (query on an empty store): {startup(work):.2f} s", flush=True)
         tmpl = template(work)
         results = []
         for n in sizes:

@@ -121,3 +121,29 @@ def test_reproduce_and_report(tmp_path):
     out = tmp_path / "elsewhere" / "r.html"
     assert invoke("report", "--root", tmp_path, "--out", out).exit_code == 0
     assert out.read_text().count("<img") == page.count("<img")
+
+
+def test_explore_is_built_only_when_a_command_line_needs_it(tmp_path):
+    """Every verb but ``explore`` starts without explore's modules (they import pandas and the
+    explore package: ~0.3 s of the 0.5 s that ``query`` may take at 10⁵ runs, issue 24); the help
+    still lists explore where it stood (after query), and ``explore --help`` works. The time goes
+    to one Python process that imports the CLI and DuckDB (~1 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from typer.testing import CliRunner; from implicit_bias.cli import app; "
+        f"r = CliRunner().invoke(app, ['query', 'SELECT 1 AS x', '--root', {str(tmp_path)!r}]); "
+        "assert r.exit_code == 0, r.output; "
+        "print(sorted(m for m in sys.modules if m.startswith('implicit_bias.explore')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+    listed = re.findall(r"^│ (\w+) ", invoke("--help").stdout, flags=re.MULTILINE)
+    assert listed[listed.index("query") : listed.index("query") + 3] == [
+        "query", "explore", "report"
+    ]  # fmt: skip
+    result = invoke("explore", "--help")
+    assert result.exit_code == 0 and "Ask your own question" in " ".join(result.stdout.split())
+    typo = runner.invoke(app, ["explor"])
+    assert typo.exit_code == 2 and "Did you mean 'explore'" in typo.output

@@ -20,7 +20,7 @@ from implicit_bias.errors import BrokenRunWarning
 NAME = "dmf_identical"
 QUERIES = [
     "SELECT * FROM runs ORDER BY hash",
-    "SELECT * FROM rows ORDER BY hash, t, series, i",
+    "SELECT * FROM rows ORDER BY ALL",  # (a total order: rows may tie on hash, t, series, i)
     "SELECT * FROM checks ORDER BY hash, name",
     "SELECT * FROM estimates ORDER BY ALL",
     "SELECT count(*) AS n, sum(checks_failed) AS f FROM runs",
@@ -387,3 +387,153 @@ def test_a_compaction_killed_by_sigkill_reruns_to_the_same_store(tmp_path):
         compact.compact(root)  # the rerun, after a kill -9 (the flock died with the process)
         assert _snapshot(root) == expected_files, f"killed at {frac:.0%} of the compaction"
     assert killed >= 2, killed  # most kills landed before the child finished
+
+
+# --- a read that overlaps a compaction (issue 24) ----------------------------------------------
+
+
+def _racing(monkeypatch, module, name, root):
+    """Wrap ``module.name`` so that its first call is followed by a compaction of ``root`` (as if
+    one ran between the reader's listing and its reading: deterministic, no timing)."""
+    real = getattr(module, name)
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(name)
+        if len(calls) == 1:
+            done = compact.compact(root)
+            assert done["merged"] == 1 and done["removed"] == 2  # a part and folders removed
+        return out
+
+    monkeypatch.setattr(module, name, wrapped)
+    return calls
+
+
+SQL = "SELECT count(*) AS n, count(DISTINCT hash) AS d, sum(elapsed_s) AS s FROM runs"
+ROWS = "SELECT count(*) AS n FROM rows"
+
+
+def _race_store(root: Path, first: int) -> Path:
+    """A small part (merged by the next compaction) and two run folders (folded in by it)."""
+    for k in range(first, first + 3):
+        _fake_run(root, k)
+    compact.compact(root)
+    for k in (first + 3, first + 4):
+        _fake_run(root, k)
+    return root
+
+
+def test_a_query_that_overlaps_a_compaction_reads_one_state(tmp_path, monkeypatch):
+    """The views are built (the old part's files and the folders listed), then a compaction folds
+    them into a new part and deletes them, then the SQL runs: the query finds what it listed gone
+    and reads again, once, under the shared compaction lock; the answer is the store's, counted
+    once, with no warning. Without the check (``_gone`` mutated to say nothing vanished) the same
+    race fails or miscounts."""
+    root = _race_store(tmp_path / "s", 0)
+    expected = query.query(SQL, root), query.query(ROWS, root)
+    assert expected[0]["n"].item() == 5 and expected[1]["n"].item() == 50
+    calls = _racing(monkeypatch, query, "_connect", root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = query.query(SQL, root)
+    assert calls == ["_connect", "_connect"]  # read again once
+    pd.testing.assert_frame_equal(got, expected[0])
+    assert query.query(ROWS, root)["n"].item() == 50 and not store.run_folders(root)
+
+    root = _race_store(tmp_path / "mutant", 10)
+    monkeypatch.undo()
+    _racing(monkeypatch, query, "_connect", root)
+    monkeypatch.setattr(query, "_gone", lambda used: False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BrokenRunWarning)
+        try:
+            wrong = query.query(ROWS, root)["n"].item() != 50
+        except Exception:  # noqa: BLE001 - a file gone under the scan
+            wrong = True
+    assert wrong
+
+
+def test_parts_are_listed_again_when_a_manifest_vanishes(tmp_path, monkeypatch):
+    """A compaction between the listing of the manifests and their reading (its new part's
+    manifest written, the old one removed): the old one is gone, the new one not in the listing;
+    ``parts`` lists again, so the runs are all found, with no warning of a broken part."""
+    from implicit_bias import compacted
+
+    root = _race_store(tmp_path, 0)
+    stale = compacted._manifest_files(root, NAME)
+    compact.compact(root)
+    found, bad, vanished = compacted._scan(root, NAME, False)
+    assert len(found) == 1 and not bad and not vanished
+    monkeypatch.setattr(compacted, "_manifest_files", lambda *a, **k: list(stale))
+    found, bad, vanished = compacted._scan(root, NAME, False)  # what one listing alone gives
+    assert found == [] and bad == [] and vanished
+    monkeypatch.undo()
+
+    root = _race_store(tmp_path / "again", 0)
+    calls = _racing(monkeypatch, compacted, "_manifest_files", root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (part,) = compact.parts(root)
+    assert len(part.runs) == 5 and calls.count("_manifest_files") >= 2
+
+
+def test_a_query_reads_a_manifest_without_parsing_its_runs(tmp_path):
+    """A manifest lists its runs last (at 10⁵ runs their parse was most of a query's own time):
+    a query parses the rest alone (``compacted._head``) and the runs only if it needs them (run
+    folders beside the parts). The same part either way; a manifest written with its runs
+    elsewhere is parsed whole; one garbled among its runs is still answered by a query (the files
+    are sound) and named by ``verify``, which parses every manifest whole."""
+    from implicit_bias import compacted
+
+    root = _store(tmp_path, 3)
+    compact.compact(root)
+    (part,) = compact.parts(root)
+    text = part.manifest_path.read_text()
+    head = compacted._head(text)
+    assert head is not None and "runs" not in head
+    assert head["files"] == json.loads(text)["files"]
+    lazy = compacted.Part(root, part.manifest_path, head, text)
+    assert lazy._runs is None and lazy.runs == part.runs and len(lazy.runs) == 3
+    (queried,) = compact.parts(root, lazy=True)
+    assert queried._runs is None and queried.files == part.files
+    moved = json.loads(text)
+    moved = {"runs": moved.pop("runs"), **moved}
+    assert compacted._head(json.dumps(moved, indent=1)) is None  # runs first: parsed whole
+    assert compacted._head(text.replace(compacted.RUNS_KEY, '\n "rans": ')) is None
+
+    part.manifest_path.write_text(text[: text.rindex("}", 0, -3)])  # the runs cut short
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 3
+    assert [why for _, why in compact.verify_parts(root)] == [
+        "manifest unreadable (JSONDecodeError)"
+    ]
+
+
+def test_a_run_read_from_a_part_a_compaction_removes_is_read_again(tmp_path, monkeypatch):
+    """``store.read_rows`` and friends look a compacted run's part up, then read its file: a
+    compaction in between (here: run by a hook right after the lookup) folds that part into a new
+    one and deletes it; the read is done again, once, and finds the run in the new part. Without
+    the retry (the undecorated reader) the same race raises FileNotFoundError."""
+    from implicit_bias import compacted
+
+    root = _race_store(tmp_path / "s", 0)
+    run = store.run_path(root, NAME, f"{1:016x}")
+    expected = (store.read_rows(run), store.read_config(run), store.read_arrays(run))
+    assert len(expected[0]) == 10 and not store.run_path(root, NAME, f"{1:016x}").is_dir()
+    for reader in ("read_rows", "lookup", "read_arrays"):
+        root = _race_store(tmp_path / reader, 0)
+        run = store.run_path(root, NAME, f"{1:016x}")
+        calls = _racing(monkeypatch, compacted, "_part_of", root)
+        got = getattr(compacted, reader)(run)
+        monkeypatch.undo()
+        assert calls == ["_part_of", "_part_of"], reader  # looked up again once
+        if reader == "read_rows":
+            pd.testing.assert_frame_equal(got, expected[0])
+        elif reader == "lookup":
+            assert got["config"] == expected[1]
+        else:
+            assert got.keys() == {"estimate"} and np.array_equal(got["estimate"], np.eye(2))
+    root = _race_store(tmp_path / "mutant", 0)
+    _racing(monkeypatch, compacted, "_part_of", root)
+    with pytest.raises(FileNotFoundError):
+        compacted.read_rows.__wrapped__(store.run_path(root, NAME, f"{1:016x}"))

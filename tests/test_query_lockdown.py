@@ -125,3 +125,43 @@ def test_empty_sql_is_one_line(root, sql):
     assert result.exit_code == 2 and result.output == f"error: {message}\n"
     # a statement with nothing to return is not an error: an empty result
     assert query.query(";", root).shape == (0, 0)
+
+
+def test_an_empty_table_has_the_types_its_frame_would_give():
+    """``_table`` creates an empty frame's table by SQL (a fully compacted store has no folder
+    runs): the same columns and types as registering the frame, for every frame it is given."""
+    import duckdb
+    import pandas as pd
+
+    from implicit_bias import compact
+
+    frames = {
+        "runs": query._runs_records([]),
+        "checks": compact.checks_frame([]),
+        "typed": pd.DataFrame({"f": pd.Series([], dtype=float), "i": pd.Series([], dtype="int64"),
+                               "b": pd.Series([], dtype=bool), "o": pd.Series([], dtype=object)}),
+    }  # fmt: skip
+    con = duckdb.connect()
+    for name, frame in frames.items():
+        query._table(con, f"by_sql_{name}", frame)
+        con.register("_f", frame)
+        con.execute(f"CREATE TABLE registered_{name} AS SELECT * FROM _f")
+        con.unregister("_f")
+        got, want = (
+            con.execute(f"DESCRIBE {t}_{name}").fetchall() for t in ("by_sql", "registered")
+        )
+        assert got == want and len(got) == frame.shape[1], name
+
+
+def test_sweep_records_are_read_only_by_sql_that_names_them(root, monkeypatch):
+    """A 10⁵-run sweep's record lists every hash: ``query`` reads the records only for SQL that
+    names ``sweeps`` or ``sweep_runs`` (as ``rows`` is loaded from folders only when named)."""
+    from implicit_bias import sweep
+
+    read = []
+    real = sweep.read_sweeps
+    monkeypatch.setattr(sweep, "read_sweeps", lambda *a, **k: read.append(1) or real(*a, **k))
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 1 and not read
+    query.query("SELECT count(*) AS n FROM sweeps", root)
+    query.query("SELECT count(*) AS n FROM SWEEP_RUNS", root)
+    assert len(read) == 2

@@ -392,11 +392,12 @@ def test_a_sweep_json_that_is_not_a_record_is_skipped(tmp_path, text):
         (root / sweep.SWEEPS_DIR / folder / "sweep.json").write_text(content)
     bad = root / sweep.SWEEPS_DIR / "bad" / "sweep.json"
     match = re.escape(f"skipping sweep record {bad}: ")
-    with pytest.warns(sweep.BrokenSweepWarning, match=match) as caught:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SQL that names no sweep view reads no sweep record
         assert query.query("SELECT 1 AS x", root)["x"].item() == 1
-    assert len(caught) == 1 and "\n" not in str(caught[0].message)
-    with pytest.warns(sweep.BrokenSweepWarning):
+    with pytest.warns(sweep.BrokenSweepWarning, match=match) as caught:
         found = query.query("SELECT id, status FROM sweeps", root).to_dict("records")
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
     assert found == [{"id": "dmf_identical-good", "status": "complete"}]
     for args in (["query", "SELECT count(*) AS n FROM sweeps"], ["report"]):
         result = one_line_cli(args, root)
@@ -603,10 +604,141 @@ def test_a_hostile_store_puts_no_markup_into_the_report(tmp_path):
         assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 3
         assert query.query("SELECT count(*) AS n FROM checks", root)["n"].item() == 9
         assert query.query("SELECT id FROM sweeps", root)["id"].tolist() == [Z]
-    assert len(caught) == 6  # the same two lines, once per query
+    # the copied run's line once per query; the sweep record's only where the SQL names sweeps
+    # (a query that does not name them reads no sweep record)
+    assert len(caught) == 4
     markup = _Markup()
     markup.feed(page)
     assert markup.scripts == [DECODE_JS]  # the page's own script, and no other
     assert markup.handlers == []  # no on* attribute anywhere
     assert "alert(" not in "".join(markup.scripts)
     assert "<script>alert" not in page and "onmouseover='" not in page  # not even as raw text
+
+
+# --- issue 24: unreadable, copied and broken parts of the compacted store --------------------
+
+
+def compacted_fresh(pristine, tmp_path):
+    """A copy of the pristine store, compacted: (root, its one part, the run's would-be folder,
+    its config)."""
+    from implicit_bias import compact
+
+    root, run, cfg = fresh(pristine, tmp_path)
+    assert compact.compact(root)["removed"] == 1 and not run.exists()
+    (part,) = compact.parts(root)
+    return root, part, run, cfg
+
+
+def count(root) -> int:
+    return query.query("SELECT count(*) AS n FROM runs", root)["n"].item()
+
+
+@pytest.mark.parametrize("table", ["runs", "rows", "checks"])
+def test_an_unreadable_part_file_is_a_broken_part(pristine, tmp_path, monkeypatch, table):
+    """``chmod 000`` on one file of a part (simulated as for run folders: a root process reads any
+    file): query, report and verify skip or name the part in one line; ``verify --repair`` moves
+    it aside (its files kept, hidden); then a rerun recomputes the run."""
+    from implicit_bias import compact
+
+    root, part, run, cfg = compacted_fresh(pristine, tmp_path)
+    deny_reads(monkeypatch, part.file(table))
+    why = f"{part.files[table]['path']} cannot be read (Permission denied)"
+    prefix = f"skipping broken part {part.manifest_path}: {why}"
+    with pytest.warns(BrokenRunWarning, match=re.escape(prefix)) as caught:
+        assert count(root) == 0
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    with pytest.warns(BrokenRunWarning, match=re.escape(prefix)):
+        assert "Not run yet" in report.build(root).read_text()
+    for args in (["query", "SELECT count(*) AS n FROM runs"], ["report"]):
+        compact._INDEX.clear()  # as a fresh process: the index of parts is cached per process
+        result = one_line_cli(args, root)
+        assert result.exit_code == 0, result.output
+        assert result.output.count("warning: skipping broken part") == 1, result.output
+    result = one_line_cli(["verify"], root)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"broken {part.manifest_path}: {why}" in out, out
+    assert "1 runs checked" not in out  # the part's run is not counted as sound
+
+    result = one_line_cli(["verify", "--repair"], root)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    assert f"→ moved to .broken-part-{part.id}-" in out and "(its 1 runs are recomputed" in out
+    assert not part.manifest_path.exists() and not part.file(table).exists()
+    kept = [p.name for p in part.file(table).parent.iterdir()]
+    assert len(kept) == 1 and kept[0].startswith(f".broken-part-{part.id}.parquet-")  # kept
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # moved aside: no line any more
+        assert count(root) == 0 and compact.parts(root) == []
+    assert one_line_cli(["verify"], root).exit_code == 0
+    again = runner.execute(NAME, cfg, root=root, plot=False)  # not stored now: recomputed
+    assert not again.cached and again.status == "ok" and again.path == run
+    assert count(root) == 1
+    compact.compact(root)  # and the hidden files stay where they are
+    assert [p.name for p in part.file(table).parent.iterdir() if p.name.startswith(".")] == kept
+
+
+@pytest.mark.parametrize("what", ["data file", "manifest"])
+def test_a_copied_part_is_not_counted_twice(pristine, tmp_path, what):
+    """``cp part-….parquet part-copy.parquet`` (no query reads it: the views read the files the
+    manifests name) or ``cp part-….json part-copy.json`` (a manifest not under its part's name:
+    skipped with one line): counted once by query and report; verify names the copy, --repair and
+    compact leave it where it is."""
+    from implicit_bias import compact
+
+    root, part, run, cfg = compacted_fresh(pristine, tmp_path)
+    if what == "data file":
+        copy = part.file("runs").with_name("part-copy.parquet")
+        shutil.copy(part.file("runs"), copy)
+        why = "not counted: no part's manifest names it (a copy?)"
+        lines = 0
+    else:
+        copy = part.manifest_path.with_name("part-copy.json")
+        shutil.copy(part.manifest_path, copy)
+        why = f"not counted: a copy of part {part.id} of {NAME!r}"
+        lines = 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert count(root) == 1
+        assert len(store.runs(root)) == 1
+    assert [str(w.message) for w in caught] == [
+        f"skipping copied part {copy}: {why} (implicit-bias verify)"
+    ] * (2 * lines)
+    for args in (["query", "SELECT count(*) AS n FROM runs"], ["report"]):
+        compact._INDEX.clear()  # as a fresh process: the index of parts is cached per process
+        result = one_line_cli(args, root)
+        assert result.exit_code == 0, result.output
+        assert result.output.count("warning: skipping copied") == lines, result.output
+    result = one_line_cli(["verify"], root)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"broken {copy}: {why}" in out, out
+    assert "1 runs checked, 1 broken" in out
+    result = one_line_cli(["verify", "--repair"], root)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and "→ left alone: " in out and copy.is_file(), out
+    done = compact.compact(root)
+    assert copy.is_file() and not done["lost"] and part.manifest_path.is_file()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert runner.execute(NAME, cfg, root=root, plot=False).cached  # a rerun: found, once
+        assert count(root) == 1 and not store.run_folders(root)
+    assert {str(w.message).split(":")[0] for w in caught} <= {f"skipping copied part {copy}"}
+
+
+def test_repair_moves_a_garbled_part_aside_and_a_sweep_recomputes_it(tmp_path, dask_client):
+    """A part garbled in place (same size: only its checksum tells, so only ``verify`` sees it):
+    ``verify --repair`` moves it aside, and the sweep's rerun recomputes its runs."""
+    from implicit_bias import compact
+
+    spec = sweep.SweepSpec(NAME, {"alpha": ("0.1",)}, (0,), {k: str(v) for k, v in SMALL.items()})
+    assert sweep.run_sweep(spec, root=tmp_path, client=dask_client, compact=True)["n_done"] == 1
+    (part,) = compact.parts(tmp_path)
+    assert not store.run_folders(tmp_path)
+    corrupt(part.file("rows"), "garble")
+    result = one_line_cli(["verify", "--repair"], tmp_path)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0 and "fails its checksum (garbled) → moved to .broken-part" in out
+    assert count(tmp_path) == 0
+    notes = []
+    record = sweep.run_sweep(spec, root=tmp_path, client=dask_client, on_note=notes.append)
+    assert record["status"] == "complete" and record["n_done"] == 1, (record, notes)
+    assert count(tmp_path) == 1 and one_line_cli(["verify"], tmp_path).exit_code == 0

@@ -48,6 +48,39 @@ class _OneLineUsageErrors(typer.core.TyperGroup):
             raise
         sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
+    # ``explore`` is built on demand (its module imports pandas and the explore package, ~0.3 s):
+    # when a command line names it, when the top-level help lists the commands, or when a name is
+    # unknown (so that "did you mean" can offer it); every other verb starts without it.
+    def list_commands(self, ctx):
+        names = [n for n in super().list_commands(ctx) if n != LAZY_COMMAND]
+        at = names.index(LAZY_AFTER) + 1 if LAZY_AFTER in names else len(names)
+        return [*names[:at], LAZY_COMMAND, *names[at:]]
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands:
+            self._add_explore()
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.commands:
+            self._add_explore()  # (an unknown name's "did you mean" lists every command)
+        return super().resolve_command(ctx, args)
+
+    def _add_explore(self) -> None:
+        if LAZY_COMMAND in self.commands:
+            return
+        from implicit_bias.explore.command import register
+
+        holder = typer.Typer(add_completion=False)
+        register(holder, _friendly_errors)
+        holder.command("_")(lambda: None)  # two commands: typer keeps "explore" a named one
+        self.add_command(typer.main.get_command(holder).commands[LAZY_COMMAND], LAZY_COMMAND)
+        # the help lists explore where it always stood (after query)
+        self.commands = {n: self.commands[n] for n in self.list_commands(None)}
+
+
+LAZY_COMMAND, LAZY_AFTER = "explore", "query"
+
 
 app = typer.Typer(
     cls=_OneLineUsageErrors,
@@ -539,16 +572,6 @@ def query(
 from implicit_bias.tables import print_checks, result_table  # noqa: E402  (kept importable here)
 
 
-def _register_explore() -> None:
-    """``explore``: its flags are the Question's fields (``explore.command.register``)."""
-    from implicit_bias.explore.command import register
-
-    register(app, _friendly_errors)
-
-
-_register_explore()
-
-
 @app.command("report")
 @_friendly_errors
 def report_cmd(
@@ -574,13 +597,18 @@ def report_cmd(
 def verify(
     root: Root = Path("results"),
     repair: Annotated[
-        bool, typer.Option(help="Move broken runs aside (ROOT/EXPERIMENT/.broken-…).")
+        bool,
+        typer.Option(
+            help="Move broken runs and parts aside (ROOT/EXPERIMENT/.broken-…, "
+            "ROOT/compacted/…/.broken-…); a rerun recomputes them."
+        ),
     ] = False,
 ):
-    """Check every stored run against its manifest; list the broken ones (which file, why).
+    """Check every stored run and compacted part against its manifest; list the broken ones.
 
     Exit code 0 when every run is sound (or every broken one was moved aside), 1 otherwise. Only
-    folders named by a config hash are moved; a copy (RUN.bak) or another folder is named and left."""
+    folders named by a config hash and broken parts are moved; a copy (RUN.bak, a part's file or
+    manifest copied under another name) or another folder is named and left."""
     from implicit_bias import store
 
     if not _store_to_read(root).is_dir():
@@ -592,15 +620,19 @@ def verify(
     from implicit_bias import compact as compact_mod  # compacted runs: each part's checksums
 
     n_runs += compact_mod.n_runs(root)
-    broken += compact_mod.verify_parts(root)
+    in_parts = compact_mod.verify_parts(root)
     moved = 0
-    for path, why in broken:
+    for k, (path, why) in enumerate(broken + in_parts):
         line = f"[red]broken[/red] {escape(str(path))}: {escape(why)}"
-        if repair:  # only run folders move (store.repair): a copy or a folder of yours stays
-            aside, done = store.repair(path)
+        if repair:  # only run folders and parts move: a copy or a folder of yours stays
+            if k >= len(broken):  # a part's manifest (or a stray file among the parts)
+                aside, done = compact_mod.repair(root, path, why)
+            else:
+                aside, done = store.repair(path)
             moved += aside is not None
             line += f" → {escape(done)}"
         console.print(line, soft_wrap=True)
+    broken += in_parts
     left = len(broken) - moved
     colour = "green" if not broken else ("yellow" if repair and not left else "red")
     summary = f"{n_runs} runs checked, {len(broken)} broken"

@@ -9,9 +9,10 @@
         checks/experiment=<name>/part-<id>.parquet     one row per check (query's checks view)
         estimates/experiment=<name>/part-<id>.parquet  the arrays runs kept (if any)
         _parts/<name>/part-<id>.json                   the part's manifest, written last:
-                                                       {id, experiment, runs: {hash: created},
-                                                        replaces: [ids], files: {table: {path, size,
-                                                        sha256, n}}}
+                                                       {version, id, experiment, replaces: [ids],
+                                                        files: {table: {path, size, sha256, n}},
+                                                        runs: {hash: created}} (runs last: a query
+                                                        parses the rest alone)
 
 A part counts only once its manifest is in place and names files of the recorded sizes (every query
 checks sizes; ``verify_parts`` and every compaction check the checksums). Its id is a hash of its
@@ -40,6 +41,7 @@ import re
 import shutil
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -53,7 +55,9 @@ from implicit_bias.compacted import (  # noqa: F401  (the reader's API, also com
     INTERNAL,
     KEYS,
     NAME_RE,
+    PART_FILE_RE,
     PARTS,
+    STRAY,
     SUMMARIES,
     TABLES,
     Part,
@@ -78,11 +82,13 @@ from implicit_bias.compacted import (  # noqa: F401  (the reader's API, also com
     parts,
     read_arrays,
     read_rows,
+    reading,
     rows_of,
     run_entries,
     run_paths,
     verify_parts,
 )  # fmt: skip
+from implicit_bias.errors import BrokenRunWarning
 
 ROW_GROUP = 122_880  # DuckDB's row group size
 MERGE_BELOW = 2_000  # parts with fewer runs are merged into the next part written
@@ -418,13 +424,13 @@ def write_part(
             "sha256": store._digest(base / rel),
             "n": table.num_rows,
         }
-    manifest = {
+    manifest = {  # runs last: a query reads the rest without parsing them (compacted._head)
         "version": 1,
         "id": pid,
         "experiment": experiment,
-        "runs": created,
         "replaces": replaces,
         "files": files,
+        "runs": created,
     }
     mpath = base / PARTS / experiment / f"part-{pid}.json"
     data = (json.dumps(manifest, indent=1, default=str) + "\n").encode()
@@ -448,14 +454,71 @@ def _remove_part(part: Part) -> None:
 def _locked(root: Path):
     import fcntl
 
+    from implicit_bias import compacted
+
     base = compacted_dir(root)
     base.mkdir(parents=True, exist_ok=True)
     with open(base / ".lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
+        compacted._HELD[0] += 1  # (this process's readers then take no shared lock: no deadlock)
         try:
             yield
         finally:
+            compacted._HELD[0] -= 1
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _runs_named(manifest: Path) -> list[str]:
+    """The hashes a (possibly broken) manifest lists; [] if it cannot be read."""
+    try:
+        runs = json.loads(manifest.read_text()).get("runs", {})
+        return [str(h) for h in runs] if isinstance(runs, dict) else []
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _quarantine_part(root: Path, manifest: Path, why: str, sound: list) -> tuple[Path | None, str]:
+    """Move a broken part aside, as ``store.quarantine`` does a broken run folder: its manifest
+    first (one rename: readers stop seeing the part at once) to ``.broken-part-<id>-<time>.json``,
+    then each of its files that no sound part (``sound``) names to ``.broken-<name>-<time>`` beside
+    it (kept, not deleted: an unreadable file may be the user's to recover; readers and compaction
+    skip hidden names). Its runs are then not stored: ``run`` and ``sweep`` recompute them. A copy
+    (a manifest under another part's name, a stray file) is left alone. Returns (the manifest's new
+    path or None, one phrase)."""
+    from implicit_bias.compacted import A_COPY
+
+    if why.startswith(A_COPY.split("{")[0]) or why == STRAY:
+        return None, "left alone: a copy, not counted; move it yourself"
+    try:
+        listed = json.loads(manifest.read_text()).get("files", {})
+        files = [str(f["path"]) for f in listed.values()] if isinstance(listed, dict) else []
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        files = []
+    stamp = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    aside = manifest.parent / f"{store.BROKEN_PREFIX}{manifest.stem}-{stamp}.json"
+    try:
+        os.rename(manifest, aside)
+    except OSError as e:
+        return None, f"cannot move it aside ({e.strerror or e}): left where it is"
+    base = compacted_dir(root)
+    named = {f["path"] for p in sound for f in p.files.values()}
+    for rel in files:
+        path = base / rel
+        if rel in named or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            continue
+        with contextlib.suppress(OSError):
+            os.rename(path, path.parent / f"{store.BROKEN_PREFIX}{path.name}-{stamp}")
+    n = len(_runs_named(aside))
+    return aside, f"moved to {aside.name} (its {n} runs are recomputed by a rerun)"
+
+
+def repair(root: Path, path: Path, why: str) -> tuple[Path | None, str]:
+    """``verify --repair`` for one entry of ``verify_parts``: a broken part moved aside
+    (``_quarantine_part``), under the compaction lock; a copy or a stray file left alone."""
+    if why == STRAY:
+        return None, "left alone: not a part (a copy?); move it yourself"
+    with _locked(root):
+        return _quarantine_part(root, Path(path), why, parts(root, warn=False))
 
 
 def _cleanup(root: Path, experiment: str, keep: set[str]) -> None:
@@ -465,9 +528,9 @@ def _cleanup(root: Path, experiment: str, keep: set[str]) -> None:
         folder = base / table / f"experiment={experiment}"
         if not folder.is_dir():
             continue
-        for f in folder.iterdir():
+        for f in folder.iterdir():  # (a stray file, a broken part's moved aside: left alone)
             rel = f"{table}/{folder.name}/{f.name}"
-            if f.name.startswith(".tmp-") or (f.suffix == ".parquet" and rel not in keep):
+            if f.name.startswith(".tmp-") or (PART_FILE_RE.fullmatch(f.name) and rel not in keep):
                 with contextlib.suppress(OSError):
                     f.unlink()
     ids = {Path(k).stem.removeprefix("part-") for k in keep}
@@ -516,11 +579,12 @@ def compact(
             {p.parent.name for p in store.run_folders(root)} | set(experiments_compacted(root))
         )
     )
-    with _locked(root):
+    with _locked(root), warnings.catch_warnings():
+        warnings.simplefilter("ignore", BrokenRunWarning)  # broken parts: ``on_note``, once each
         for name in names:
             if NAME_RE.fullmatch(name) and name not in store.NOT_EXPERIMENTS and name != COMPACTED:
                 _compact_one(root, name, note, summary, remove_folders)
-    _INDEX.clear()
+    _INDEX.clear()  # (filled without the warnings: readers warn afresh)
     return summary
 
 
@@ -534,18 +598,17 @@ def _compact_one(root: Path, name: str, note, summary: dict, remove_folders: boo
         else:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
+    held = {h: p for p in found for h in p.runs}
     for m, why in broken:
         note(f"skipping broken part {m}: {why}")
         summary["broken_parts"].append(f"{m}: {why}")
-        try:
-            lost = list(json.loads(m.read_text()).get("runs", {}))
-        except (OSError, ValueError, AttributeError):
-            lost = []
-        aside = m.parent / f"{store.BROKEN_PREFIX}{m.stem}-{time.strftime('%Y%m%dT%H%M%S')}.json"
-        with contextlib.suppress(OSError):
-            os.rename(m, aside)
-        summary["lost"] += [h for h in lost if not store.run_path(root, name, h).is_dir()]
-    held = {h: p for p in found for h in p.runs}
+        aside, done = _quarantine_part(root, m, why, found)
+        if done.startswith("left alone"):
+            continue  # a copy of a sound part: its runs are that part's
+        lost = _runs_named(aside or m)  # (or it could not be moved: its runs are lost all the same)
+        summary["lost"] += [
+            h for h in lost if h not in held and not store.run_path(root, name, h).is_dir()
+        ]
     new, redundant = [], []
     for folder in store.run_folders(root, name):
         if store.verify_run(folder) is not None:

@@ -4,6 +4,7 @@ compacted run's config, checks, error, rows and arrays by its would-be folder
 store's readers and the writer stay free of import cycles.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -54,18 +55,29 @@ def compacted_dir(root: Path) -> Path:
 class Part:
     """One complete part: its manifest and where its files are."""
 
-    def __init__(self, root: Path, manifest_path: Path, manifest: dict):
+    def __init__(self, root: Path, manifest_path: Path, manifest: dict, text: str | None = None):
+        """``manifest``: the parsed manifest; without ``runs`` (``_head``), ``text`` is the whole
+        manifest, whose runs are parsed when first asked for."""
         self.root = Path(root)
         self.manifest_path = manifest_path
-        self.manifest = manifest
         self.id = str(manifest["id"])
         self.experiment = str(manifest["experiment"])
-        self.runs = {str(h): c for h, c in manifest["runs"].items()}
+        self._runs, self._text = None, text
+        if "runs" in manifest or text is None:
+            self._runs = _runs_record(manifest["runs"])
         self.replaces = [str(r) for r in manifest.get("replaces", [])]
         self.files = {
             str(t): {"path": str(f["path"]), "size": int(f["size"]), "sha256": str(f["sha256"])}
             for t, f in manifest["files"].items()
         }
+
+    @property
+    def runs(self) -> dict:
+        """{hash: created} of the runs the part holds."""
+        if self._runs is None:
+            self._runs = _runs_record(json.loads(self._text)["runs"])
+            self._text = None
+        return self._runs
 
     def file(self, table: str) -> Path | None:
         f = self.files.get(table)
@@ -91,14 +103,41 @@ class Part:
                 )
             if size != f["size"]:
                 return f"{f['path']} has {size} bytes, the manifest says {f['size']}"
-            if checksums:
-                try:
+            try:  # opened, not only stat'ed: a chmod 000 file stats fine and reads never
+                if checksums:
                     digest = _digest(path)
-                except OSError:
-                    return f"{f['path']} unreadable"
-                if digest != f["sha256"]:
-                    return f"{f['path']} fails its checksum (garbled)"
+                else:
+                    open(path, "rb").close()  # noqa: SIM115
+            except OSError as e:
+                return f"{f['path']} cannot be read ({e.strerror or type(e).__name__})"
+            if checksums and digest != f["sha256"]:
+                return f"{f['path']} fails its checksum (garbled)"
         return None
+
+
+def _runs_record(runs) -> dict:
+    if not isinstance(runs, dict):  # (JSON object keys are text: no copy of 10⁵ entries)
+        raise TypeError("the manifest's runs are not a record")
+    return runs
+
+
+RUNS_KEY = '\n "runs": '  # the manifest's top-level runs key, as json.dumps(indent=1) writes it
+
+
+def _head(text: str) -> dict | None:
+    """The manifest's fields but ``runs``, parsed without them: ``write_part`` writes the runs
+    last, and at 10⁵ runs their parse is most of a query's own time. (No JSON string holds a raw
+    newline, so ``RUNS_KEY`` at one space of indent is the top-level key.) None for a manifest
+    whose runs are not last (written before): it is parsed whole."""
+    at = text.rfind(RUNS_KEY)
+    head = text[:at].rstrip() if at > 0 else ""
+    if not head.endswith(","):
+        return None
+    try:
+        out = json.loads(head[:-1] + "\n}")
+    except ValueError:
+        return None
+    return out if isinstance(out, dict) and "files" in out and "runs" not in out else None
 
 
 def _manifest_files(root: Path, experiment: str | None = None) -> list[Path]:
@@ -113,27 +152,101 @@ def _manifest_files(root: Path, experiment: str | None = None) -> list[Path]:
     return found
 
 
-def parts(
-    root: Path, experiment: str | None = None, *, checksums: bool = False, warn: bool = True,
-    broken: list | None = None, stale: list | None = None,
-) -> list[Part]:  # fmt: skip
-    """The store's usable parts (optionally of one experiment), oldest id first: complete (every
-    file of its recorded size, and checksum if ``checksums``) and not replaced by another usable
-    part. A broken part is skipped with one ``BrokenRunWarning`` line (and appended to ``broken``
-    as ``(manifest path, why)``)."""
-    found, bad = [], []
+A_COPY = "not counted: a copy of part {id}"  # a manifest under another name (cp part-X.json …)
+
+
+def _scan(
+    root: Path, experiment: str | None, checksums: bool, lazy: bool = False
+) -> tuple[list, list, bool]:
+    """One pass over the manifests: (sound parts, [(manifest, why)], whether a manifest vanished
+    while it was read: a compaction replaced its part, and the listing is out of date). ``lazy``:
+    a part's runs are parsed when first asked for (``_head``)."""
+    found, bad, vanished = [], [], False
     for m in _manifest_files(root, experiment):
         try:
-            part = Part(root, m, json.loads(m.read_text()))
-            if part.experiment != m.parent.name or f"part-{part.id}.json" != m.name:
-                raise ValueError("names another part")
-            why = part.problem(checksums=checksums)
+            text = m.read_text()
+            head = _head(text) if lazy else None
+            part = Part(root, m, json.loads(text)) if head is None else Part(root, m, head, text)
+        except FileNotFoundError:  # removed since it was listed
+            vanished = True
+            continue
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            part, why = None, f"manifest unreadable ({type(e).__name__})"
+            why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+            bad.append((m, f"manifest unreadable ({why})"))
+            continue
+        if part.experiment != m.parent.name or f"part-{part.id}.json" != m.name:
+            bad.append((m, A_COPY.format(id=part.id) + f" of {part.experiment!r}"))
+            continue
+        why = part.problem(checksums=checksums)
         if why is None:
             found.append(part)
+        elif not m.exists():  # a file missing because the part was removed meanwhile
+            vanished = True
         else:
             bad.append((m, why))
+    return found, bad, vanished
+
+
+def part_message(manifest: Path, why: str) -> str:
+    """The one line a reader prints for a part it skips (``why`` from ``parts``)."""
+    if why.startswith(A_COPY.split("{")[0]):
+        return f"skipping copied part {manifest}: {why} (implicit-bias verify)"
+    return (
+        f"skipping broken part {manifest}: {why} (implicit-bias verify --repair moves it aside; "
+        "a rerun recomputes its runs)"
+    )
+
+
+_HELD = [0]  # > 0 while this process holds the store's compaction lock (compact._locked)
+
+
+@contextlib.contextmanager
+def reading(root: Path):
+    """The store's compaction lock, shared: no compaction (which takes it exclusively) changes the
+    parts while it is held. Readers take it only to retry a read that raced a compaction; nothing
+    (a read-only store, no lock file yet, this process compacting) → no lock."""
+    import fcntl
+
+    if _HELD[0]:
+        yield
+        return
+    try:
+        f = open(compacted_dir(root) / ".lock", "rb")  # noqa: SIM115
+    except OSError:
+        yield
+        return
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH)
+        except OSError:
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def parts(
+    root: Path, experiment: str | None = None, *, checksums: bool = False, warn: bool = True,
+    broken: list | None = None, stale: list | None = None, lazy: bool = False,
+) -> list[Part]:  # fmt: skip
+    """The store's usable parts (optionally of one experiment), oldest id first: complete (every
+    file of its recorded size, readable, and of its checksum if ``checksums``) and not replaced by
+    another usable part. A broken part is skipped with one ``BrokenRunWarning`` line (and appended
+    to ``broken`` as ``(manifest path, why)``); so is a manifest copied under another name (its
+    part counts once, under its own name).
+
+    A compaction writes a new part's manifest before it removes the parts the new one replaces:
+    a manifest (or a file of it) that vanished while it was read means the listing is out of date,
+    and it is listed again, once, under the shared compaction lock (``reading``).
+
+    ``lazy``: each part's runs are parsed only when asked for (a query that needs only its files);
+    a manifest garbled among its runs is then not seen (``verify`` and compaction parse it whole)."""
+    found, bad, vanished = _scan(root, experiment, checksums, lazy)
+    if vanished:
+        with reading(root):
+            found, bad, _ = _scan(root, experiment, checksums, lazy)
     replaced = {r for p in found for r in p.replaces}
     for m, why in bad:
         if m.stem.removeprefix("part-") in replaced:
@@ -141,12 +254,7 @@ def parts(
         if broken is not None:
             broken.append((m, why))
         if warn:
-            warnings.warn(
-                f"skipping broken part {m}: {why} (implicit-bias compact recomputes it from run "
-                "folders where they remain)",
-                BrokenRunWarning,
-                stacklevel=2,
-            )
+            warnings.warn(part_message(m, why), BrokenRunWarning, stacklevel=2)
     if stale is not None:
         stale += [p for p in found if p.id in replaced]
         stale += [m for m, _ in bad if m.stem.removeprefix("part-") in replaced]
@@ -234,6 +342,38 @@ def has_run(path: Path) -> bool:
     return _part_of(path) is not None
 
 
+def _again(root_of):
+    """A reader of compacted runs that a compaction may race: it looked a run's part up, then the
+    compaction folded that part into a new one and removed its files before they were read
+    (``FileNotFoundError``). The part index follows the manifests (``_signature``), so the read
+    is done again, once, under the shared compaction lock (``reading``): the run is found in the
+    part that replaced it. ``root_of(*args)``: the store's root."""
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def reader(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except FileNotFoundError:
+                root = root_of(*args)
+                _INDEX.clear()
+                with reading(root):
+                    return fn(*args, **kwargs)
+
+        return reader
+
+    return wrap
+
+
+def _root_of_run(path, *_):
+    return Path(path).parent.parent
+
+
+def _root_first(root, *_):
+    return Path(root)
+
+
 def _meta_of(part: Part, name: str | None = None) -> dict:
     """{hash: JSON text} of one of the runs file's JSON columns (``_meta``, ``_checks``,
     ``_error``), or {hash: (meta, checks, error)} of all three; read once per file and column."""
@@ -252,6 +392,7 @@ def _meta_of(part: Part, name: str | None = None) -> dict:
     return _META[key]
 
 
+@_again(_root_of_run)
 def lookup(path: Path) -> dict | None:
     """A compacted run's ``{"config": …, "checks": […], "error": … | None}`` (the contents of its
     config.json, checks.json and error.json), or None if no part holds it."""
@@ -270,6 +411,7 @@ def _field(part: Part, path, name: str):
     return json.loads(text) if text else None  # parsed per call: a caller may change it
 
 
+@_again(_root_of_run)
 def field(path, name: str):
     """One of a compacted run's ``config``, ``checks``, ``error`` (``held``: True), or None if no
     part holds the run (the cheap path behind ``store.read_config`` and friends)."""
@@ -287,6 +429,7 @@ def _read_filtered(file: Path, hashes) -> "pd.DataFrame":
     return ds.dataset(str(file), format="parquet").to_table(filter=expr)
 
 
+@_again(_root_of_run)
 def read_rows(path: Path) -> pd.DataFrame:
     """A compacted run's rows as ``store.read_rows`` gives them (without hash and experiment)."""
     part = _part_of(path)
@@ -305,6 +448,7 @@ def _drop_all_null(t):
     return t.select(keep)
 
 
+@_again(_root_first)
 def frame_of(root: Path, experiment: str, hashes) -> pd.DataFrame:
     """Rows of many compacted runs of one experiment as one frame with a ``hash`` column, one read
     per part (for an experiment's vectorized ``summaries(rows)``)."""
@@ -324,6 +468,7 @@ def frame_of(root: Path, experiment: str, hashes) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["hash"])
 
 
+@_again(_root_first)
 def rows_of(root: Path, experiment: str, hashes) -> dict[str, pd.DataFrame]:
     """Rows of many compacted runs of one experiment in one read per part: {hash: rows}."""
     by_part: dict = {}
@@ -354,6 +499,7 @@ def rows_of(root: Path, experiment: str, hashes) -> dict[str, pd.DataFrame]:
     return out
 
 
+@_again(_root_of_run)
 def read_arrays(path: Path) -> dict:
     """A compacted run's named arrays, as ``store.read_arrays``."""
     part = _part_of(path)
@@ -410,10 +556,39 @@ def index_fresh(root: Path, experiment: str) -> dict[str, Part]:
 
 
 def verify_parts(root: Path) -> list[tuple[Path, str]]:
-    """``(manifest, why)`` for every part that fails its manifest (sizes and checksums)."""
+    """``(manifest, why)`` for every part that fails its manifest (sizes, readability and
+    checksums) or is a copy of another; then ``(file, why)`` for every stray file of the tables
+    (``stray_files``)."""
     broken: list = []
     parts(root, checksums=True, warn=False, broken=broken)
-    return broken
+    return broken + stray_files(root)
+
+
+PART_FILE_RE = re.compile(r"part-[0-9a-f]{16}\.parquet")
+STRAY = "not counted: no part's manifest names it (a copy?)"
+
+
+def stray_files(root: Path) -> list[tuple[Path, str]]:
+    """Files among the tables' parts that compaction did not write (``cp part-….parquet
+    part-copy.parquet``): no query reads them (the views list only the files manifests name), and
+    compaction leaves them alone; ``verify`` names them. Files named like a part's but named by no
+    manifest (a killed compaction's, or the next part's being written) are compaction's to remove,
+    and hidden names (``.tmp-``, ``.broken-``) are skipped."""
+    base = compacted_dir(root)
+    out = []
+    for table in TABLES:
+        folder = base / table
+        if not folder.is_dir():
+            continue
+        for sub in sorted(folder.iterdir()):
+            if not sub.is_dir():
+                if not sub.name.startswith("."):
+                    out.append((sub, STRAY))
+                continue
+            for f in sorted(sub.iterdir()):
+                if not f.name.startswith(".") and not PART_FILE_RE.fullmatch(f.name):
+                    out.append((f, STRAY))
+    return out
 
 
 def n_runs(root: Path) -> int:

@@ -32,8 +32,10 @@ parts whose files do not have their manifest's sizes are skipped with a one-line
 (checksums: ``verify`` and ``compact``).
 """
 
+import contextlib
 import json
 import math
+import os
 import re
 import threading
 import warnings
@@ -107,11 +109,10 @@ def _runs_records(folders: list[tuple[Path, dict]]) -> pd.DataFrame:
 
 def runs_frame(root: Path = store.DEFAULT_ROOT, experiment: str | None = None) -> pd.DataFrame:
     """One row per run with its config flattened into columns (compacted runs and folders)."""
-    con = _connect(Path(root), with_rows=False, experiment=experiment)
-    try:
-        return con.execute("SELECT * FROM runs ORDER BY created, hash").df()
-    finally:
-        con.close()
+    return consistent(
+        Path(root), lambda con: con.execute("SELECT * FROM runs ORDER BY created, hash").df(),
+        with_rows=False, with_sweeps=False, experiment=experiment,
+    )  # fmt: skip
 
 
 CHECK_COLUMNS = compact.CHECK_COLUMNS
@@ -124,8 +125,20 @@ LOCKED = {
 }
 
 
+# an empty frame's column types by dtype kind; an object column is NULL-typed (as DuckDB types one)
+_EMPTY_TYPES = {"f": "::DOUBLE", "i": "::BIGINT", "b": "::BOOLEAN"}
+
+
 def _table(con, name: str, frame: pd.DataFrame) -> None:
-    """Copy a DataFrame into an in-memory table (a registered frame would outlive the lock)."""
+    """Copy a DataFrame into an in-memory table (a registered frame would outlive the lock). An
+    empty frame (a compacted store has no folder runs) is created by SQL, with the columns and
+    types its registration would give (a few ms less per table, ``tests/test_query_lockdown.py``)."""
+    if len(frame) == 0:
+        cols = ", ".join(
+            f"NULL{_EMPTY_TYPES.get(frame[c].dtype.kind, '')} AS {_ident(c)}" for c in frame.columns
+        )
+        con.execute(f"CREATE TABLE {name} AS SELECT {cols or 'NULL AS _'} WHERE false")
+        return
     con.register("_load_df", frame)
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM _load_df")
     con.unregister("_load_df")
@@ -200,19 +213,28 @@ def _union(con, parts_sql: list[str], folders: str) -> str:
 
 
 def _connect(
-    root: Path, *, with_rows: bool = True, with_estimates: bool = True,
-    experiment: str | None = None,
+    root: Path, *, with_rows: bool = True, with_estimates: bool = True, with_sweeps: bool = True,
+    experiment: str | None = None, used: list | None = None,
 ):  # fmt: skip
     """A locked connection with the views runs, rows, checks, estimates, sweeps and sweep_runs:
     the compacted parts scanned lazily (as Arrow datasets: projection and filters pushed down),
-    UNION the run folders not yet compacted (loaded into memory: they are few)."""
+    UNION the run folders not yet compacted (loaded into memory: they are few). ``with_sweeps``
+    False: sweeps and sweep_runs are empty (a query that does not name them: the records of a
+    10⁵-run sweep list every hash). ``used`` gets every folder and part file the views read."""
     import duckdb
 
     root = Path(root)
     folders = _folder_runs(root, experiment)
-    found = compact.parts(root, experiment) if (root / compact.COMPACTED).is_dir() else []
+    found = (
+        compact.parts(root, experiment, lazy=not folders)  # the runs held: only beside folders
+        if (root / compact.COMPACTED).is_dir()
+        else []
+    )
+    if used is not None:
+        used += [p for p, _ in folders]
+        used += [part.file(t) for part in found for t in part.files]
     folder_hashes = {p.name for p, _ in folders}
-    overlap = sorted(folder_hashes & {h for part in found for h in part.runs})
+    overlap = sorted(h for h in folder_hashes if any(h in part.runs for part in found))
     # a run both compacted and a folder counts once: the folder (the newer copy) wins
     skip = " WHERE hash NOT IN (" + ", ".join(_literal(h) for h in overlap) + ")" if overlap else ""
     con = duckdb.connect(":memory:", config=LOCKED)
@@ -249,7 +271,7 @@ def _connect(
                 views[table].append(f"SELECT * FROM {name}{skip}")
     for table in compact.TABLES:
         con.execute(f"CREATE VIEW {table} AS {_union(con, views[table], f'_store.{table}')}")
-    sweeps = sweep_mod.read_sweeps(root)
+    sweeps = sweep_mod.read_sweeps(root) if with_sweeps else []
     sweeps_df = pd.DataFrame.from_records(
         [
             {
@@ -277,6 +299,87 @@ class QueryTimeout(ConfigError):
     """The SQL ran longer than its time limit and was interrupted."""
 
 
+def _gone(used: list) -> bool:
+    return any(p is not None and not os.path.exists(p) for p in used)
+
+
+def consistent(root: Path, read, **connect):
+    """``read(con)`` on a locked connection (``_connect(root, **connect)``), consistent with one
+    state of the store: compaction folds parts into a new one and then deletes them, and removes
+    the run folders it folded in, so a read that overlapped one may have found a file gone (an
+    error) or a folder's run in neither place. Files are never changed in place (a part's id names
+    its content; a folder is renamed whole), so a read after which every folder and part file it
+    listed still exists saw one state; otherwise it is done again, once, under the shared
+    compaction lock (``compacted.reading``: no compaction runs meanwhile)."""
+    for attempt in (0, 1):
+        used: list = []
+        with compact.reading(root) if attempt else contextlib.nullcontext():
+            con = None
+            try:
+                con = _connect(Path(root), used=used, **connect)
+                out = read(con)
+            except Exception:
+                if attempt == 0 and _gone(used):
+                    continue
+                raise
+            finally:
+                if con is not None:
+                    con.close()
+            if attempt == 0 and _gone(used):
+                continue
+            return out
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def names_table(sql: str, table: str) -> bool:
+    """Whether ``sql`` may read ``table`` (its name as a word: a view left out is an empty one)."""
+    return re.search(rf"\b{table}\b", sql, flags=re.IGNORECASE) is not None
+
+
+def run_sql(sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None = None, fetch):
+    """``fetch(result)`` of ``sql`` on the store's views (``result``: DuckDB's relation, or None
+    for SQL that returns nothing): what ``query`` does, for a caller that wants the result in
+    another form than a DataFrame (``result.fetchall()``, ``result.arrow()``)."""
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError('the SQL is empty: give a statement, e.g. "SELECT * FROM runs"')
+    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 <= timeout < math.inf):
+        raise ConfigError(
+            f"timeout must be a number of seconds >= 0 (0: no limit), got {timeout!r}"
+        )
+
+    def read(con):
+        stopped = threading.Event()
+
+        def stop():
+            stopped.set()
+            try:
+                con.interrupt()
+            except Exception:  # noqa: BLE001 - the query finished (and closed) as the time ran out
+                pass
+
+        timer = threading.Timer(timeout, stop) if timeout else None
+        try:
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            return fetch(con.execute(sql))
+        except Exception as e:
+            if stopped.is_set() and type(e).__name__ == "InterruptException":
+                raise QueryTimeout(
+                    f"the query ran longer than {timeout:g} s and was stopped"
+                ) from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    return consistent(
+        root, read, with_rows=names_table(sql, "rows"),
+        with_estimates=names_table(sql, "estimates"),
+        with_sweeps=names_table(sql, "sweeps") or names_table(sql, "sweep_runs"),
+    )  # fmt: skip
+
+
 def query(
     sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None = None
 ) -> pd.DataFrame:
@@ -284,40 +387,12 @@ def query(
 
     ``timeout``: seconds after which the SQL is interrupted (``QueryTimeout``); None or 0: no
     limit. Empty SQL is a ConfigError; SQL that returns no result (a comment) gives an empty frame.
-    """
-    if not isinstance(sql, str) or not sql.strip():
-        raise ConfigError('the SQL is empty: give a statement, e.g. "SELECT * FROM runs"')
-    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 <= timeout < math.inf):
-        raise ConfigError(
-            f"timeout must be a number of seconds >= 0 (0: no limit), got {timeout!r}"
-        )
-    with_rows = re.search(r"\brows\b", sql, flags=re.IGNORECASE) is not None
-    with_estimates = re.search(r"\bestimates\b", sql, flags=re.IGNORECASE) is not None
-    con = _connect(Path(root), with_rows=with_rows, with_estimates=with_estimates)
-    stopped = threading.Event()
-
-    def stop():
-        stopped.set()
-        try:
-            con.interrupt()
-        except Exception:  # noqa: BLE001 - the query finished (and closed) as the time ran out
-            pass
-
-    timer = threading.Timer(timeout, stop) if timeout else None
-    try:
-        if timer is not None:
-            timer.daemon = True
-            timer.start()
-        result = con.execute(sql)
-        return pd.DataFrame() if result is None else result.df()
-    except Exception as e:
-        if stopped.is_set() and type(e).__name__ == "InterruptException":
-            raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped") from None
-        raise
-    finally:
-        if timer is not None:
-            timer.cancel()
-        con.close()
+    A query that overlapped a compaction is answered as of one state of the store
+    (``consistent``)."""
+    return run_sql(
+        sql, root, timeout=timeout,
+        fetch=lambda result: pd.DataFrame() if result is None else result.df(),
+    )  # fmt: skip
 
 
 def _sweep_record(sweep_id: str, root: Path) -> dict:
@@ -335,20 +410,16 @@ def sweep_frame(
 ) -> pd.DataFrame:
     """A sweep in one call: its runs' tidy rows joined with their config columns (or just the runs)."""
     record = _sweep_record(sweep_id, root)
-    con = _connect(
-        Path(root), with_rows=rows, with_estimates=False, experiment=record["experiment"]
-    )
     member = "hash IN (SELECT hash FROM sweep_runs WHERE sweep_id = $1)"
-    try:
-        if not rows:
-            return con.execute(
-                f"SELECT * FROM runs WHERE {member} ORDER BY created, hash", [record["id"]]
-            ).df()
-        return con.execute(
-            f"SELECT * FROM rows JOIN runs USING (hash, experiment) WHERE {member}", [record["id"]]
-        ).df()
-    finally:
-        con.close()
+    sql = (
+        f"SELECT * FROM rows JOIN runs USING (hash, experiment) WHERE {member}"
+        if rows
+        else f"SELECT * FROM runs WHERE {member} ORDER BY created, hash"
+    )
+    return consistent(
+        Path(root), lambda con: con.execute(sql, [record["id"]]).df(), with_rows=rows,
+        with_estimates=False, experiment=record["experiment"],
+    )  # fmt: skip
 
 
 CHECKS_METRIC = "fraction of checks passed"
