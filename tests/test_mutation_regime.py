@@ -86,6 +86,21 @@ def dlr_seed_bound_times(factor: float):
     return apply
 
 
+def dlr_flow_init_times(factor: float):
+    """The small-init flows started at ``factor`` × the configured scale (the scale applied twice,
+    or a variance read as a standard deviation): their end is no longer the small-init flow's."""
+
+    def apply(mp, module):
+        real = module.flow_inits
+
+        def patched(cfg, k):
+            return [tuple(factor * W for W in p) for p in real(cfg, k)]
+
+        mp.setattr(module, "flow_inits", patched)
+
+    return apply
+
+
 MUTANTS: dict[str, list[Mutant]] = {
     "regime_diagonal": [
         Mutant(
@@ -102,7 +117,12 @@ MUTANTS: dict[str, list[Mutant]] = {
         Mutant(
             "flattest minimizer's sharpness ×2 (its bound halved)",
             dlr_flattest_doubled,
-            kills=(r"converged above 2/λ_min",),
+            kills=(r"converged above 2/λ_min", r"no flatter than λ_min"),
+        ),  # fmt: skip
+        Mutant(
+            "small-init flows started at 40× their scale",
+            dlr_flow_init_times(40.0),
+            kills=(r"≤ λ_MC",),
         ),  # fmt: skip
         Mutant(
             "seed 004's bound ×4", dlr_seed_bound_times(4.0), kills=(r"below seed 004's bound",)

@@ -1,8 +1,11 @@
 """The regime maps' own pieces (issue 21): the GFS closed form against the exact flow, the stability
 slack, the classification on hand-made runs."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.optimize
 
 from implicit_bias.experiments import regime_dmf as rd
@@ -175,3 +178,36 @@ def test_dlr_no_minimizer_is_flatter_than_the_bound_even_when_minimized():
     x = rng.standard_normal(h + len(cfg.lam) * h)
     np.testing.assert_allclose(lam_max(x), hessian_top_k(model, data.problem, [minimizer(x)])[0, 0],
                                rtol=1e-10)  # fmt: skip
+
+
+def test_dlr_marion_chizat_interval_in_this_loss_and_the_unnormalized_reading_fails():
+    """Marion & Chizat's 2La and 8LΛ (MSE loss, ‖w*‖ = 1 in their code) converted to the ½-loss:
+    (N a ‖β*‖^{−2/N}, 4NΛ‖β*‖^{2−2/N}). At ‖β*‖ = 2 (σ = 4, λ_1 = 2) the balanced minimizer's dense
+    Hessian equals the converted lower end, lies inside the interval, and lies *below* N a, the
+    reading of "2La" without ‖w*‖ = 1 (a counterexample to that reading, not a tolerance). The MSE
+    Hessian is twice ours (their 2La = 2 × N a at ‖w*‖ = 1). Cost: two dense 12×12 Hessians."""
+    from implicit_bias.experiments import regime_dlr as rl
+
+    cfg = rl.Config(sigma=4.0, lam=(2.0, 1.0, 0.5), depth=3, hidden=2)
+    data, model, beta, a = rl.setting(cfg)
+    norm = float(np.linalg.norm(beta))
+    assert norm == pytest.approx(2.0, rel=1e-15)
+    low, up = rl.mc_interval(a, max(cfg.lam), norm, cfg.depth)
+    assert low == rl.flattest_sharpness(a, norm, cfg.depth)
+    lam_bal, lam_rand, resid = rl.flattest_check(
+        dataclasses.replace(cfg, n_random_minimizers=4), data, model, beta, a
+    )
+    # round-off of a dense eigvalsh on a 12×12 Hessian of entries O(10): ≪ 1e-12 relative
+    np.testing.assert_allclose(lam_bal, low, rtol=1e-12)
+    assert low * (1 - 1e-12) <= lam_bal <= up and lam_rand >= low * (1 - 1e-12) and resid < 1e-12
+    assert lam_bal < cfg.depth * a * (1 - 1e-3)  # "≥ N a" (2La read at ‖β*‖ ≠ 1) is false here
+    # the MSE loss n⁻¹‖y − Xw‖² is twice the ½-loss: its Hessian is twice ours at every point
+    import jax
+    from jax.flatten_util import ravel_pytree
+
+    p0 = rl.init_params(cfg, data, norm)
+    flat, unravel = ravel_pytree(p0)
+    X, Y = np.asarray(data.problem.X), np.asarray(data.problem.Y)
+    mse = lambda f: jax.numpy.mean((X @ model(unravel(f)) - Y) ** 2)  # noqa: E731
+    lam_mse = float(np.linalg.eigvalsh(np.asarray(jax.hessian(mse)(flat)))[-1])
+    np.testing.assert_allclose(lam_mse, 2 * lam_bal, rtol=1e-12)

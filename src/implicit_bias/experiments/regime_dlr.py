@@ -1,5 +1,5 @@
 """Past seed 004's step-size bound: a regime map of GD over (η, α) for deep linear regression with a
-scalar output, with seed 004's bound and the flattest minimizer's linear-stability bound drawn on it.
+scalar output, with seed 004's bound and Marion & Chizat's sharpness interval drawn on it.
 
 Seed 004's setting (Gidel, Bach & Lacoste-Julien 2019) with d = 1: aligned data (``problems.regression
 .aligned``) with Σ_x = U diag(λ) Uᵀ, Σ_xy = σ u_1 (one output: one σ), the loss ½n⁻¹‖Y − Xβ‖² =
@@ -10,30 +10,42 @@ value α^{1/N}). Every cell of the (η, α) grid is one GD run, all in one ``fit
 ``optim.regimes.classify`` (seed limit = converged to β*, catapult, EoS, oscillating, stalled at 0,
 slow, diverged; see regime_dmf for the definitions), with 16 consecutive GD steps after each run.
 
-The flattest minimizer (derived here and verified numerically; the statement of Marion & Chizat,
-NeurIPS 2024, "every minimizer has sharpness ≥ 2La", could not be re-read from the paper for its
-loss normalization, so it is *not* claimed as theirs): at a minimizer the Hessian is JᵀΣ_xJ with
+Marion & Chizat's interval (NeurIPS 2024, "Deep linear networks for regression are implicitly
+regularized towards flat minima", arXiv:2405.13456; the theorem text could not be re-read here, so the
+statement is taken from their public code, PierreMarion23/implicit-reg-sharpness @ 5188f6a,
+run_experiment.py lines 489–493 and 713–714, utils.py lines 25–28, mlp.py lines 40–46): their loss is
+the mean squared error n⁻¹‖y − Xw‖² (no ½), w* is rescaled to ‖w*‖ = 1, a = w*ᵀΣ_xw*,
+Λ = λ_max(Σ_x), L the number of weight matrices; every minimizer has sharpness ≥ 2La and the flow from
+a small-scale Gaussian initialization ends at sharpness ≤ 8LΛ. In this loss (½, any ‖β*‖; the
+Hessian scales as ‖β*‖^{2−2/N} when y is rescaled, since W_j → c^{1/N}W_j maps the minimizers):
+
+    every minimizer:      λ_max(∇²L) ≥ λ_min = N a ‖β*‖^{−2/N}
+    small-init flow end:  λ_max(∇²L) ≤ λ_MC  = 4 N Λ ‖β*‖^{2−2/N}
+
+(their 2La and 8LΛ at ‖β*‖ = 1, halved for the ½). Read without ‖w*‖ = 1, "≥ 2La" (here N a) is
+false for ‖β*‖ > 1: the balanced minimizer has N a ‖β*‖^{−2/N} < N a (docs/regimes.md, Map 3).
+
+The lower bound is also derived here (and equals theirs): at a minimizer the Hessian is JᵀΣ_xJ with
 J = ∂β/∂θ, and JJᵀ = Σ_j ‖B_j‖² A_jA_jᵀ (A_j = W_1⋯W_{j−1}, B_j = W_{j+1}⋯W_N, A_1 = I). With
-z = Σ_x^{1/2}β*/√a, a = β*ᵀΣ_xβ*, Cauchy–Schwarz gives A_jA_jᵀ ⪰ β*β*ᵀ/‖B_{j−1}‖² and the first term
+z = Σ_x^{1/2}β*/√a, Cauchy–Schwarz gives A_jA_jᵀ ⪰ β*β*ᵀ/‖B_{j−1}‖² and the first term
 ‖B_1‖² ‖Σ_xβ*‖² ≥ ‖B_1‖² a²/‖β*‖², so λ_max ≥ a Σ_j r_j² with ∏_j r_j = 1/‖β*‖ (r_j = ‖B_j‖/‖B_{j−1}‖,
-B_0 = β*, B_N = 1), and by AM–GM
-
-    λ_max ≥ N a ‖β*‖^{−2/N}  =  N λ_1 ‖β*‖^{2−2/N}   (β* = (σ/λ_1)u_1: a = λ_1‖β*‖²)
-
-for the ½-normalized loss (a loss without the ½, as in mean squared error, doubles it: "2La"-type).
+B_0 = β*, B_N = 1), and by AM–GM λ_max ≥ N a ‖β*‖^{−2/N} = N λ_1 ‖β*‖^{2−2/N} (β* = (σ/λ_1)u_1).
 Equality at the balanced rank-one minimizer when N λ_1 ≥ λ_max(Σ_x) (there λ_max = ‖β*‖^{2−2/N}·
 max(Nλ_1, Λ)); ``check`` requires λ_1 = max λ (u_1 the top eigenvector) so the bound is attained.
 Verified by ``flattest_check``: the dense Hessian at the balanced minimizer equals it, and random
 unbalanced minimizers (random factors, the last solved for β = β*) lie above it. GD cannot converge
-to a minimizer with λ_max > 2/η, so no cell converges above 2/λ_min (the stability slack of
-regime_dmf). The spectral flow keeps every layer balanced and ends at the balanced minimizer: 2/λ at
-the flow's limit equals 2/λ_min here (the flow picks the flattest minimizer).
+to a minimizer with λ_max > 2/η, so no cell converges above 2/λ_min (Marion & Chizat's "η > 1/(La)",
+the stability slack of regime_dmf). The spectral flow keeps every layer balanced and ends at the
+balanced minimizer: 2/λ at the flow's limit equals 2/λ_min here (the flow picks the flattest one).
+The upper bound is checked on ``n_flow`` gradient flows from Gaussian initializations (entries
+N(0, flow_scale²), as their ``init_mlp``), whose ends must lie in [λ_min, λ_MC].
 
 Seed 004's bound: η < 1/(2σ) (``theory.regression.discrete_step_bound``, proved for two layers;
 N = 2 makes it exactly half of 2/λ_min = 1/σ). Claims (each can fail): below seed 004's bound every
-cell converges to β* (N = 2, the bound's hypothesis); no cell converges above 2/λ_min·(1 + slack).
+cell converges to β* (N = 2, the bound's hypothesis); no cell converges above 2/λ_min·(1 + slack);
+the small-init flows end in [λ_min, λ_MC] (the upper end requires flow_scale·√h ≤ FLOW_SCALE_MAX).
 
-    implicit-bias run regime_dlr                      # ~5 s
+    implicit-bias run regime_dlr                      # ~5 s (+4 s compiling the flows once)
     implicit-bias run regime_dlr --set depth=3
 """
 
@@ -50,6 +62,7 @@ from implicit_bias.experiments import Result
 from implicit_bias.experiments.regime_dmf import stability_slack
 from implicit_bias.models.spectral import deep_linear, spectral_init
 from implicit_bias.optim import DIVERGED, GD, fit_batch, regimes as shared
+from implicit_bias.optim.flow import GradientFlow
 from implicit_bias.optim.sharpness import hessian_top_k
 from implicit_bias.problems.regression import aligned
 from implicit_bias.theory import regression as theory
@@ -57,7 +70,7 @@ from implicit_bias.theory import regression as theory
 SEED = "004"
 ORDER = 91
 TITLE = "Regime map past the step-size bound: deep linear regression, scalar output (seed 004)"
-REPRODUCE = True  # 5–8 s at the default size (8 s pinned to one core, load ~10): < 60 s
+REPRODUCE = True  # 5.1 s pinned to one core (load ~4); +~4 s CPU compiling the flows: < 60 s
 
 TINY = {
     "n_eta": 8,
@@ -66,7 +79,22 @@ TINY = {
     "n_steps": 3000,
     "n_saves": 60,
     "n_random_minimizers": 40,
+    "n_flow": 4,
 }
+
+MC_SOURCE = (
+    "seed 004's deep linear regression (scalar output) with Marion & Chizat (NeurIPS 2024), "
+    "as computed by their "
+    "code (PierreMarion23/implicit-reg-sharpness run_experiment.py: 2La, 8LΛ, MSE loss, ‖w*‖ = 1), "
+    "converted to the ½-loss and any ‖β*‖"
+)
+# The small-scale hypothesis of their flow bound: the paper's exact condition on the initialization
+# scale could not be re-read. We require flow_scale·√hidden ≤ 0.5: in our verification (7 settings:
+# N = 2…5, p = 3…5, h = 3…5, κ(Σ_x) = 1…30, ‖β*‖ = 0.5…3; docs/regimes.md, Map 3) every flow end lay
+# in [λ_min, λ_MC] for std·√h ≤ 0.5, and exceeded λ_MC at std·√h = 1 in 2 of 7 settings and at 2 in
+# 6 of 7 (their Fig. 1b: sharper with the scale).
+FLOW_SCALE_MAX = 0.5  # on flow_scale·√hidden
+FLOW_RTOL = 1e-10  # the flows' local error tolerance (relative)
 
 REGIMES = ("seed limit", "catapult", "EoS", "oscillating", "stalled at 0", "slow", "diverged")
 TAIL = shared.TAIL
@@ -91,6 +119,10 @@ class Config:
     n_saves: Count = 200
     loss_tol: Tol = 1e-20  # converged: loss ≤ loss_tol·L(0 params) = loss_tol·a/2
     n_random_minimizers: Count = 200
+    n_flow: Count = 8  # gradient flows from Gaussian inits (Marion & Chizat's upper bound)
+    flow_scale: Scale = 0.03  # std of their entries (their init_mlp: scale · N(0, 1))
+    flow_t1: Positive = 1e4  # the flows stop earlier, at loss ≤ flow_loss_tol·a/2
+    flow_loss_tol: Tol = 1e-16  # ‖β − β*‖ ≲ 1e-8·√κ(Σ_x)‖β*‖ there (see the flow claims)
     seed: Seed = 0
 
     def check(self):
@@ -127,6 +159,14 @@ def flattest_sharpness(a: float, beta_norm: float, N: int) -> float:
     """min over the minimizers β = β* of λ_max(∇²L): N a ‖β*‖^{−2/N} (derived in the docstring;
     attained when Nλ_1 ≥ λ_max(Σ_x))."""
     return N * a * beta_norm ** (-2.0 / N)
+
+
+def mc_interval(a: float, lam_max: float, beta_norm: float, N: int) -> tuple[float, float]:
+    """Marion & Chizat's interval in this loss: (N a ‖β*‖^{−2/N}, 4 N Λ ‖β*‖^{2−2/N}) — their 2La
+    (every minimizer) and 8LΛ (the small-init flow's end) for the MSE loss at ‖w*‖ = 1, halved for
+    the ½ and rescaled by ‖β*‖^{2−2/N} (module docstring). The lower end equals
+    ``flattest_sharpness``."""
+    return (flattest_sharpness(a, beta_norm, N), 4.0 * N * lam_max * beta_norm ** (2.0 - 2.0 / N))
 
 
 def seed_bound(cfg: Config) -> float:
@@ -170,6 +210,31 @@ def flattest_check(cfg: Config, data, model, beta, a):
     return float(lam[0]), float(np.min(lam[1:])), resid
 
 
+def flow_inits(cfg: Config, k: int):
+    """k Gaussian initializations, entries N(0, flow_scale²) (Marion & Chizat's ``init_mlp``)."""
+    rng = np.random.default_rng(cfg.seed + 2)
+    w = widths(cfg)[::-1]  # engine widths (1, h, …, h, p)
+    return [tuple(cfg.flow_scale * rng.standard_normal((w[j + 1], w[j])) for j in range(cfg.depth))
+            for _ in range(k)]  # fmt: skip
+
+
+def flow_check(cfg: Config, model, problem, a: float):
+    """(λ_max at each flow's end, the largest end loss, statuses, the largest initial ‖β(0)‖)."""
+    p0 = flow_inits(cfg, cfg.n_flow)
+    # tight solver tolerances: at the default ones (1e-8, 1e-10) the solve can stall near loss 1e-17
+    # and run to t1 (~44k evaluations); at these it stops at the loss tolerance (~1.5k)
+    method = GradientFlow(
+        t1=cfg.flow_t1, n_saves=20, loss_tol=cfg.flow_loss_tol * 0.5 * a, rtol=FLOW_RTOL, atol=1e-13
+    )
+    traj = fit_batch(model, problem, method, params0=p0, label=f"flow ×{cfg.n_flow} (small init)")
+    final = jax.tree.map(np.asarray, traj.final)
+    lam = hessian_top_k(model, problem, final)[:, 0]
+    loss = np.asarray(traj.loss, float)  # NaN-padded after a stop at loss_tol: the last finite one
+    loss_end = np.array([r[np.isfinite(r)][-1] if np.isfinite(r).any() else np.nan for r in loss])
+    beta0 = max(float(np.linalg.norm(np.asarray(model(p)))) for p in p0)
+    return lam, float(np.max(loss_end)), np.asarray(traj.status), beta0
+
+
 def _tail(model, problem, final, etas):
     methods = [GD(eta=float(e), n_steps=TAIL, save_every=1) for e in etas]
     traj = fit_batch(model, problem, methods, params0=final, reduce=False, label="GD tail")
@@ -198,6 +263,8 @@ def run(cfg: Config) -> Result:
 
     lam_min = flattest_sharpness(a, float(np.linalg.norm(beta)), N)
     lam_flow = lam_min  # the spectral flow stays balanced and ends at the balanced minimizer
+    Lam = float(np.max(cfg.lam))
+    mc_low, mc_up = mc_interval(a, Lam, float(np.linalg.norm(beta)), N)
     loss_tol = cfg.loss_tol * 0.5 * a  # L at θ = 0 is a/2
     regs, rows = [], []
     for b in range(len(params0)):
@@ -229,14 +296,18 @@ def run(cfg: Config) -> Result:
                          for j in range(len(alphas))])  # fmt: skip
     for j, al in enumerate(alphas):
         for series, value in (("bound_seed", b_seed), ("bound_flow_limit", 2.0 / lam_flow),
-                              ("bound_every_minimizer", b_all), ("boundary_measured", eta_conv[j])):  # fmt: skip
+                              ("bound_every_minimizer", b_all), ("boundary_measured", eta_conv[j]),
+                              ("bound_mc_flow_end", 2.0 / mc_up)):  # fmt: skip
             rows.append({"t": 0.0, "series": series, "value": float(value), "alpha": float(al)})
     counts = {r: int(np.sum(regimes == r)) for r in REGIMES}
     for r, n in counts.items():
         rows.append({"t": 0.0, "series": "count", "value": float(n), "regime": r})
     lam_bal, lam_rand, resid = flattest_check(cfg, data, model, beta, a)
+    flow_lam, flow_loss, flow_status, beta0 = flow_check(cfg, model, problem, a)
     for series, value in (("lambda_min_closed_form", lam_min), ("lambda_balanced_minimizer", lam_bal),
-                          ("lambda_random_minimizers_min", lam_rand)):  # fmt: skip
+                          ("lambda_random_minimizers_min", lam_rand), ("lambda_mc_lower", mc_low),
+                          ("lambda_mc_upper", mc_up), ("lambda_flow_end_min", np.nanmin(flow_lam)),
+                          ("lambda_flow_end_max", np.nanmax(flow_lam))):  # fmt: skip
         rows.append({"t": 0.0, "series": series, "value": float(value)})
     gap_seed = float(np.nanmax(eta_conv / b_seed))
     gap_all = float(np.nanmax(eta_conv / b_all))
@@ -251,13 +322,22 @@ def run(cfg: Config) -> Result:
         f"{gap_all_min:.3g}× to {gap_all:.3g}× (grid spacing ×{etas[1] / etas[0]:.3g})",
         f"flattest minimizer: N a ‖β*‖^(−2/N) = {lam_min:.6g}; dense Hessian at the balanced minimizer "
         f"{lam_bal:.6g}; smallest over {cfg.n_random_minimizers} random minimizers {lam_rand:.6g}",
+        f"Marion & Chizat's interval (½-loss): every minimizer ≥ {mc_low:.6g} (= λ_min), small-init "
+        f"flow end ≤ 4NΛ‖β*‖^(2−2/N) = {mc_up:.6g}; {cfg.n_flow} flows from N(0, {cfg.flow_scale:g}²) "
+        f"entries end at {np.nanmin(flow_lam):.6g}…{np.nanmax(flow_lam):.6g} (loss ≤ {flow_loss:.2g})",
+        f"step sizes: 2/λ_MC = {2.0 / mc_up:.4g} (every small-init flow end linearly stable below it), "
+        f"2/λ_min = {b_all:.4g} (no minimizer stable above it)",
     ]
+    flow = (flow_lam, flow_loss, flow_status, beta0, mc_up, cfg.flow_loss_tol * 0.5 * a)
     found = _checks(cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand, resid,
-                    status)  # fmt: skip
+                    status, flow)  # fmt: skip
     return Result(rows=rows, checks=found, notes=notes)
 
 
-def _checks(cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand, resid, status):
+def _checks(
+    cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand, resid, status, flow
+):
+    flow_lam, flow_loss, flow_status, beta0, mc_up, flow_tol = flow
     E = np.repeat(etas[:, None], len(alphas), axis=1)
     below = E < b_seed
     n_below = int(below.sum())
@@ -271,9 +351,13 @@ def _checks(cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand
     src = "seed 004 (Gidel, Bach & Lacoste-Julien 2019), discrete dynamics: η < 1/(2 max σ_i), two layers, spectral init, ε = 0"
     h_cells = "some cells lie below seed 004's bound"
     h_depth = "two layers (the depth seed 004's discrete bound is proved for)"
+    h_small = (
+        "small-scale Gaussian initialization of the flows (flow_scale·√hidden ≤ FLOW_SCALE_MAX)"
+    )
     # the Hessian at a point within √(2 loss/λ_1)·… of β*: the residual term ≤ p·N·‖β − β*‖-sized;
     # the dense eigenvalue vs the closed form, a few hundred ulps of λ
     rtol = 1e-9
+    rtol_flow = 1e-6
     return [
         checks.hypothesis(
             h_cells, n_below > 0, predicted="> 0 cells", observed=n_below, source=src
@@ -294,12 +378,55 @@ def _checks(cfg, etas, alphas, regimes, conv, b_seed, lam_min, lam_bal, lam_rand
             "cells converged above 2/λ_min, the linear-stability bound of every minimizer",
             0,
             len(conv_above),
-            source="seed 004's discrete dynamics past its bound: linear stability of GD at a minimizer "
-                   "(λ_max < 2/η) with λ_min = N a ‖β*‖^(−2/N), "
-            "the least sharpness over the minimizers (derived in regime_dlr, verified by flattest_check)",
+            source=MC_SOURCE
+            + ": every minimizer has sharpness ≥ λ_min = N a ‖β*‖^(−2/N) (their 2La; "
+            "also derived in regime_dlr and verified by flattest_check), and GD is linearly unstable "
+            "at a minimizer with λ_max > 2/η",
             basis=f"η above (2/λ_min)(1 + {slack:.2e}): an instability growing from round-off u "
             f"at rate ηλ − 1 cannot stay below √(2·loss_tol) for {cfg.n_steps} steps (stability_slack)",
             detail="; ".join(conv_above[:5]) or f"{int(above.sum())} cells above, none converged",
+        ),
+        checks.at_least(
+            "small-init flows end no flatter than λ_min = N a ‖β*‖^(−2/N) (every minimizer)",
+            lam_min * (1 - rtol_flow),
+            float(np.nanmin(flow_lam)) if np.isfinite(flow_lam).all() else float("nan"),
+            source=MC_SOURCE + ": every minimizer has sharpness ≥ 2La",
+            basis=f"rtol {rtol_flow:g}: at loss ≤ flow_loss_tol·a/2 the end is within ‖β − β*‖ ≤ "
+            "√(2·loss/λ_min(Σ_x)) ≈ 1e-8·√κ(Σ_x)‖β*‖ of the minimizers; the Hessian's residual term and its "
+            "Gauss–Newton part move by that relative size × (2N − 2) ≲ 1e-7; dense round-off ~1e-14",
+            detail=f"{cfg.n_flow} gradient flows from Gaussian entries N(0, {cfg.flow_scale:g}²)",
+            loss=flow_loss,
+            loss_tol=flow_tol,
+        ),
+        checks.hypothesis(
+            h_small,
+            cfg.flow_scale * math.sqrt(cfg.hidden) <= FLOW_SCALE_MAX,
+            predicted=f"≤ {FLOW_SCALE_MAX:g}",
+            observed=f"{cfg.flow_scale * math.sqrt(cfg.hidden):.3g} (largest initial ‖β(0)‖ {beta0:.2g} vs ‖β*‖ "
+            f"{cfg.sigma / cfg.lam[0]:.3g})",
+            source=MC_SOURCE,
+            basis="the paper's exact condition on the scale was not re-read: FLOW_SCALE_MAX = 0.5 is "
+            "the range of std·√h where the verification (docs/regimes.md, Map 3; 7 settings) found "
+            "every flow end in [λ_min, λ_MC]",
+        ),
+        checks.at_most(
+            "small-init flows end at sharpness ≤ λ_MC = 4NΛ‖β*‖^(2−2/N)",
+            mc_up * (1 + rtol_flow),
+            float(np.nanmax(flow_lam)) if np.isfinite(flow_lam).all() else float("nan"),
+            source=MC_SOURCE + ": the small-scale-init flow ends at sharpness ≤ 8LΛ",
+            basis=f"rtol {rtol_flow:g}: the residual and round-off terms of the lower claim (≲ 1e-7) "
+            f"plus the solver's global error in the end point, ≤ its steps (~2e3) × local rtol "
+            f"{FLOW_RTOL:g} relative in θ, ×(2N − 2) in λ (homogeneous of degree 2N − 2): ≲ 1e-6",
+            detail=f"{cfg.n_flow} gradient flows from Gaussian entries N(0, {cfg.flow_scale:g}²)",
+            loss=flow_loss,
+            loss_tol=flow_tol,
+            requires=(h_small,),
+        ),
+        checks.sanity(
+            "the small-init flows' solves succeeded",
+            bool(np.all(np.isin(flow_status, (0, 3)))),
+            predicted="status ok or stopped at loss_tol (0, 3)",
+            observed=str(sorted(set(flow_status.tolist()))),
         ),
         checks.sanity(
             "the dense Hessian at the balanced minimizer = N a ‖β*‖^(−2/N) (relative)",
@@ -327,7 +454,8 @@ def plot(rows, cfg: Config):
     ax = axes[0, 0]
     plots.regime_map(ax, rows, "eta", REGIMES, COLORS, (
         ("bound_seed", "w-", "seed 004: 1/(2σ)"),
-        ("bound_every_minimizer", "w:", "2/λ_min = 2/λ(flow limit)"),
+        ("bound_every_minimizer", "w:", "2/λ_min = 2/λ(flow limit) (M&C: 1/(La))"),
+        ("bound_mc_flow_end", "w--", "2/λ_MC (M&C: small-init flow end ≤ 8LΛ)"),
         ("boundary_measured", "k.", "largest converging η")))  # fmt: skip
     ax.set(xlabel="α (initial product)", ylabel="η",
            title=f"GD regimes, deep linear regression N={cfg.depth}, scalar output")  # fmt: skip
