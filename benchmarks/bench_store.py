@@ -22,8 +22,14 @@ and file count. Targets (2 cores): at 10⁴ runs count(*) ≤ 1 s, rows aggregat
 
     python benchmarks/bench_store.py --existing ROOT [--repeat 10]   # only time the queries on ROOT
 
-``--existing``: time ``count(*)`` and the rows aggregate (CLI and in process) and the start-up on a
-store built before, best of ``--repeat``.
+``--existing``: time ``count(*)`` and the rows aggregate (through the CLI: wall and the process's
+CPU time, user + sys; and in process) and the start-up on a store built before, best of
+``--repeat``.
+
+    python benchmarks/bench_store.py --build ROOT --sizes 100000   # build a store and keep it
+
+``--build``: write the first of ``--sizes`` runs into ROOT (which must not exist) as above, compact
+it, and keep it (for ``--existing``, or to compare two versions of the code on one store).
 """
 
 import argparse
@@ -103,10 +109,20 @@ def build(root: Path, n: int, path: str, tmpl) -> tuple[float, float]:
     return written, compacted
 
 
+CPU: list = []  # the CPU seconds (user + sys) of each timed_cli process, in order
+
+
 def timed_cli(*args) -> float:
+    """Wall seconds of a fresh ``implicit-bias`` process; its CPU seconds go to ``CPU`` (steadier
+    than the wall time on a loaded machine)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run([*CLI, *args], capture_output=True, text=True)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if out.returncode != 0:
         raise RuntimeError(f"{args}: {out.stdout[-2000:]}{out.stderr[-2000:]}")
     return elapsed
@@ -137,12 +153,17 @@ def time_queries(root: Path) -> dict:
 
         return run
 
-    return {
-        "count_s": best(lambda: timed_cli("query", COUNT, "--root", str(root))),
-        "count_inproc_s": best(in_process(COUNT)),
-        "agg_s": best(lambda: timed_cli("query", AGG, "--root", str(root))),
-        "agg_inproc_s": best(in_process(AGG)),
-    }
+    def cli(sql, key):
+        del CPU[:]
+        out[key] = best(lambda: timed_cli("query", sql, "--root", str(root)))
+        out[key.replace("_s", "_cpu_s")] = min(CPU)
+
+    out: dict = {}
+    cli(COUNT, "count_s")
+    out["count_inproc_s"] = best(in_process(COUNT))
+    cli(AGG, "agg_s")
+    out["agg_inproc_s"] = best(in_process(AGG))
+    return out
 
 
 def measure(root: Path, n: int, path: str, tmpl, *, report: bool) -> dict:
@@ -176,7 +197,20 @@ def main(argv=None) -> int:
     parser.add_argument("--existing", type=Path, default=None,
                         help="only time the queries on this store")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="best of this many")
+    parser.add_argument("--build", type=Path, default=None,
+                        help="build a store of the first of --sizes runs here and keep it")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.build is not None:
+        if args.build.exists():
+            parser.error(f"--build: {args.build} exists; give a new folder")
+        n = (args.sizes or [args.max])[0]
+        work = Path(tempfile.mkdtemp(prefix="bench-store-"))
+        try:
+            write_s, compact_s = build(args.build, n, args.path, template(work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"{n:,} runs in {args.build}: write {write_s:.1f} s, compact {compact_s:.1f} s")
+        return 0
     REPEAT[0] = max(1, args.repeat)
     sizes = args.sizes or [n for n in (1_000, 10_000, 100_000) if n <= args.max]
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
@@ -185,11 +219,13 @@ def main(argv=None) -> int:
         try:
             n = query.query("SELECT count(*) AS n FROM runs", args.existing)["n"].item()
             res = time_queries(args.existing)
+            up = startup(work)
             print(
-                f"{n:,} runs in {args.existing}: start-up {startup(work):.2f} s; count(*) "
-                f"{res['count_s']:.2f} s (in process {res['count_inproc_s']:.3f} s); rows "
-                f"aggregate {res['agg_s']:.2f} s (in process {res['agg_inproc_s']:.3f} s); "
-                f"best of {REPEAT[0]}; load average after: {os.getloadavg()[0]:.2f}"
+                f"{n:,} runs in {args.existing}: start-up {up:.2f} s; count(*) "
+                f"{res['count_s']:.2f} s, CPU {res['count_cpu_s']:.2f} s (in process "
+                f"{res['count_inproc_s']:.3f} s); rows aggregate {res['agg_s']:.2f} s, CPU "
+                f"{res['agg_cpu_s']:.2f} s (in process {res['agg_inproc_s']:.3f} s); best of "
+                f"{REPEAT[0]}; load average after: {os.getloadavg()[0]:.2f}"
             )
             return 0
         finally:

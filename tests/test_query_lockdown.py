@@ -151,6 +151,23 @@ def test_an_empty_table_has_the_types_its_frame_would_give():
             con.execute(f"DESCRIBE {t}_{name}").fetchall() for t in ("by_sql", "registered")
         )
         assert got == want and len(got) == frame.shape[1], name
+    # and the tables ``_connect`` makes without pandas (no folder runs, no sweep records): the
+    # types the frames it would otherwise build give (a dtype changed there fails this)
+    made = {
+        "runs": (query.RUN_COLUMNS, None),
+        "checks": (query.CHECK_COLUMNS, query._CHECK_TYPES),
+        "sweeps": (query.SWEEP_COLUMNS, None),
+    }
+    frames["sweeps"] = pd.DataFrame.from_records([], columns=query.SWEEP_COLUMNS)
+    con.register("_f", frames["sweeps"])
+    con.execute("CREATE TABLE registered_sweeps AS SELECT * FROM _f")
+    con.unregister("_f")
+    for name, (columns, types) in made.items():
+        query._empty(con, f"empty_{name}", columns, types)
+        got, want = (
+            con.execute(f"DESCRIBE {t}_{name}").fetchall() for t in ("empty", "registered")
+        )
+        assert got == want and len(got) == frames[name].shape[1], name
 
 
 def test_sweep_records_are_read_only_by_sql_that_names_them(root, monkeypatch):
@@ -165,3 +182,177 @@ def test_sweep_records_are_read_only_by_sql_that_names_them(root, monkeypatch):
     query.query("SELECT count(*) AS n FROM sweeps", root)
     query.query("SELECT count(*) AS n FROM SWEEP_RUNS", root)
     assert len(read) == 2
+
+
+# --- issue 24 §2: DuckDB scans the compacted parts itself; the lock-down is read-only by statement
+
+
+def _tree(root):
+    """{relative path: sha256} of every file under the store (what a query must never change)."""
+    import hashlib
+
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def compacted(tmp_path):
+    """Two runs compacted into one part, a third still a folder beside it, and a copy of a part
+    file under a hidden name (as ``verify --repair`` leaves a broken one): no view reads it."""
+    import shutil
+
+    import pandas as pd
+
+    from implicit_bias import compact, store
+
+    root = one_run_store(tmp_path / "store")
+
+    def write(h, alpha):
+        store.write_run(
+            root / "dmf_identical" / h,
+            config={"experiment": "dmf_identical", "hash": h, "config": {"alpha": alpha},
+                    "status": "ok", "created": 2.0, "checks_passed": 1, "checks_failed": 0},
+            rows=pd.DataFrame({"t": [0.0], "series": "loss", "i": 0, "value": [2.0]}),
+            checks=[],
+        )  # fmt: skip
+
+    write("1123456789abcdef", 0.2)
+    compact.compact(root)
+    write("2123456789abcdef", 0.3)  # a folder not yet compacted
+    (part,) = compact.parts(root)
+    shutil.copy(part.file("rows"), part.file("rows").with_name(".broken-copy.parquet"))
+    return root, part
+
+
+LOCKED_ATTACKS = [
+    "COPY (SELECT 1 AS x) TO '{part}' (FORMAT parquet, USE_TMP_FILE false)",  # over a part
+    "COPY runs TO '{part}'",
+    "COPY runs TO '{store}/compacted/rows/inside.csv'",  # into the store's folders
+    "COPY runs TO '{out}/x.csv'",
+    "ATTACH '{part}' AS p",
+    "ATTACH '{store}/compacted/x.db' AS x",
+    "SELECT 1; COPY runs TO '{out}/y.csv'",  # a second statement after a SELECT
+    "SELECT count(*) FROM runs; ATTACH '{out}/z.db'",
+    "EXPLAIN ANALYZE COPY runs TO '{out}/e.csv'",  # EXPLAIN ANALYZE would run it
+    "EXPLAIN ANALYZE SELECT 1; COPY runs TO '{out}/f.csv'",
+    "CREATE TABLE t AS SELECT 1",
+    "INSERT INTO sweeps SELECT * FROM sweeps",
+    "DELETE FROM sweeps",
+    "SET allowed_paths = ['/']",
+    "PRAGMA enable_profiling",
+    "CALL checkpoint()",
+    "INSTALL httpfs",
+    "LOAD parquet",
+    "EXPORT DATABASE '{out}/dump'",
+    "SELECT * FROM read_parquet('{broken}')",  # a file of the store no view reads
+    "SELECT * FROM read_json('{store}/dmf_identical/2123456789abcdef/config.json')",
+    "SELECT * FROM read_text('{store}/dmf_identical/2123456789abcdef/config.json')",
+    "SELECT * FROM read_parquet('{store}/compacted/rows/*/*.parquet')",
+    "SELECT * FROM glob('{store}/compacted/*/*/*')",
+    "SELECT * FROM read_parquet('{part}/../.broken-copy.parquet')",
+    "SELECT * FROM read_text('/etc/passwd')",
+]
+
+
+@pytest.mark.parametrize("sql", LOCKED_ATTACKS)
+def test_a_compacted_store_is_read_only(compacted, tmp_path, sql):
+    root, part = compacted
+    out = tmp_path / "out"
+    out.mkdir()
+    broken = part.file("rows").with_name(".broken-copy.parquet")
+    sql = sql.format(out=out, store=root, part=part.file("rows"), broken=broken)
+    before = _tree(root)
+    result = cli.invoke(app, ["query", sql, "--root", str(root)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, text
+    assert re.search(r"error: query failed: (Permission|Invalid Input|Catalog) Error", text), text
+    assert "Traceback" not in result.output
+    assert not list(out.iterdir()) and _tree(root) == before
+    assert query.query("SELECT count(*) AS n FROM runs", root)["n"].item() == 3
+
+
+def test_what_is_refused_is_named_before_anything_runs(compacted, tmp_path):
+    root, part = compacted
+    out = tmp_path / "y.csv"
+    with pytest.raises(query.QueryRefused) as caught:
+        query.query(f"SELECT 1; COPY runs TO '{out}'", root)
+    assert str(caught.value).startswith(
+        "Permission Error: query refused: statement 2 of 2 is COPY, and the store is read-only"
+    )
+    assert isinstance(caught.value, ConfigError)  # bad input, and one line through the CLI
+    for sql, kind in (("ATTACH 'x.db'", "ATTACH"), ("INSTALL httpfs", "LOAD"),
+                      ("PRAGMA version", "PRAGMA"), ("SET threads = 1", "SET"),
+                      ("EXPLAIN ANALYZE COPY runs TO 'x'", "EXPLAIN of COPY")):  # fmt: skip
+        with pytest.raises(query.QueryRefused, match=f"the statement is {kind}, "):
+            query.query(sql, root)
+    assert not out.exists()
+
+
+def test_the_compacted_views_are_duckdb_scans_and_select_still_works(compacted):
+    """The part files reach DuckDB by path (``read_parquet``, allowed by exact name), not as
+    Python objects: reads, EXPLAIN of a SELECT, and pushdown into the scan."""
+    root, part = compacted
+    runs = query.query("SELECT hash, alpha, path FROM runs ORDER BY hash", root)
+    assert runs["alpha"].tolist() == [0.1, 0.2, 0.3]
+    assert runs["path"].tolist() == [
+        str(root / "dmf_identical" / h)
+        for h in ("0123456789abcdef", "1123456789abcdef", "2123456789abcdef")
+    ]
+    rows = query.query("SELECT hash, sum(value) AS s FROM rows GROUP BY ALL ORDER BY hash", root)
+    assert rows["s"].tolist() == [1.5, 2.0, 2.0]
+    plan = " ".join(query.query("EXPLAIN SELECT hash FROM rows WHERE value > 1.9", root)
+                    .astype(str).to_numpy().ravel())  # fmt: skip
+    assert "READ_PARQUET" in plan.upper() and "value>1.9" in plan.replace(" ", "")
+    assert len(query.query("EXPLAIN ANALYZE SELECT count(*) FROM runs", root)) == 1
+    assert len(query.query("-- a comment\nEXPLAIN SELECT 1", root)) == 1
+    # reading a part the views read is allowed: it is the store's own data, read-only
+    n = query.query(f"SELECT count(*) AS n FROM read_parquet('{part.file('rows')}')", root)
+    assert n["n"].item() == 3
+
+
+def test_parts_that_disagree_on_a_type_read_as_one_view(tmp_path):
+    """Two parts of one experiment whose columns differ in type (an integer and a float, a number
+    and text) or exist in one only: one ``read_parquet(union_by_name)`` scan, types unified as the
+    Arrow datasets' permissive unification (and the UNION of per-file scans) gave them."""
+    import pandas as pd
+
+    from implicit_bias import compact
+
+    root = tmp_path / "store"
+
+    def run(h, alpha, extra, value):
+        meta = {"experiment": "dmf_identical", "hash": h, "config": {"alpha": alpha, **extra},
+                "status": "ok", "created": 1.0, "checks_passed": 0, "checks_failed": 0}  # fmt: skip
+        rows = pd.DataFrame({"t": [0.0], "series": "loss", "i": 0, "value": [value]})
+        return compact.run_data(meta, rows, [])
+
+    compact.write_batch(root, "dmf_identical", [run("0" * 16, 1, {"mode": 3}, 2)])
+    compact.write_batch(root, "dmf_identical", [run("1" * 16, 0.5, {"mode": "a", "k": 1}, 2.5)])
+    assert len(compact.parts(root)) == 2
+    got = query.query("SELECT hash, alpha, mode, k FROM runs ORDER BY hash", root)
+    assert got.to_dict("list") == {"hash": ["0" * 16, "1" * 16], "alpha": [1.0, 0.5],
+                                   "mode": ["3", "a"], "k": [None, 1]}  # fmt: skip
+    types = dict(query.query("DESCRIBE runs", root)[["column_name", "column_type"]].to_numpy())
+    assert (types["alpha"], types["mode"], types["k"]) == ("DOUBLE", "VARCHAR", "BIGINT")
+    rows = query.query("SELECT typeof(value) AS ty, sum(value) AS s FROM rows GROUP BY ALL", root)
+    assert rows.to_dict("records") == [{"ty": "DOUBLE", "s": 4.5}]
+
+
+def test_a_compacted_store_is_queried_without_building_a_frame(compacted, monkeypatch):
+    """With no run folder and no sweep record, ``run_sql`` makes every in-memory table by SQL
+    (``_empty``): no DataFrame is built on the way to DuckDB's scans (pandas is for the result)."""
+    from implicit_bias import compact
+
+    root, _ = compacted
+    compact.compact(root)  # the folder too
+
+    def no_frames(*a, **k):
+        raise AssertionError("a DataFrame was built")
+
+    monkeypatch.setattr(query, "_table", no_frames)
+    monkeypatch.setattr(query, "_runs_records", no_frames)
+    got = query.run_sql("SELECT count(*), sum(alpha) FROM runs", root, fetch=lambda r: r.fetchall())
+    assert got == [(3, pytest.approx(0.6, rel=1e-15))]  # 0.1 + 0.2 + 0.3 in float64

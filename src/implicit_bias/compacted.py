@@ -4,6 +4,8 @@ compacted run's config, checks, error, rows and arrays by its would-be folder
 store's readers and the writer stay free of import cycles.
 """
 
+from __future__ import annotations  # pandas in annotations only: imported where used
+
 import contextlib
 import hashlib
 import json
@@ -12,11 +14,12 @@ import re
 import time
 import warnings
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from implicit_bias.errors import BrokenRunWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _digest(path: Path) -> str:
@@ -421,7 +424,8 @@ def field(path, name: str):
     return True if name == "held" else _field(part, path, name)
 
 
-def _read_filtered(file: Path, hashes) -> "pd.DataFrame":
+def _read_filtered(file: Path, hashes):
+    """The rows of ``hashes`` in one part's file, as an Arrow table (filter pushed into the scan)."""
     import pyarrow.dataset as ds
 
     hashes = list(hashes)
@@ -432,6 +436,8 @@ def _read_filtered(file: Path, hashes) -> "pd.DataFrame":
 @_again(_root_of_run)
 def read_rows(path: Path) -> pd.DataFrame:
     """A compacted run's rows as ``store.read_rows`` gives them (without hash and experiment)."""
+    import pandas as pd
+
     part = _part_of(path)
     if part is None:
         raise FileNotFoundError(f"{path}: no such run (not a folder, not compacted)")
@@ -452,6 +458,8 @@ def _drop_all_null(t):
 def frame_of(root: Path, experiment: str, hashes) -> pd.DataFrame:
     """Rows of many compacted runs of one experiment as one frame with a ``hash`` column, one read
     per part (for an experiment's vectorized ``summaries(rows)``)."""
+    import pandas as pd
+
     by_part: dict = {}
     idx = index(root, experiment)
     for h in hashes:
@@ -471,6 +479,8 @@ def frame_of(root: Path, experiment: str, hashes) -> pd.DataFrame:
 @_again(_root_first)
 def rows_of(root: Path, experiment: str, hashes) -> dict[str, pd.DataFrame]:
     """Rows of many compacted runs of one experiment in one read per part: {hash: rows}."""
+    import numpy as np
+
     by_part: dict = {}
     idx = index(root, experiment)
     for h in hashes:

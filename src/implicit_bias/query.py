@@ -18,19 +18,24 @@ Views (``implicit-bias query "SQL"`` and ``query(sql)``):
 
     implicit-bias query "SELECT alpha, depth, avg(checks_failed) FROM runs GROUP BY ALL"
 
-Read-only in fact, and lazy: the compacted parts (``compact.py``: Parquet per experiment) are handed
-to DuckDB as Arrow datasets, so it pushes projections and filters into the scan and reads only what
-a query needs; the few run folders not yet compacted are loaded into in-memory tables (their
-``rows`` only when the SQL names it), and the views are their ``UNION ALL BY NAME`` (a run both
-compacted and a folder counts once: the folder). Then the connection is locked:
-``enable_external_access = false`` (no file, network or database at all, not even inside the store:
-COPY … TO, ATTACH, INSTALL, read_parquet/read_csv('/etc/passwd'), read_text, glob all fail; the
-datasets reach DuckDB as Python objects registered before the lock), extension
-autoinstall/autoload off, Python replacement scans off, ``lock_configuration = true``.
+Read-only in fact, and lazy: the compacted parts (``compact.py``: Parquet per experiment) are
+scanned by DuckDB's own Parquet reader (``read_parquet([exact files], union_by_name = true)``),
+so it pushes projections and filters into the scan and reads only what a query needs; the few run
+folders not yet compacted are loaded into in-memory tables (their ``rows`` only when the SQL names
+it), and the views are their ``UNION ALL BY NAME`` (a run both compacted and a folder counts once:
+the folder). Then the connection is locked: ``allowed_paths`` = exactly the part files the views
+scan, ``enable_external_access = false`` (no other file, network or database: read_parquet of a
+store file no view reads, a run folder's config.json, read_csv('/etc/passwd'), read_text, glob
+all fail), extension autoinstall/autoload off, Python replacement scans off,
+``lock_configuration = true``. And the SQL itself must only read (``read_only_statements``:
+SELECT, or EXPLAIN of one; COPY … TO, ATTACH, INSTALL, SET, CREATE, … are refused with
+``QueryRefused`` before anything runs — DuckDB would let COPY write over an allowed part).
 ``implicit-bias query --csv FILE`` is the way to export. Broken runs (``store.verify_run``) and
 parts whose files do not have their manifest's sizes are skipped with a one-line warning
 (checksums: ``verify`` and ``compact``).
 """
+
+from __future__ import annotations  # pandas in annotations only: imported where a frame is made
 
 import contextlib
 import json
@@ -40,11 +45,13 @@ import re
 import threading
 import warnings
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from implicit_bias import checks as checks_mod, compact, store, sweep as sweep_mod
 from implicit_bias.errors import BrokenRunWarning, ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _plain(v):
@@ -94,6 +101,8 @@ def _folder_runs(root: Path, experiment: str | None = None) -> list[tuple[Path, 
 
 
 def _runs_records(folders: list[tuple[Path, dict]]) -> pd.DataFrame:
+    import pandas as pd
+
     records = []
     for path, cfg in folders:
         row = {k: cfg.get(k) for k in RUN_COLUMNS[:7]}
@@ -129,24 +138,41 @@ LOCKED = {
 _EMPTY_TYPES = {"f": "::DOUBLE", "i": "::BIGINT", "b": "::BOOLEAN"}
 
 
+SWEEP_COLUMNS = ["id", "experiment", "status", "n_runs", "n_done", "n_failed", "created"]
+
+
+# ``compact.checks_frame``'s float columns; the others are object (NULL-typed when empty)
+_CHECK_TYPES = {"loss": "::DOUBLE", "loss_tol": "::DOUBLE"}
+
+
+def _empty(con, name: str, columns, types: dict | None = None) -> None:
+    """An empty table with ``columns``, each of its type in ``types`` (a ``::TYPE`` cast) or
+    NULL-typed: what registering an empty frame with those dtypes gives (``_EMPTY_TYPES``), made
+    without pandas (a fully compacted store has no folder runs: nothing to load)."""
+    types = types or {}
+    cols = ", ".join(f"NULL{types.get(c, '')} AS {_ident(c)}" for c in columns)
+    con.execute(f"CREATE TABLE {name} AS SELECT {cols or 'NULL AS _'} WHERE false")
+
+
 def _table(con, name: str, frame: pd.DataFrame) -> None:
     """Copy a DataFrame into an in-memory table (a registered frame would outlive the lock). An
-    empty frame (a compacted store has no folder runs) is created by SQL, with the columns and
-    types its registration would give (a few ms less per table, ``tests/test_query_lockdown.py``)."""
+    empty frame is created by SQL (``_empty``), with the columns and types its registration would
+    give (a few ms less per table, ``tests/test_query_lockdown.py``)."""
     if len(frame) == 0:
-        cols = ", ".join(
-            f"NULL{_EMPTY_TYPES.get(frame[c].dtype.kind, '')} AS {_ident(c)}" for c in frame.columns
-        )
-        con.execute(f"CREATE TABLE {name} AS SELECT {cols or 'NULL AS _'} WHERE false")
+        kinds = {c: _EMPTY_TYPES.get(frame[c].dtype.kind, "") for c in frame.columns}
+        _empty(con, name, list(frame.columns), kinds)
         return
     con.register("_load_df", frame)
     con.execute(f"CREATE TABLE {name} AS SELECT * FROM _load_df")
     con.unregister("_load_df")
 
 
-def _lock(con) -> None:
-    """From here on the connection reaches no file, network or extension: only its in-memory tables
-    and the compacted datasets it was given as Arrow objects before the lock."""
+def _lock(con, files: list[str]) -> None:
+    """From here on the connection reaches no file, network or extension but ``files`` (the part
+    files its views scan, exact paths: DuckDB's ``allowed_paths``), and only reads them: SQL other
+    than SELECT is refused before it runs (``read_only_statements``)."""
+    if files:
+        con.execute(f"SET allowed_paths = [{', '.join(_literal(f) for f in files)}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
@@ -180,27 +206,33 @@ def _literal(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _datasets(parts: list, table: str) -> list:
-    """Arrow datasets over the parts' files of ``table``: one per experiment (schemas unified), or
-    one per file where an experiment's parts disagree on a column's type."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    import pyarrow.parquet as pq
-
+def _part_files(parts: list, table: str) -> list[list[str]]:
+    """The parts' files of ``table``, one list per experiment, as absolute paths (the paths
+    ``allowed_paths`` lets through: a relative store root would be resolved against the working
+    directory by both, but one spelling for both is simpler to trust)."""
     by_exp: dict = {}
     for p in parts:
         f = p.file(table)
         if f is not None:
-            by_exp.setdefault(p.experiment, []).append(str(f))
-    out = []
-    for files in by_exp.values():
-        schemas = [pq.read_schema(f).remove_metadata() for f in files]
-        try:
-            schema = pa.unify_schemas(schemas, promote_options="permissive")
-            out.append(ds.dataset(files, schema=schema, format="parquet"))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            out += [ds.dataset(f, format="parquet") for f in files]
-    return out
+            by_exp.setdefault(p.experiment, []).append(os.path.abspath(f))
+    return list(by_exp.values())
+
+
+def _scan(con, files: list[str]) -> tuple[str, list[str]]:
+    """DuckDB's own lazy Parquet scan over one experiment's files of a table,
+    ``read_parquet([...], union_by_name = true)``, and its column names (bound here, before the
+    lock: a file that vanished fails here, and ``consistent`` reads again). Columns are unified by
+    name and types by DuckDB's supertypes, as the Arrow datasets' permissive unification did: an
+    integer column in one part and a float in another reads as DOUBLE, a number and text as
+    VARCHAR (``tests/test_query_lockdown.py``); a nested type against a scalar one, which no
+    writer makes (config values are JSON text, rows are scalars), fails the query with DuckDB's
+    Conversion Error naming the file. No hive partitioning: the files are named exactly, and a
+    store folder named like ``a=1`` is no column."""
+    scan = (
+        f"read_parquet([{', '.join(_literal(f) for f in files)}], union_by_name = true, "
+        "hive_partitioning = false)"
+    )
+    return scan, [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
 
 
 def _union(con, parts_sql: list[str], folders: str) -> str:
@@ -217,7 +249,8 @@ def _connect(
     experiment: str | None = None, used: list | None = None,
 ):  # fmt: skip
     """A locked connection with the views runs, rows, checks, estimates, sweeps and sweep_runs:
-    the compacted parts scanned lazily (as Arrow datasets: projection and filters pushed down),
+    the compacted parts scanned lazily (DuckDB's ``read_parquet`` of the exact files, ``_scan``:
+    projection and filters pushed down),
     UNION the run folders not yet compacted (loaded into memory: they are few). ``with_sweeps``
     False: sweeps and sweep_runs are empty (a query that does not name them: the records of a
     10⁵-run sweep list every hash). ``used`` gets every folder and part file the views read."""
@@ -240,22 +273,29 @@ def _connect(
     con = duckdb.connect(":memory:", config=LOCKED)
     con.execute("CREATE SCHEMA _store")
     paths = [p for p, _ in folders]
-    _table(con, "_store.runs", _runs_records(folders))
+    if folders:
+        _table(con, "_store.runs", _runs_records(folders))
+    else:
+        _empty(con, "_store.runs", RUN_COLUMNS)  # (as _runs_records([]) would give)
     _parquet_table(con, "_store.rows", "rows.parquet", paths if with_rows else [])
     _parquet_table(con, "_store.estimates", store.ESTIMATES, paths if with_estimates else [])
     checks = [
         r for p, cfg in folders
         for r in compact.check_rows(p.parent.name, p.name, store.read_checks(p))
     ]  # fmt: skip
-    _table(con, "_store.checks", compact.checks_frame(checks))
+    if checks:
+        _table(con, "_store.checks", compact.checks_frame(checks))
+    else:
+        _empty(con, "_store.checks", CHECK_COLUMNS, _CHECK_TYPES)
     views: dict[str, list[str]] = {t: [] for t in compact.TABLES}
     prefix = _literal(str(root) + "/")
+    allowed: list[str] = []
     for table in compact.TABLES:
-        for i, dataset in enumerate(_datasets(found, table)):
-            name = f"_{table}_part{i}"
-            con.register(name, dataset)
+        for files in _part_files(found, table):
+            allowed += files
+            scan, columns = _scan(con, files)
             if table == "runs":
-                names = [n for n in dataset.schema.names if n not in compact.INTERNAL]
+                names = [n for n in columns if n not in compact.INTERNAL]
                 cols = [
                     _ident(n) if n != "path" else "path"
                     for n in RUN_COLUMNS
@@ -266,29 +306,26 @@ def _connect(
                     for c in cols
                 ]
                 cols += [_ident(n) for n in names if n not in RUN_COLUMNS]
-                views[table].append(f"SELECT {', '.join(cols)} FROM {name}{skip}")
+                views[table].append(f"SELECT {', '.join(cols)} FROM {scan}{skip}")
             else:
-                views[table].append(f"SELECT * FROM {name}{skip}")
+                views[table].append(f"SELECT * FROM {scan}{skip}")
     for table in compact.TABLES:
         con.execute(f"CREATE VIEW {table} AS {_union(con, views[table], f'_store.{table}')}")
     sweeps = sweep_mod.read_sweeps(root) if with_sweeps else []
-    sweeps_df = pd.DataFrame.from_records(
-        [
-            {
-                k: s.get(k)
-                for k in ("id", "experiment", "status", "n_runs", "n_done", "n_failed", "created")
-            }
-            for s in sweeps
-        ],
-        columns=["id", "experiment", "status", "n_runs", "n_done", "n_failed", "created"],
-    )
-    members = pd.DataFrame.from_records(
-        [{"sweep_id": s["id"], "hash": h} for s in sweeps for h in s.get("runs", [])],
-        columns=["sweep_id", "hash"],
-    )
-    _table(con, "sweeps", sweeps_df)
-    _table(con, "sweep_runs", members)
-    _lock(con)
+    if sweeps:
+        import pandas as pd
+
+        _table(con, "sweeps", pd.DataFrame.from_records(
+            [{k: s.get(k) for k in SWEEP_COLUMNS} for s in sweeps], columns=SWEEP_COLUMNS
+        ))  # fmt: skip
+        _table(con, "sweep_runs", pd.DataFrame.from_records(
+            [{"sweep_id": s["id"], "hash": h} for s in sweeps for h in s.get("runs", [])],
+            columns=["sweep_id", "hash"],
+        ))  # fmt: skip
+    else:
+        _empty(con, "sweeps", SWEEP_COLUMNS)
+        _empty(con, "sweep_runs", ["sweep_id", "hash"])
+    _lock(con, allowed)
     return con
 
 
@@ -336,6 +373,73 @@ def names_table(sql: str, table: str) -> bool:
     return re.search(rf"\b{table}\b", sql, flags=re.IGNORECASE) is not None
 
 
+# EXPLAIN [ANALYZE] after any comments; what follows must be one SELECT (EXPLAIN ANALYZE runs it)
+_EXPLAIN_RE = re.compile(
+    r"(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?P<rest>.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def read_only_statements(con, sql: str) -> list:
+    """The statements of ``sql``, split by DuckDB's own parser (``con.extract_statements``), if
+    each one only reads (else ``QueryRefused``): a SELECT (which takes in WITH, FROM-first,
+    VALUES, DESCRIBE, SHOW, SUMMARIZE: DuckDB parses them as SELECTs) or ``EXPLAIN [ANALYZE]`` of
+    one SELECT. Anything else (COPY, ATTACH, INSTALL/LOAD, SET/PRAGMA/CALL, CREATE/INSERT/UPDATE/
+    DELETE, EXPORT, a transaction, a PIVOT without ``IN (…)``: DuckDB makes it a CREATE TYPE and a
+    SELECT; with ``IN (…)`` it is a SELECT) is refused, naming its type, before
+    any statement runs: the lock-down (``_lock``) lets DuckDB open the part files, and DuckDB
+    would also write to an allowed path (``COPY … TO`` a part's own name, ``USE_TMP_FILE
+    false``)."""
+    import duckdb
+
+    statements = con.extract_statements(sql)
+    for k, statement in enumerate(statements, 1):
+        kind = statement.type.name
+        if kind == "SELECT":
+            continue
+        if kind == "EXPLAIN":
+            m = _EXPLAIN_RE.fullmatch(statement.query)
+            try:
+                inner = con.extract_statements(m["rest"]) if m else []
+            except duckdb.Error:
+                inner = []
+            if len(inner) == 1 and inner[0].type.name == "SELECT":
+                continue
+            kind = "EXPLAIN of " + (inner[0].type.name if len(inner) == 1 else "no single SELECT")
+        where = f"statement {k} of {len(statements)}" if len(statements) > 1 else "the statement"
+        raise _refused()(
+            f"Permission Error: query refused: {where} is {kind}, and the store is read-only "
+            "(only SELECT, and EXPLAIN of a SELECT, runs; to export a result: implicit-bias "
+            "query --csv FILE)"
+        )
+    return statements
+
+
+_REFUSED: list = []
+
+
+def _refused() -> type:
+    """``QueryRefused``: SQL that would do more than read. A ConfigError (bad input) and a
+    ``duckdb.PermissionException`` (the CLI's one line for DuckDB's own refusals, e.g. a file
+    outside the store: ``error: query failed: Permission Error: …``). Made on first use, as
+    ``query.QueryRefused``, so that importing this module does not import DuckDB."""
+    if not _REFUSED:
+        import duckdb
+
+        class QueryRefused(ConfigError, duckdb.PermissionException):
+            """SQL other than SELECT (or EXPLAIN of a SELECT): the store is read-only."""
+
+        QueryRefused.__module__ = __name__
+        _REFUSED.append(QueryRefused)
+    return _REFUSED[0]
+
+
+def __getattr__(name: str):
+    if name == "QueryRefused":
+        return _refused()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run_sql(sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None = None, fetch):
     """``fetch(result)`` of ``sql`` on the store's views (``result``: DuckDB's relation, or None
     for SQL that returns nothing): what ``query`` does, for a caller that wants the result in
@@ -362,7 +466,10 @@ def run_sql(sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None 
             if timer is not None:
                 timer.daemon = True
                 timer.start()
-            return fetch(con.execute(sql))
+            result = None
+            for statement in read_only_statements(con, sql):  # what was checked is what runs
+                result = con.execute(statement)
+            return fetch(result)
         except Exception as e:
             if stopped.is_set() and type(e).__name__ == "InterruptException":
                 raise QueryTimeout(
@@ -389,6 +496,8 @@ def query(
     limit. Empty SQL is a ConfigError; SQL that returns no result (a comment) gives an empty frame.
     A query that overlapped a compaction is answered as of one state of the store
     (``consistent``)."""
+    import pandas as pd
+
     return run_sql(
         sql, root, timeout=timeout,
         fetch=lambda result: pd.DataFrame() if result is None else result.df(),
@@ -435,6 +544,8 @@ def sweep_summary(record: dict, root: Path = store.DEFAULT_ROOT) -> pd.DataFrame
     ``summaries(rows) -> DataFrame`` (many runs' rows with a ``hash`` column, one row per hash) has its
     compacted runs summarized in one vectorized pass.
     """
+    import pandas as pd
+
     from implicit_bias import config as config_mod, experiments
 
     root = Path(root)
