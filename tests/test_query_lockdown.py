@@ -97,13 +97,13 @@ def test_a_long_query_stops_at_its_time_limit(root):
 
 def test_the_cli_applies_the_default_limit_and_0_lifts_it(root, monkeypatch):
     seen = []
-    real = query.query
+    real = query.run_sql  # what the CLI calls (query.query builds a DataFrame on it)
 
-    def spy(sql, root, *, timeout=None):
+    def spy(sql, root, *, timeout=None, fetch):
         seen.append(timeout)
-        return real(sql, root, timeout=timeout)
+        return real(sql, root, timeout=timeout, fetch=fetch)
 
-    monkeypatch.setattr(query, "query", spy)
+    monkeypatch.setattr(query, "run_sql", spy)
     for extra, expected in (([], query.DEFAULT_TIMEOUT_S), (["--timeout", "0"], None),
                             (["--timeout", "2.5"], 2.5)):  # fmt: skip
         result = cli.invoke(app, ["query", "SELECT 1 AS x", "--root", str(root), *extra])

@@ -533,8 +533,17 @@ def query(
         csv_path = store.check_output_file(csv, "--csv")
         if not csv_path.parent.is_dir():
             raise _usage(f"--csv: no folder {csv_path.parent} to write {csv.name} into")
+    def fetch(result):  # a table to print needs no DataFrame (pandas is 0.2 s of start-up)
+        if csv is not None:
+            import pandas as pd
+
+            return pd.DataFrame() if result is None else result.df()
+        if result is None:
+            return [], []
+        return [d[0] for d in result.description], result.fetchall()
+
     try:
-        df = query_mod.query(sql, root, timeout=timeout or None)
+        out = query_mod.run_sql(sql, root, timeout=timeout or None, fetch=fetch)
     except query_mod.QueryTimeout:
         raise _usage(
             f"query stopped after {timeout:g} s (--timeout {timeout:g}; raise it, or --timeout 0 "
@@ -543,17 +552,23 @@ def query(
     except duckdb.Error as e:
         raise _usage(f"query failed: {' '.join(str(e).split())}") from None
     if csv is not None and str(csv) == "-":
-        sys.stdout.write(df.to_csv(index=False))
+        sys.stdout.write(out.to_csv(index=False))
         return
     if csv_path is not None:
-        store.write_output_file(csv_path, df.to_csv(index=False), "--csv")
-    if df.shape[1] == 0 or len(df) == 0:
-        console.print("no rows" + (f" ({df.shape[1]} columns)" if df.shape[1] else ""))
+        store.write_output_file(csv_path, out.to_csv(index=False), "--csv")
+        columns = list(out.columns)
+        values = list(out.head(limit).itertuples(index=False, name=None))
+        n_rows = len(out)
+    else:
+        columns, values = out
+        n_rows = len(values)
+    if not columns or n_rows == 0:
+        console.print("no rows" + (f" ({len(columns)} columns)" if columns else ""))
         return
     if limit == 0:
-        console.print(f"{len(df)} rows (none printed: --limit 0)")
+        console.print(f"{n_rows} rows (none printed: --limit 0)")
         return
-    table, hidden = result_table(df, limit, console.width)
+    table, hidden = result_table(columns, values[:limit], console.width)
     console.print(table)
     if hidden:
         console.print(
@@ -565,8 +580,8 @@ def query(
             no_wrap=True,
             overflow="ellipsis",
         )
-    if len(df) > limit:
-        console.print(f"[dim]{len(df) - limit} more rows (use --limit or --csv)[/dim]")
+    if n_rows > limit:
+        console.print(f"[dim]{n_rows - limit} more rows (use --limit or --csv)[/dim]")
 
 
 from implicit_bias.tables import print_checks, result_table  # noqa: E402  (kept importable here)

@@ -43,8 +43,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from implicit_bias import checks as checks_mod, store
 from implicit_bias.compacted import (  # noqa: F401  (the reader's API, also compact's)
@@ -89,6 +88,9 @@ from implicit_bias.compacted import (  # noqa: F401  (the reader's API, also com
     verify_parts,
 )  # fmt: skip
 from implicit_bias.errors import BrokenRunWarning
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: ``query`` starts without it
+    import pandas as pd
 
 ROW_GROUP = 122_880  # DuckDB's row group size
 MERGE_BELOW = 2_000  # parts with fewer runs are merged into the next part written
@@ -164,7 +166,9 @@ def check_rows(experiment: str, config_hash: str, found: list[dict]) -> list[dic
     return out
 
 
-def checks_frame(records: list[dict]) -> pd.DataFrame:
+def checks_frame(records: list[dict]) -> "pd.DataFrame":
+    import pandas as pd
+
     df = pd.DataFrame.from_records(records, columns=CHECK_COLUMNS)
     df[["loss", "loss_tol"]] = df[["loss", "loss_tol"]].astype(float)
     return df
@@ -279,7 +283,7 @@ def _rows_table(rows):
     ``store.write_run`` would give them in rows.parquet."""
     import pyarrow as pa
 
-    if isinstance(rows, pd.DataFrame):
+    if store._is_frame(rows):
         return pa.Table.from_pandas(rows, preserve_index=False).replace_schema_metadata(None)
     if isinstance(rows, pa.Table):
         return rows.replace_schema_metadata(None)
@@ -694,6 +698,8 @@ def summaries(
         todo = [h for h in wanted if h not in cached]
         if todo and vectorized is not None:
             todo = [h for h in todo if cfg_of(h) is not None]
+            import pandas as pd
+
             frame = vectorized(frame_of(root, experiment, todo)) if todo else pd.DataFrame()
             for h, metrics in frame.iterrows():
                 cached[str(h)] = {k: float(v) for k, v in metrics.items()}

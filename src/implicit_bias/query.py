@@ -446,6 +446,12 @@ def run_sql(sql: str, root: Path = store.DEFAULT_ROOT, *, timeout: float | None 
     another form than a DataFrame (``result.fetchall()``, ``result.arrow()``)."""
     if not isinstance(sql, str) or not sql.strip():
         raise ConfigError('the SQL is empty: give a statement, e.g. "SELECT * FROM runs"')
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate (undecodable bytes on the command line)
+        raise ConfigError(
+            f"the SQL is not valid text: {e.object[e.start:e.end]!r} at character {e.start}"
+        ) from None
     if timeout is not None and not (isinstance(timeout, (int, float)) and 0 <= timeout < math.inf):
         raise ConfigError(
             f"timeout must be a number of seconds >= 0 (0: no limit), got {timeout!r}"

@@ -29,15 +29,19 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 import uuid
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from implicit_bias.errors import BrokenRunWarning, ConfigError
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: ``query`` starts without it
+    import pandas as pd
 
 DEFAULT_ROOT = Path("results")
 TMP_PREFIX = ".tmp-"
@@ -453,7 +457,7 @@ def _rows_bytes(rows) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if isinstance(rows, pd.DataFrame):
+    if _is_frame(rows):
         table = pa.Table.from_pandas(rows, preserve_index=False)
     elif isinstance(rows, pa.Table):
         table = rows
@@ -499,6 +503,8 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
 
             return compact.read_arrays(path)
         return {}
+    import pandas as pd
+
     from implicit_bias.compacted import _arrays  # the long table (name, i, j, value) → arrays
 
     return _arrays(pd.read_parquet(f))
@@ -649,12 +655,14 @@ def read_error(path: Path) -> dict | None:
     return json.loads(f.read_text()) if f.is_file() else None
 
 
-def read_rows(path: Path) -> pd.DataFrame:
+def read_rows(path: Path) -> "pd.DataFrame":
     f = Path(path) / "rows.parquet"
     if not f.is_file() and _compacted(path) is not None:
         from implicit_bias import compacted as compact
 
         return compact.read_rows(path)
+    import pandas as pd
+
     return pd.read_parquet(f)
 
 
@@ -699,3 +707,10 @@ def runs(
         held = {p.name for _, p in found}
         found += [(c, p) for c, p in compact.run_entries(root, experiment) if p.name not in held]
     return [p for _, p in sorted(found, key=lambda cp: (cp[0], str(cp[1])))]
+
+
+def _is_frame(x) -> bool:
+    """Whether ``x`` is a pandas DataFrame, without importing pandas (if pandas was never imported,
+    nothing is a DataFrame)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(x, pd.DataFrame)

@@ -122,17 +122,24 @@ MAX_CELL = 30  # a query result's column is at most this wide (longer cells end 
 
 
 def _cell(v) -> str:
-    text = f"{v:.6g}" if isinstance(v, float) else str(v)
+    """A value as one printable line: floats and decimals (DuckDB's DECIMAL, e.g. a literal 1.5)
+    to 6 digits, SQL NULL (None, or NaN from a frame) as NULL."""
+    from decimal import Decimal
+
+    if v is None or (isinstance(v, float) and v != v):
+        return "NULL"
+    text = f"{v:.6g}" if isinstance(v, (float, Decimal)) else str(v)
     return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
-def result_table(df, limit: int, width: int) -> tuple[Table, list[str]]:
-    """The first ``limit`` rows as a table that fits ``width`` columns: one line a row (cells cut
-    with … at ``MAX_CELL``), and as many columns, from the left, as fit; the names of the others."""
+def result_table(columns, values, width: int) -> tuple[Table, list[str]]:
+    """``values`` (tuples, one per row, as DuckDB's ``fetchall`` gives them) under ``columns`` as a
+    table that fits ``width`` columns: one line a row (cells cut with … at ``MAX_CELL``), and as many
+    columns, from the left, as fit; the names of the others."""
     from rich.cells import cell_len
 
-    names = [_cell(c) for c in df.columns]
-    rows = [[_cell(v) for v in row] for row in df.head(limit).itertuples(index=False, name=None)]
+    names = [_cell(c) for c in columns]
+    rows = [[_cell(v) for v in row] for row in values]
     want = [
         min(MAX_CELL, max(cell_len(n), *(cell_len(r[i]) for r in rows), 1))
         for i, n in enumerate(names)
