@@ -41,8 +41,8 @@ class Config:
 class Tiny:
     """A module-like experiment for ``runner.run_and_store``: three runs, kept in ``trajs``."""
 
-    def __init__(self, own_sharpness: bool = False):
-        self.trajs, self.own = {}, own_sharpness
+    def __init__(self, own_sharpness: bool = False, int_fit: bool = False):
+        self.trajs, self.own, self.int_fit = {}, own_sharpness, int_fit
 
     def run(self, cfg: Config) -> Result:
         gd = GD(eta=cfg.eta, n_steps=cfg.n_steps, save_every=1)
@@ -55,6 +55,8 @@ class Tiny:
         rows = [{"t": 0.0, "series": "loss", "value": float(self.trajs["GD"].loss[0])}]
         if self.own:
             rows.append({"t": 0.0, "series": "sharpness", "value": -1.0})
+        if self.int_fit:  # a column of the experiment's own named like the runner's label, numeric
+            rows.append({"t": 0.0, "series": "other", "value": 0.0, "fit": 3})
         return Result(rows=rows, checks=[])
 
     def plot(self, rows, cfg):
@@ -98,7 +100,7 @@ def _dense(params) -> np.ndarray:
 
 
 def _series(rows, series, run):
-    out = rows[(rows.series == series) & (rows.run == run)]
+    out = rows[(rows.series == series) & (rows.fit == run)]
     return out.sort_values(["i", "t"])
 
 
@@ -188,11 +190,11 @@ def test_the_cap_the_size_limit_and_the_time_budget(stored):
     assert (rec.n_kept, rec.n_over_limit, rec.n_too_large) == (3, 1, 1)
     assert [r.members for r in rec.runs] == [2, None]
     rows, notes = recorded_rows(rec, budget_s=float("inf"))
-    assert sorted(set(pd.DataFrame(rows).run)) == ["B", "a"]
+    assert sorted(set(pd.DataFrame(rows).fit)) == ["B", "a"]
     assert "not computed: 1 runs over 18 parameters; 1 runs past the first 3" in notes[0]
     clock = itertools.count(0.0, 10.0)  # every look at the clock: 10 s later
     rows, notes = recorded_rows(rec, budget_s=1.0, clock=lambda: next(clock))
-    assert sorted(set(pd.DataFrame(rows).run)) == ["B"]  # the first run always; "a" over budget
+    assert sorted(set(pd.DataFrame(rows).fit)) == ["B"]  # the first run always; "a" over budget
     assert "1 runs over the time budget (1 s)" in notes[0]
     # a diverged run with a custom observer: its final point is at no snapshot, only the start
     rec = api.FitRecorder()
@@ -226,6 +228,16 @@ def test_an_experiments_own_sharpness_series_is_kept_and_none_added(tmp_path):
     assert "sharpness: the experiment records its own 'sharpness' rows; none added" in outcome.notes
 
 
+def test_a_column_of_another_type_keeps_the_experiments_rows_and_drops_the_sharpness(tmp_path):
+    """``sgd_one_way``'s integer ``run`` beside the runner's text label made pyarrow refuse the
+    whole run (found by ``reproduce``): a clash now drops the sharpness rows with a note."""
+    outcome, path = _store(tmp_path, Tiny(int_fit=True))
+    rows = store.read_rows(path)
+    assert outcome.error is None and list(rows[rows.series == "other"].fit) == [3]
+    assert not rows.series.isin(["sharpness", "two_over_eta"]).any()
+    assert any(n.startswith("sharpness: not stored (column 'fit'") for n in outcome.notes)
+
+
 def test_the_report_shows_the_sharpness_panel_escaped(stored, tmp_path):
     from implicit_bias.report import _run_section
 
@@ -244,7 +256,7 @@ def test_the_report_shows_the_sharpness_panel_escaped(stored, tmp_path):
     # hostile rows: markup in the label, text where a number belongs: escaped, NaN, no crash
     hostile = tmp_path / "hostile"
     bad = pd.DataFrame({"t": [0.0, 1.0], "series": ["sharpness"] * 2, "i": [0, 0],
-                        "run": ["<script>x</script>"] * 2, "value": ["<i>1</i>", "2.5"]})  # fmt: skip
+                        "fit": ["<script>x</script>"] * 2, "value": ["<i>1</i>", "2.5"]})  # fmt: skip
     store.write_run(hostile, config=store.read_config(path), checks=[], figures={}, rows=bad)
     page = _run_section(hostile, {}, heading="Run")
     assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>" not in page

@@ -118,10 +118,34 @@ def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[
             return [], ["sharpness: the experiment records its own 'sharpness' rows; none added"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return sharpness.recorded_rows(recorder, budget_s=sharpness.AUTO_BUDGET * elapsed)
+            rows, notes = sharpness.recorded_rows(recorder, budget_s=sharpness.AUTO_BUDGET * elapsed)
+        clash = _type_clash(result.rows, rows)
+        if clash:  # one Parquet column cannot hold both: the experiment's rows win
+            return [], [f"sharpness: not stored (column {clash!r} of the experiment's rows has "
+                        "another type than the sharpness rows')"]  # fmt: skip
+        return rows, notes
     except Exception as e:  # noqa: BLE001 - the run itself succeeded: a note, never a failure
         first = (str(e).splitlines() or [""])[0][:200]
         return [], [f"sharpness: not computed ({type(e).__name__}: {first})"]
+
+
+def _type_clash(rows, extra: list[dict]) -> str | None:
+    """A column of ``extra`` that the experiment's ``rows`` also have with values of another kind
+    (text vs number), or None: e.g. ``sgd_one_way``'s integer ``run`` beside a text label."""
+    if not extra:
+        return None
+    kind = lambda v: "text" if isinstance(v, str) else "number"  # noqa: E731
+    mine = {k: kind(v) for k, v in extra[0].items() if v is not None}
+    if isinstance(rows, pd.DataFrame):
+        theirs = {c: ("text" if rows[c].dtype == object and rows[c].map(type).eq(str).any()
+                      else "number") for c in rows.columns if c in mine}  # fmt: skip
+    else:
+        theirs = {}
+        for r in rows:
+            for k, v in r.items():
+                if k in mine and k not in theirs and v is not None:
+                    theirs[k] = kind(v)
+    return next((k for k, v in theirs.items() if v != mine[k]), None)
 
 
 def _with_rows(rows, extra: list[dict]):

@@ -269,11 +269,11 @@ def _member_rows(run, member, name: str, snapshots: int) -> list[dict]:
             t, points = np.array([t_all[0], t_all[-1]]), [p0, traj.final]
         lam = hessian_top_k(model, problem, points, k=1)[:, 0]
     i = 0 if member is None else int(member)
-    rows = [{"t": float(a), "series": "sharpness", "i": i, "run": name, "value": float(b)}
+    rows = [{"t": float(a), "series": "sharpness", "i": i, "fit": name, "value": float(b)}
             for a, b in zip(t, lam)]  # fmt: skip
     eta = _gd_eta(method, member)
     if eta is not None:
-        rows += [{"t": float(a), "series": "two_over_eta", "i": i, "run": name, "value": 2.0 / eta}
+        rows += [{"t": float(a), "series": "two_over_eta", "i": i, "fit": name, "value": 2.0 / eta}
                  for a in t]  # fmt: skip
     return rows
 
@@ -287,7 +287,7 @@ def recorded_rows(recorder, *, budget_s: float, snapshots: int = AUTO_SNAPSHOTS,
     (``sharpness_along(…, every=⌈S/(snapshots−1)⌉)``, the last always included); one with a custom
     observer at its start (``params0``) and end (``traj.final``; the start only if it diverged,
     where ``final`` is the last finite point, not a snapshot's). Each row: ``t``, ``series``,
-    ``i`` (the batch member, 0 for a single run), ``run`` (its label, numbered when repeated),
+    ``i`` (the batch member, 0 for a single run), ``fit`` (its label, numbered when repeated),
     ``value``. A GD run without weight decay also gets ``two_over_eta`` = 2/η at the same t (the
     linear-stability bound: GD on a quadratic is stable iff η λ_max < 2; Cohen et al., ICLR 2021).
     After the first run, a run starts only while less than ``budget_s`` has been spent. A run whose

@@ -195,7 +195,8 @@ def _claim_label(status: str) -> str:
 
 SHARPNESS_ROWS_SHOWN = 16  # runs per table (the runner records at most 16 per experiment)
 # what tells the runs of one table apart: the runner's label and batch member, regime_dmf's regime
-SHARPNESS_KEYS = {"run": "run", "i": "member", "regime": "regime"}
+# (``fit``: the runner's rows; ``run``: explore's and older stores')
+SHARPNESS_KEYS = {"fit": "fit", "run": "run", "i": "member", "regime": "regime"}
 
 
 def _sharpness_frame(path: Path):
