@@ -54,7 +54,12 @@ def main(argv=None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
-        # baseline: one by one, in this process
+        # baseline: one by one, in this process. Without the runner's sharpness rows: a batched
+        # sweep task (``run_batch``) stores none, so the loop must not pay for them either (with
+        # them the loop is slower and the ratio flatters the sweep)
+        from implicit_bias.optim import sharpness
+
+        sharpness.AUTO_LIMIT = 0
         cfgs = sweep.expand(spec(args.runs, offset=10_000))
         runner.execute(NAME, cfgs[0], root=work / "loop", plot=False)  # compile
         n = min(args.baseline_runs, len(cfgs) - 1)
