@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from implicit_bias.compacted import _digest  # sha256 of a file, in blocks (one home: the reader)
 from implicit_bias.errors import BrokenRunWarning, ConfigError
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built: ``query`` starts without it
@@ -60,12 +61,6 @@ def is_done(path: Path) -> bool:
     return verify_run(path) is None
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_run(path: Path) -> str | None:
