@@ -88,6 +88,15 @@ def _claims(found) -> list:
     return [c for c in found if c.kind == "claim"]
 
 
+def _misses(mutant: Mutant, claims: set, failed: set) -> bool:
+    """Whether some pattern of ``mutant.kills`` matches claims none of which failed."""
+    for pattern in mutant.kills:
+        hit = [n for n in claims if re.search(pattern, n)]
+        if hit and not any(n in failed for n in hit):
+            return True
+    return False
+
+
 def check_mutants(
     name: str, mutants: list[Mutant], size: str = "tiny", known_failing: frozenset = frozenset()
 ) -> None:
@@ -106,6 +115,19 @@ def check_mutants(
     for mutant in mutants:
         found = run_mutant(name, mutant, size)
         failed = {c.name for c in _claims(found) if c.status == "fail"}
+        if _misses(mutant, claims, failed):
+            # once, in one of several full-suite runs, "A_W with WWᵀ on both sides" left
+            # sensing_product_flow's claim passing though it fails it by 0.22 ≫ 1e-7 alone and in
+            # every other run: an order effect of the xdist worker (not found). A mutant that truly
+            # misses misses again from cleared JAX caches; one that only missed once is said so.
+            import jax
+
+            jax.clear_caches()
+            again = {c.name for c in _claims(run_mutant(name, mutant, size)) if c.status == "fail"}
+            if not _misses(mutant, claims, again):
+                print(f"{name}: mutant {mutant.name!r} failed its claims only after "
+                      "jax.clear_caches() (an order effect; see tests/mutation.py)")  # fmt: skip
+            failed = again
         killed |= failed & claims
         for pattern in mutant.kills:
             hit = [n for n in claims if re.search(pattern, n)]
