@@ -3,7 +3,7 @@
 The single code path behind ``implicit-bias run``, ``reproduce`` and every sweep task.
 
 Sharpness rows: while ``run(cfg)`` runs, every ``fit``/``fit_batch`` is recorded
-(``optim.api.recording``); afterwards the runner adds rows ``sharpness`` (λ_max(∇²L) at ≤ 10
+(``optim.recorder.recording``); afterwards the runner adds rows ``sharpness`` (λ_max(∇²L) at ≤ 10
 snapshots of each of the first 16 runs of ≤ 500 parameters) and, for GD, ``two_over_eta``
 (``optim.sharpness.recorded_rows``), within a time budget of 10% of the experiment's own time (the
 first run always). An experiment that writes its own ``sharpness`` rows (``regime_*``, ``explore``)
@@ -122,7 +122,7 @@ def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[
         clash = _type_clash(result.rows, rows)
         if clash:  # one Parquet column cannot hold both: the experiment's rows win
             return [], [f"sharpness: not stored (column {clash!r} of the experiment's rows has "
-                        "another type than the sharpness rows')"]  # fmt: skip
+                        "another type than the sharpness rows)"]  # fmt: skip
         return rows, notes
     except Exception as e:  # noqa: BLE001 - the run itself succeeded: a note, never a failure
         first = (str(e).splitlines() or [""])[0][:200]
