@@ -10,6 +10,7 @@ from jaxtyping import Array, Float
 from implicit_bias import progress
 from implicit_bias.errors import ConfigError
 from implicit_bias.optim.batching import Axes
+from implicit_bias.optim.jit import jit
 from implicit_bias.optim.objective import descent_direction, objective
 from implicit_bias.optim.trajectory import OK, SOLVER_FAILED, STOPPED_AT_TOL, Trajectory
 
@@ -293,7 +294,7 @@ def _rows(mask, buf):
     return mask.reshape((-1,) + (1,) * (buf.ndim - 1))
 
 
-@ft.partial(jax.jit, static_argnames=("axes", "observe", "report"))
+@jit(static_argnames=("axes", "observe", "report"))
 def _flow_solve_jit(model, problem, method, params0, *, axes, observe, report=False):
     fn = ft.partial(_flow_solve, observe=observe, report=report and axes is None)
     if axes is not None:

@@ -15,6 +15,7 @@ import numpy as np
 from implicit_bias import progress
 from implicit_bias.errors import ConfigError
 from implicit_bias.optim.batching import Axes, _member
+from implicit_bias.optim.jit import jit
 from implicit_bias.optim.objective import descent_direction, objective
 from implicit_bias.optim.trajectory import DIVERGED, OK, Trajectory
 
@@ -139,7 +140,7 @@ def _initial(model, problem, params, *, observe):
     return objective(model, problem, params), observe(params)
 
 
-@ft.partial(jax.jit, static_argnames=("axes", "observe"))
+@jit(static_argnames=("axes", "observe"))
 def _gd_segment_jit(model, problem, method, params, lengths, n_limit, *, axes, observe):
     fn = ft.partial(_gd_segment, observe=observe)
     if axes is not None:
@@ -147,7 +148,7 @@ def _gd_segment_jit(model, problem, method, params, lengths, n_limit, *, axes, o
     return fn(model, problem, method, params, lengths, n_limit)
 
 
-@ft.partial(jax.jit, static_argnames=("axes", "observe"))
+@jit(static_argnames=("axes", "observe"))
 def _initial_jit(model, problem, params, *, axes, observe):
     fn = ft.partial(_initial, observe=observe)
     if axes is not None:

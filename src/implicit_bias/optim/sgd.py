@@ -31,6 +31,7 @@ from implicit_bias import progress
 from implicit_bias.errors import ConfigError
 from implicit_bias.optim import recorder
 from implicit_bias.optim.batching import Axes
+from implicit_bias.optim.jit import jit
 from implicit_bias.optim.trajectory import DIVERGED, OK, Trajectory
 
 _HALF = "the decay factor 1 − 2ηλ is no longer positive"
@@ -351,7 +352,7 @@ def _sgd_solve(model, problem, method: SGD, params0, n_saves, *, observe, watch=
     )
 
 
-@ft.partial(jax.jit, static_argnames=("n_saves", "axes", "observe", "watch"))
+@jit(static_argnames=("n_saves", "axes", "observe", "watch"))
 def _solve_jit(model, problem, method, params0, n_saves, *, axes, observe, watch=None):
     fn = ft.partial(_sgd_solve, observe=observe, watch=watch)
     if axes is not None:

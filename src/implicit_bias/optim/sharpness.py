@@ -33,6 +33,7 @@ from jax.flatten_util import ravel_pytree
 
 from implicit_bias.errors import ConfigError
 from implicit_bias.optim import trajectory as _trajectory
+from implicit_bias.optim.jit import jit
 from implicit_bias.optim.objective import gradient, objective, sharpness as lanczos_sharpness
 
 DENSE_MAX = 2000  # parameters: the exact Hessian (≤ 32 MB in float64) up to here, Lanczos above
@@ -57,7 +58,7 @@ class Sharpness:
         return self.values[..., 0]
 
 
-@jax.jit
+@jit
 def _dense_hessians(model, problem, stacked):
     """The exact Hessian at each member of ``stacked`` (a pytree with a leading axis), in one
     jitted vmap. The eigenvalues are taken on the host: LAPACK's ``syevd`` through NumPy was 3–20×
