@@ -483,6 +483,7 @@ def run_sweep(
         except (OSError, ValueError):
             pass
     todo, broken, stuck = [], [], []
+    status: dict[str, str] = {}  # hash -> "ok"/"failed": runs a task of this sweep reported stored
     for c, h in zip(cfgs, hashes):
         run = store.run_path(root, spec.experiment, h)
         try:
@@ -554,6 +555,7 @@ def run_sweep(
                     continue
                 done += len(results)
                 failed += sum(r["status"] == "failed" for r in results)
+                status.update((r["hash"], r["status"]) for r in results)
                 if on_progress:
                     on_progress(done, len(cfgs), failed)
     except BaseException:  # Ctrl-C, or an error that ends the sweep: its record says so
@@ -570,11 +572,21 @@ def run_sweep(
         if own_cluster is not None:
             own_cluster.close()
         store.clean_stale(root)  # folders of writers that died during the sweep (killed workers)
-    missing = [h for h in hashes if not store.is_done(store.run_path(root, spec.experiment, h))]
+    # a run a task reported is stored (the task returns after its write); the others (stored
+    # before this sweep, or in a task that failed) are looked up in the store
+    missing = [
+        h for h in hashes
+        if h not in status and not store.is_done(store.run_path(root, spec.experiment, h))
+    ]  # fmt: skip
+    gone = set(missing)
     failed_runs = []
     for h in hashes:
         run = store.run_path(root, spec.experiment, h)
-        if h not in missing and store.read_config(run).get("status") == "failed":
+        if h in gone:
+            continue
+        if status.get(h) == "failed" or (
+            h not in status and store.read_config(run).get("status") == "failed"
+        ):
             err = store.read_error(run) or {}
             failed_runs.append(
                 {"hash": h, "error": f"{err.get('type', '?')}: {err.get('message', '')}"}
