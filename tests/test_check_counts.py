@@ -46,6 +46,14 @@ def test_counts_statuses_labels_and_summary():
     )
     # the failing claim and the unconverged one count against the run; an unmet hypothesis does not
     assert checks.failures(found) == 2
+    # the runner's checks_failed (failures_in of the counts) is the number of checks is_failure
+    # names, over every mix of these statuses (a failing sanity check included)
+    failing_sanity = checks.sanity("solver status optimal", False, predicted="optimal",
+                                   observed="infeasible")  # fmt: skip
+    pool = [*found, failing_sanity]
+    for mask in range(1, 2 ** len(pool)):
+        some = [c for i, c in enumerate(pool) if mask >> i & 1]
+        assert checks.failures_in(checks.counts(some)) == sum(map(checks.is_failure, some))
     assert [checks.label(c) for c in found] == [
         "not met", "met", "pass", "pass", "outside the theorem", "unconverged", "FAIL",
     ]  # fmt: skip

@@ -201,7 +201,11 @@ def counts(found: list[dict | Check]) -> dict[str, int]:
 def failures(found: list[dict | Check]) -> int:
     """What makes a run's checks fail: claims that fail inside their theorem, unconverged claims,
     and failed sanity checks (an unmet hypothesis is information, not a failure)."""
-    n = counts(found)
+    return failures_in(counts(found))
+
+
+def failures_in(n: dict[str, int]) -> int:
+    """``failures`` from a run's ``counts`` (no second pass over its checks)."""
     return (
         n["claims_total"] - n["claims_passed"]
         + n["claims_unconverged"]

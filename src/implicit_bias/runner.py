@@ -178,6 +178,8 @@ def _save(
         rows = _failure_rows(error["exception"])
         error = {k: v for k, v in error.items() if k != "exception"}
     config_hash = config_mod.config_hash(name, cfg)
+    n = checks_mod.counts(checks)
+    n_failed = checks_mod.failures_in(n)  # = the checks for which ``is_failure`` holds
     record = {
         "experiment": name,
         "hash": config_hash,
@@ -186,9 +188,9 @@ def _save(
         "created": time.time(),
         "elapsed_s": elapsed,
         "status": "ok" if error is None else "failed",
-        "checks_passed": sum(not checks_mod.is_failure(c) for c in checks),
-        "checks_failed": checks_mod.failures(checks),
-        **checks_mod.counts(checks),
+        "checks_passed": len(checks) - n_failed,
+        "checks_failed": n_failed,
+        **n,
         "notes": notes,
     }
     try:
