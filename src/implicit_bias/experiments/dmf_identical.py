@@ -172,7 +172,7 @@ def _result(cfg, traj, full, d, eig_decomp, problem, bound):
     target = theory.limit_identical(problem.W_hat)
     W_end = W_t[-1]
     # converged: the excess loss over the loss of the limit, ½‖Λ₋‖², is below what an error tol allows
-    excess = float(np.asarray(traj.loss)[-1]) - float(problem.loss(jnp.asarray(target)))
+    excess = float(np.asarray(traj.loss)[-1]) - 0.5 * float(np.sum((target - np.asarray(problem.W_hat)) ** 2))
     loss_tol = cfg.tol * float(np.max(np.abs(lam))) + 0.5 * cfg.tol**2
     conv = dict(loss=excess, loss_tol=loss_tol)
     t = steps * cfg.eta

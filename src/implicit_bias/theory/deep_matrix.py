@@ -5,6 +5,8 @@ implicit bias towards low rank", Applied and Computational Harmonic Analysis 68,
 Equation and theorem numbers follow the seed's slides.
 """
 
+import functools
+
 import numpy as np
 import scipy.integrate
 import scipy.optimize
@@ -98,10 +100,12 @@ def scalar_recursion(d0, lam, eta, N: int, n_steps: int, save_steps=None) -> np.
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep asks again for each seed (same λ, α, N, level)
 def flow_time_to_reach(lam: float, alpha: float, N: int, level: float) -> float:
     """Time for the scalar gradient flow ḋ = −d^{N−1}(d^N − λ), d(0) = α, to reach d^N = level.
 
     Separable ODE: t = ∫_α^{level^{1/N}} ds / (s^{N−1}(λ − s^N)), by quadrature. Needs 0 < α^N < level < λ.
+    Pass floats (the cache keys on the arguments).
     """
     if not (0 < alpha**N < level < lam):
         raise ValueError(f"need 0 < alpha^N < level < lambda, got {alpha**N}, {level}, {lam}")
