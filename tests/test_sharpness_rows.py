@@ -287,3 +287,94 @@ def test_sgd_run_seeds_is_recorded_with_its_start_and_end():
         np.testing.assert_allclose([v for _, v in mine], [want0, want1], rtol=1e-12)
     assert not any(r["series"] == "two_over_eta" for r in rows)  # SGD: no GD bound
     assert notes and "3 runs" in notes[0]
+
+
+# --- a batch of configs run together (``run_batch``: a sweep task) ---------------------------------
+
+
+def test_a_batch_member_gets_the_rows_of_its_own_run_and_the_exact_hessian(tmp_path, monkeypatch):
+    """dmf_identical's ``run_batch`` (three TINY configs, one vmapped computation) stores for each
+    config the sharpness rows its own ``run`` stores: the same fits ("GD", "GD (matrices)": the
+    batch label's " ×3" dropped), i = 0, the same t, and values that are λ_max of the exact Hessian
+    at the batch's own start and end points. Against the single run's values: the batched GD ends
+    within its round-off budget of the single one (dmf_identical.roundoff_tolerance, ~1e-11
+    relative at 2,000 steps), and λ_max, a smooth function of θ (Weyl), moves by the same order:
+    rtol = 25 × (2N − 2) × budget ≈ 1.1e-9, (2N − 2) = 4 the degree of ∇²L's entries in θ and 25
+    room for the Hessian's own round-off (its entries sum up to n² products)."""
+    from implicit_bias import experiments
+    from implicit_bias.experiments import dmf_identical
+
+    monkeypatch.setattr(sharp_mod, "AUTO_BUDGET", float("inf"))  # every fit (the budget: below)
+    mod = experiments.get("dmf_identical")
+    cfgs = [config_mod.apply_overrides(mod.Config(), {**mod.TINY, "alpha": a, "eta": e},
+                                       experiment="dmf_identical")
+            for a, e in [(0.1, 0.005), (0.08, 0.004), (0.12, 0.003)]]  # fmt: skip
+    recorder = api.FitRecorder(limit=16 * 3)
+    with api.recording(recorder):
+        mod.run_batch(cfgs)
+    outs = runner.execute_many("dmf_identical", cfgs, root=tmp_path / "batch")
+    rtol = 25 * 4 * dmf_identical.roundoff_tolerance([mod.TINY["n_steps"]], 4, 3)[0]
+    for b, (cfg, out) in enumerate(zip(cfgs, outs)):
+        assert any("computed for the batch of 3 configs at once" in n for n in out.notes)
+        rows = store.read_rows(out.path)
+        s = rows[rows.series == "sharpness"].sort_values(["fit", "t"])
+        assert sorted(set(s.fit)) == ["GD", "GD (matrices)"] and set(s.i) == {0}
+        # the exact Hessian at the recorded batch's points (member b's start and end)
+        for run in recorder.runs:
+            name = sharp_mod._unbatched_label(run.label)
+            traj = run.traj.member(b)
+            p0 = run.params0[b]
+            got = s[s.fit == name]
+            np.testing.assert_array_equal(got.t, [traj.t[0], traj.t[-1]])
+            for value, params in zip(got.value, [p0, traj.final]):
+                H = np.asarray(jax.hessian(lambda x, m=run.model[b], p=run.problem[b], u=ravel_pytree(p0)[1]:
+                                           objective(m, p, u(x)))(ravel_pytree(params)[0]))  # fmt: skip
+                assert abs(value - np.linalg.eigvalsh(H)[-1]) <= _weyl_tol(H)
+        two = rows[rows.series == "two_over_eta"]
+        np.testing.assert_allclose(two.value, 2.0 / cfg.eta, rtol=0)
+        alone = runner.execute("dmf_identical", cfg, root=tmp_path / "single", plot=False)
+        r1 = store.read_rows(alone.path)
+        s1 = r1[r1.series == "sharpness"].sort_values(["fit", "t"])
+        assert list(s1.fit) == list(s.fit)
+        np.testing.assert_array_equal(s1.t, s.t)
+        np.testing.assert_allclose(s.value, s1.value, rtol=rtol)
+
+
+def test_a_batch_keeps_only_fits_over_all_its_configs_and_its_time_budget(stored):
+    """A recorded run that is not a batch of all n configs cannot be given to one config: left
+    out with a note; the first batch always runs, the next only within the budget."""
+    trajs = stored[4]
+    gd = GD(eta=0.05, n_steps=99, save_every=1)
+    rec = api.FitRecorder(limit=100)
+    rec.add(MODEL, PROBLEM, gd, trajs["GD ×2"], "B ×2", [trajs["p0"], trajs["p1"]])
+    rec.add(MODEL, PROBLEM, gd, trajs["GD"], "single", trajs["p0"])  # one run: no member b
+    rec.add(MODEL, PROBLEM, gd, trajs["GD ×2"], "C ×2", [trajs["p0"], trajs["p1"]])
+    per, notes = sharp_mod.recorded_rows_batch(rec, 2, budget_s=float("inf"))
+    assert [sorted({r["fit"] for r in rows if r["series"] == "sharpness"}) for rows in per] == [
+        ["B", "C"], ["B", "C"]
+    ]
+    assert "1 runs not a batch of all 2 configs" in notes[0]
+    # member 1's rows: the batch's member 1, the same values as the single-run path gives it
+    single = pd.DataFrame(recorded_rows(rec, budget_s=float("inf"))[0])
+    mine = pd.DataFrame(per[1])
+    want = single[(single.fit == "B ×2") & (single.i == 1) & (single.series == "sharpness")]
+    got = mine[(mine.fit == "B") & (mine.series == "sharpness")]
+    np.testing.assert_array_equal(got.t, want.t)
+    H = _dense(jax.tree.map(lambda x: np.asarray(x)[1, -1], trajs["GD ×2"].observed))
+    np.testing.assert_allclose(got.value, want.value, rtol=0, atol=_weyl_tol(H))
+    clock = itertools.count(0.0, 10.0)
+    per, notes = sharp_mod.recorded_rows_batch(rec, 2, budget_s=1.0, clock=lambda: next(clock))
+    assert {r["fit"] for r in per[0]} == {"B"} and "1 runs over the time budget (1 s)" in notes[0]
+
+
+def test_repeated_points_are_computed_once_and_agree(stored):
+    """``hessian_top_k_each`` computes a repeated (model, problem, point) once; every copy gets
+    its value, equal to the single-model ``hessian_top_k``."""
+    trajs = stored[4]
+    pts = [trajs["p0"], trajs["p1"], trajs["p0"], trajs["GD"].final, trajs["p1"]]
+    got = sharp_mod.hessian_top_k_each([MODEL] * 5, [PROBLEM] * 5, pts, k=2)
+    want = hessian_top_k(MODEL, PROBLEM, pts, k=2)
+    np.testing.assert_array_equal(got[0], got[2])
+    np.testing.assert_array_equal(got[1], got[4])
+    H = _dense(trajs["GD"].final)
+    np.testing.assert_allclose(got, want, rtol=0, atol=_weyl_tol(H) + _weyl_tol(_dense(trajs["p0"])))

@@ -8,8 +8,10 @@ snapshots of each of the first 16 runs of ≤ 500 parameters) and, for GD, ``two
 (``optim.sharpness.recorded_rows``), within a time budget of 10% of the experiment's own time (the
 first run always). An experiment that writes its own ``sharpness`` rows (``regime_*``, ``explore``)
 keeps them and gets none added; a failure to compute is a note, never a failed run. Rows are added
-after the figures are drawn, so the experiments' plots see only their own rows. ``run_batch``
-(sweeps) cannot tell which config a recorded run belongs to and records nothing.
+after the figures are drawn, so the experiments' plots see only their own rows. A batch of
+configs run together (``run_batch``: a sweep task) gets the same rows per config: member b of each
+recorded batch of all the configs is config b's run (``optim.sharpness.recorded_rows_batch``, the
+Hessians of the whole batch in one vmapped computation); the budget is 10% of the batch's time.
 """
 
 import dataclasses
@@ -127,6 +129,38 @@ def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[
     except Exception as e:  # noqa: BLE001 - the run itself succeeded: a note, never a failure
         first = (str(e).splitlines() or [""])[0][:200]
         return [], [f"sharpness: not computed ({type(e).__name__}: {first})"]
+
+
+def _batch_sharpness_rows(recorder, results: list, elapsed: float):
+    """``_sharpness_rows`` for the configs of one ``run_batch`` (``results``: a Result or an
+    exception each): (rows per config, notes for all); never raises."""
+    from implicit_bias.optim import sharpness
+
+    n = len(results)
+    none = [[] for _ in range(n)]
+    ok = [r for r in results if not isinstance(r, Exception)]
+    if not ok or (not recorder.runs and not recorder.n_too_large + recorder.n_over_limit):
+        return none, []
+    try:
+        if any(_has_series(r.rows, sharpness.SERIES) for r in ok):
+            return none, ["sharpness: the experiment records its own 'sharpness' rows; none added"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows, notes = sharpness.recorded_rows_batch(
+                recorder, n, budget_s=sharpness.AUTO_BUDGET * elapsed
+            )
+        for res, extra in zip(results, rows):
+            if isinstance(res, Exception):
+                continue
+            clash = _type_clash(res.rows, extra)
+            if clash:
+                return none, [f"sharpness: not stored (column {clash!r} of the experiment's rows "
+                              "has another type than the sharpness rows)"]  # fmt: skip
+        # a failed config (diverged: stored with partial rows) keeps none
+        return [[] if isinstance(r, Exception) else x for r, x in zip(results, rows)], notes
+    except Exception as e:  # noqa: BLE001 - the runs themselves succeeded: a note, never a failure
+        first = (str(e).splitlines() or [""])[0][:200]
+        return none, [f"sharpness: not computed ({type(e).__name__}: {first})"]
 
 
 def _type_clash(rows, extra: list[dict]) -> str | None:
@@ -322,19 +356,28 @@ def execute_many(
             todo.append(i)
     run_batch = getattr(module, "run_batch", None)
     if run_batch is not None and len(todo) > 1:
+        from implicit_bias.optim import api, sharpness
+
         start = time.perf_counter()
+        # each config's sharpness rows as its own run would record them (a member counts as one run)
+        recorder = api.FitRecorder(
+            max_params=sharpness.AUTO_MAX_PARAMS, limit=sharpness.AUTO_LIMIT * len(todo)
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("error" if strict else "always", StepSizeWarning)
             try:
-                results = run_batch([cfgs[i] for i in todo])
+                with api.recording(recorder):
+                    results = run_batch([cfgs[i] for i in todo])
             except StepSizeWarning as w:
                 results = [ConfigError(f"refused under --strict: {w}")] * len(todo)
         notes = _warning_notes(caught)
-        elapsed = (time.perf_counter() - start) / len(todo)
-        for i, res in zip(todo, results):
+        extra, more = _batch_sharpness_rows(recorder, results, time.perf_counter() - start)
+        elapsed = (time.perf_counter() - start) / len(todo)  # the sharpness rows' time included
+        for i, res, rows in zip(todo, results, extra):
             outcomes[i] = _save_or_fail(
-                name, module, cfgs[i], paths[i], res, notes, elapsed, plot, force, sink
-            )
+                name, module, cfgs[i], paths[i], res, notes + more, elapsed, plot, force, sink,
+                extra_rows=rows,
+            )  # fmt: skip
     else:
         for i in todo:
             try:
@@ -348,15 +391,16 @@ def execute_many(
     return [outcomes[i] for i in range(len(cfgs))]
 
 
-def _save_or_fail(name, module, cfg, path, res, notes, elapsed, plot, force, sink=None) -> Outcome:
+def _save_or_fail(
+    name, module, cfg, path, res, notes, elapsed, plot, force, sink=None, extra_rows=()
+) -> Outcome:  # fmt: skip
     if isinstance(res, Exception):
         error = {**_error_record(res), "exception": res}
         return _save(
             name, module, cfg, path, None, error, notes, elapsed, plot=False, force=force, sink=sink
         )
-    return _save(
-        name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force, sink=sink
-    )
+    return _save(name, module, cfg, path, res, None, notes, elapsed, plot=plot, force=force,
+                 sink=sink, extra_rows=extra_rows)  # fmt: skip
 
 
 def n_cores() -> int:

@@ -323,3 +323,148 @@ def recorded_rows(recorder, *, budget_s: float, snapshots: int = AUTO_SNAPSHOTS,
                 f"(rows 'sharpness', GD also 'two_over_eta'; {spent:.2g} s)")  # fmt: skip
         notes.insert(0, line + (f"; not computed: {left}" if left else ""))
     return rows, notes
+
+
+# ---------------------------------------------------------------------------------------------
+# the same rows for a batch of configs run as one vmapped computation (``run_batch``: a sweep task)
+
+
+@jit
+def _dense_hessians_each(models, problems, stacked):
+    """The exact Hessian at each point of ``stacked``, each with its own model and problem (all
+    three stacked along one leading axis): ``_dense_hessians`` vmapped over the pairs too."""
+
+    def one(model, problem, p):
+        flat, unravel = ravel_pytree(p)
+        H = jax.hessian(lambda x: objective(model, problem, unravel(x)))(flat)
+        return 0.5 * (H + H.T)
+
+    return jax.vmap(one)(models, problems, stacked)
+
+
+def _stack(items: list):
+    """Pytrees with one structure, stacked along a new leading axis (NumPy leaves)."""
+    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *items)
+
+
+def hessian_top_k_each(models: list, problems: list, points: list, k: int = 1) -> np.ndarray:
+    """λ_1 ≥ … ≥ λ_k of ∇²L_i at θ_i for each triple (model_i, problem_i, θ_i): (P, k), NaN at a
+    non-finite point. The models (and the problems) must share one pytree structure (a batch of
+    configs of one experiment); exact dense Hessians in jitted chunks of one shape, as
+    ``hessian_top_k``, up to ``DENSE_MAX`` parameters."""
+    P = len(points)
+    flat = [np.concatenate([np.ravel(np.asarray(x)) for x in jax.tree.leaves(p)]) for p in points]
+    n = flat[0].size
+    if n > DENSE_MAX:
+        raise ConfigError(f"hessian_top_k_each is dense only: {n} > DENSE_MAX = {DENSE_MAX} parameters")
+    if not 1 <= k <= n:
+        raise ConfigError(f"k must be between 1 and the parameter count {n}, got {k}")
+    out = np.full((P, k), np.nan)
+    finite = np.flatnonzero([np.all(np.isfinite(f)) for f in flat])
+    # a triple that recurs (a grid's members that share α and the problem start at one point) is
+    # computed once: the same bytes in, the same Hessian out
+    key = lambda i: b"".join(np.ascontiguousarray(x).tobytes() for x in  # noqa: E731
+                             jax.tree.leaves((models[i], problems[i])) + [flat[i]])  # fmt: skip
+    first: dict[bytes, int] = {}
+    same = {i: first.setdefault(key(i), i) for i in finite}
+    rows = np.array(sorted(set(same.values())), dtype=int)
+    chunk = int(max(1, min(4096, 2**27 // (8 * n * n), rows.size)))
+    for s in range(0, rows.size, chunk):
+        idx = rows[s : s + chunk]
+        take = np.concatenate([idx, np.repeat(idx[:1], chunk - idx.size)])  # one chunk size
+        H = _dense_hessians_each(
+            _stack([models[i] for i in take]),
+            _stack([problems[i] for i in take]),
+            _stack([points[i] for i in take]),
+        )
+        H = np.asarray(H)[: idx.size]
+        good = np.all(np.isfinite(H), axis=(1, 2))
+        with _one_blas_thread():
+            out[idx[good]] = np.linalg.eigvalsh(H[good])[:, ::-1][:, :k]
+    for i, j in same.items():
+        out[i] = out[j]
+    return out
+
+
+def _unbatched_label(label: str) -> str:
+    """A batch's label as its members' single runs are labelled: "GD ×125 (matrices)" → "GD
+    (matrices)" (the experiments name a batch of B runs "<label> ×B")."""
+    import re
+
+    return re.sub(r" ×\d+", "", label)
+
+
+def _member_points(run, b: int, snapshots: int):
+    """(model, problem, method, [(t, θ)]) of member ``b`` of a recorded batch: ≤ ``snapshots``
+    snapshots if the run observed its parameters, else its start and end (the start only if it
+    diverged), as ``_member_rows`` takes them."""
+    pick = lambda v: v[b] if isinstance(v, list) else v  # noqa: E731
+    traj = run.traj.member(b)
+    t_all = np.asarray(traj.t, float)
+    if run.observes_params:
+        S = t_all.size
+        every = max(1, -(-S // (snapshots - 1)))
+        sel = np.unique(np.concatenate([np.arange(0, S, every), [S - 1]]))
+        pts = [(t_all[j], jax.tree.map(lambda x, j=j: np.asarray(x)[j], traj.observed))
+               for j in sel]  # fmt: skip
+    else:
+        p0 = run.params0
+        p0 = p0[b] if isinstance(p0, list) else jax.tree.map(lambda x: np.asarray(x)[b], p0)
+        pts = [(t_all[0], p0)]
+        if int(np.asarray(traj.status)) != _trajectory.DIVERGED:
+            pts.append((t_all[-1], traj.final))
+    return pick(run.model), pick(run.problem), pick(run.method), pts
+
+
+def recorded_rows_batch(recorder, n: int, *, budget_s: float, snapshots: int = AUTO_SNAPSHOTS,
+                        clock=None) -> tuple[list[list[dict]], list[str]]:  # fmt: skip
+    """``recorded_rows`` for ``n`` configs run together (an experiment's ``run_batch``): the rows
+    of config ``b`` are those its own run would get, from member ``b`` of every recorded batch of
+    ``n`` members (``i`` = 0 and ``fit`` = the label without its " ×n", as in a single run). The
+    Hessians of all members and snapshots of a batch are one vmapped computation
+    (``hessian_top_k_each``). A recorded run that is not a batch of all ``n`` configs cannot be
+    assigned to one: it is left out with a note. Returns (rows per config, notes for every config)."""
+    import time
+
+    clock = clock or time.perf_counter
+    start = clock()
+    per = [[] for _ in range(n)]
+    notes: list[str] = []
+    runs = [r for r in recorder.runs if r.members == n and np.ndim(r.traj.t) == 2]
+    unassigned = len(recorder.runs) - len(runs)
+    names = _run_names([_unbatched_label(r.label) for r in runs])
+    done = over_time = 0
+    for k, (run, name) in enumerate(zip(runs, names)):
+        if k > 0 and clock() - start >= budget_s:
+            over_time += len(runs) - k
+            break
+        try:
+            members = [_member_points(run, b, snapshots) for b in range(n)]
+            flat = [(b, t, p) for b, (_, _, _, pts) in enumerate(members) for t, p in pts]
+            lam = hessian_top_k_each([members[b][0] for b, _, _ in flat],
+                                     [members[b][1] for b, _, _ in flat],
+                                     [p for _, _, p in flat], k=1)[:, 0]  # fmt: skip
+        except Exception as e:  # noqa: BLE001 - never fails the runs: a note instead
+            first = (str(e).splitlines() or [""])[0][:200]
+            notes.append(f"sharpness: not computed for {name} ({type(e).__name__}: {first})")
+            continue
+        for (b, t, _), value in zip(flat, lam):
+            per[b].append({"t": float(t), "series": "sharpness", "i": 0, "fit": name,
+                           "value": float(value)})  # fmt: skip
+        for b in range(n):
+            eta = _gd_eta(members[b][2], b)
+            if eta is not None:
+                per[b] += [{"t": float(t), "series": "two_over_eta", "i": 0, "fit": name,
+                            "value": 2.0 / eta} for t, _ in members[b][3]]  # fmt: skip
+        done += 1
+    left = [(unassigned, f"not a batch of all {n} configs"),
+            (recorder.n_too_large, f"over {recorder.max_params} parameters"),
+            (recorder.n_over_limit, f"past the first {recorder.limit}"),
+            (over_time, f"over the time budget ({budget_s:.3g} s)")]  # fmt: skip
+    left = "; ".join(f"{m} runs {why}" for m, why in left if m)
+    if done or left:
+        line = (f"sharpness: λ_max(∇²L) of {done} runs per config at ≤ {snapshots} snapshots each, computed "
+                f"for the batch of {n} configs at once (rows 'sharpness', GD also 'two_over_eta'; "
+                f"{clock() - start:.2g} s for the batch)")  # fmt: skip
+        notes.insert(0, line + (f"; not computed: {left}" if left else ""))
+    return per, notes
