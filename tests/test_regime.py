@@ -211,3 +211,44 @@ def test_dlr_marion_chizat_interval_in_this_loss_and_the_unnormalized_reading_fa
     mse = lambda f: jax.numpy.mean((X @ model(unravel(f)) - Y) ** 2)  # noqa: E731
     lam_mse = float(np.linalg.eigvalsh(np.asarray(jax.hessian(mse)(flat)))[-1])
     np.testing.assert_allclose(lam_mse, 2 * lam_bal, rtol=1e-12)
+
+
+def test_regime_diagonal_stores_the_sharpness_at_start_and_end_of_one_cell_per_regime(tmp_path):
+    """regime_diagonal's GD keeps only its end point, so its 'sharpness' rows are λ_max at the
+    start and the end of one cell per regime (as regime_dmf's panel and the runner's custom-observer
+    rows). The oracle: the Hessian of L(u, v) = ½‖A(u⊙u − v⊙v) − y‖² in closed form, g = Aᵀr,
+    H_uu = 4 D_u AᵀA D_u + 2 diag(g), H_uv = −4 D_u AᵀA D_v, H_vv = 4 D_v AᵀA D_v − 2 diag(g);
+    at the start u = v = α1 (r = −y). Weyl: two float64 evaluations of one 2n × 2n Hessian differ
+    by ≲ 2n·ε·‖H‖, and 64·2n·ε·‖H‖ covers the eigensolver's backward error too."""
+    from implicit_bias import config as config_mod, experiments, runner, store
+    from implicit_bias.experiments import regime_diagonal as rd
+
+    mod = experiments.get("regime_diagonal")
+    cfg = config_mod.apply_overrides(mod.Config(), mod.TINY, experiment="regime_diagonal")
+    out = runner.execute("regime_diagonal", cfg, root=tmp_path, plot=False)
+    rows = store.read_rows(out.path)
+    s = rows[rows.series == "sharpness"]
+    cells = rows[rows.series == "regime"]
+    present = set(cells.regime) - {"diverged"}
+    assert set(s.regime) == present and len(s) == 2 * len(present)
+    A, y, _ = rd.data(cfg)
+    AtA = A.T @ A
+    for reg, one in s.groupby("regime"):
+        start = one[one.t == 0.0]
+        alpha = float(start.alpha.iloc[0])
+        g = A.T @ (-y)
+        D = alpha * np.eye(cfg.n)
+        H = np.block([[4 * D @ AtA @ D + 2 * np.diag(g), -4 * D @ AtA @ D],
+                      [-4 * D @ AtA @ D, 4 * D @ AtA @ D - 2 * np.diag(g)]])  # fmt: skip
+        lam = np.linalg.eigvalsh(H)
+        tol = 64 * H.shape[0] * np.finfo(float).eps * np.abs(lam).max()
+        assert abs(float(start.value.iloc[0]) - lam[-1]) <= tol, reg
+        # the end value is the cell's own λ_max at its end (the map's lambda_end)
+        end = one[one.t > 0.0]
+        mine = cells[(cells.regime == reg) & (cells.kick == float(end.kick.iloc[0]))
+                     & (cells.alpha == alpha)]  # fmt: skip
+        lam_end = rows[(rows.series == "lambda_end") & (rows.kick == float(end.kick.iloc[0]))
+                       & (rows.alpha == alpha)]  # fmt: skip
+        assert len(mine) == 1 and float(end.value.iloc[0]) == float(lam_end.value.iloc[0])
+    two = rows[rows.series == "two_over_eta"]
+    np.testing.assert_allclose(two.value, 2.0 / two.eta, rtol=1e-15)

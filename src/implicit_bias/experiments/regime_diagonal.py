@@ -157,6 +157,19 @@ def run(cfg: Config) -> Result:
     counts = {r: int(np.sum(regimes == r)) for r in REGIMES}
     for r, n in counts.items():
         rows.append({"t": 0.0, "series": "count", "value": float(n), "regime": r})
+    # λ_max(∇²L) at the start and the end of one cell per regime (rows "sharpness", as regime_dmf's
+    # and the runner's for a custom observer: this GD keeps only its end point), with 2/η
+    shown = {}
+    for b, reg in enumerate(regimes):
+        if reg not in shown and reg != "diverged":
+            shown[reg] = b
+    lam0 = hessian_top_k(model, problem, jnp.asarray(params0[np.array(list(shown.values()), int)]))
+    for (reg, b), l0 in zip(shown.items(), lam0[:, 0]):
+        extra = {"eta": float(k_flat[b] * eta_ref), "kick": float(k_flat[b]),
+                 "alpha": float(a_flat[b]), "regime": reg}  # fmt: skip
+        for tk, v in ((0.0, l0), (float(steps[b]), lam_end[b])):
+            rows.append({"t": tk, "series": "sharpness", "value": float(v), **extra})
+            rows.append({"t": tk, "series": "two_over_eta", "value": 2.0 / extra["eta"], **extra})
 
     conv = np.isin(regimes, ("flow limit", "Φ_α∞ limit", "uncertified", "sign flip"))
     inside = np.isin(regimes, ("flow limit", "Φ_α∞ limit", "uncertified"))
