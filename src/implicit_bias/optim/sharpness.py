@@ -6,7 +6,7 @@
 ``sharpness_along`` needs a trajectory that observed the parameters (``observe=identity``, the default).
 With at most ``DENSE_MAX`` parameters it forms the exact Hessian ∇²L in float64 (``jax.hessian`` of the
 flattened objective, vmapped over the snapshots in chunks, one jitted call per chunk) and takes its
-top k eigenvalues by ``eigvalsh``; above, Lanczos (``objective.sharpness``: SciPy's ``eigsh`` on
+top k eigenvalues by LAPACK's ``dsyevr`` (those k only); above, Lanczos (``objective.sharpness``: SciPy's ``eigsh`` on
 Hessian–vector products) snapshot by snapshot. A batched trajectory (leading axis B) gives values of
 shape (B, S, k), NaN at the padding after a divergence.
 
@@ -85,6 +85,24 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _top_k_eigenvalues(H: np.ndarray, k: int) -> np.ndarray:
+    """The k largest eigenvalues of each symmetric matrix in ``H`` (P, n, n), largest first: LAPACK's
+    ``dsyevr`` asked for those k only (index range n − k + 1 … n), one matrix at a time on one
+    thread. For 155 matrices of 48 × 48 (a sweep task's Hessians) 7.1 ms against 10.8 ms for
+    NumPy's batched ``eigvalsh`` of every eigenvalue (measured, 1 core)."""
+    from scipy.linalg import lapack
+
+    P, n = H.shape[0], H.shape[-1]
+    out = np.empty((P, k))
+    with _one_blas_thread():
+        for i in range(P):
+            w, _, m, _, info = lapack.dsyevr(H[i], compute_v=0, range="I", il=n - k + 1, iu=n)
+            if info != 0 or m != k:  # pragma: no cover - LAPACK failed: the full solver
+                w = np.linalg.eigvalsh(H[i])[n - k :]
+            out[i] = w[:k][::-1]
+    return out
+
+
 def _jittable(x) -> bool:
     """Whether ``x`` can be passed to a jitted function (a pytree of arrays and numbers)."""
     return all(isinstance(leaf, (jax.Array, np.ndarray, int, float, complex, np.generic))
@@ -120,8 +138,7 @@ def hessian_top_k(model, problem, params, k: int = 1) -> np.ndarray:
             block = jax.tree.map(lambda x: jnp.asarray(x[take]), params)
             H = np.asarray(dense(model, problem, block))[: idx.size]
             good = np.all(np.isfinite(H), axis=(1, 2))  # finite params, overflowing Hessian: NaN
-            with _one_blas_thread():
-                out[idx[good]] = np.linalg.eigvalsh(H[good])[:, ::-1][:, :k]
+            out[idx[good]] = _top_k_eigenvalues(H[good], k)
         return out
     for i in rows:
         one = jax.tree.map(lambda x: jnp.asarray(x[i]), params)
@@ -379,8 +396,7 @@ def hessian_top_k_each(models: list, problems: list, points: list, k: int = 1) -
         )
         H = np.asarray(H)[: idx.size]
         good = np.all(np.isfinite(H), axis=(1, 2))
-        with _one_blas_thread():
-            out[idx[good]] = np.linalg.eigvalsh(H[good])[:, ::-1][:, :k]
+        out[idx[good]] = _top_k_eigenvalues(H[good], k)
     for i, j in same.items():
         out[i] = out[j]
     return out
