@@ -52,9 +52,9 @@ def _every_sharpness_row() -> None:
     both sides of the ratio do the same work. With the default budget (10% of the run's time) a
     single run computes both fits' rows, while a batch's first fit takes just over 10% of the
     batch's time and its second is skipped."""
-    from implicit_bias.optim import sharpness
+    from implicit_bias.optim import sharpness_rows
 
-    sharpness.AUTO_BUDGET = float("inf")
+    sharpness_rows.AUTO_BUDGET = float("inf")
 
 
 def main(argv=None) -> int:

@@ -22,9 +22,17 @@ import implicit_bias as ib
 from implicit_bias import config as config_mod, runner, store
 from implicit_bias.experiments import Result
 from implicit_bias.models.deep_matrix import product
-from implicit_bias.optim import GD, api, fit, fit_batch, sharpness as sharp_mod
+from implicit_bias.optim import (
+    GD,
+    api,
+    fit,
+    fit_batch,
+    sharpness as sharp_mod,
+    sharpness_rows as rows_mod,
+)
 from implicit_bias.optim.objective import objective
-from implicit_bias.optim.sharpness import hessian_top_k, recorded_rows, sharpness_along
+from implicit_bias.optim.sharpness import hessian_top_k, sharpness_along
+from implicit_bias.optim.sharpness_rows import recorded_rows
 
 NAME = "tiny_sharpness"
 MODEL = ib.DeepMatrix(depth=2, n=3, init="gaussian", alpha=0.5)  # 2 · 3 · 3 = 18 parameters
@@ -76,7 +84,7 @@ def stored(tmp_path_factory):
     root = tmp_path_factory.mktemp("store")
     module = Tiny()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sharp_mod, "AUTO_BUDGET", float("inf"))
+        mp.setattr(rows_mod, "AUTO_BUDGET", float("inf"))
         outcome, path = _store(root, module)
     rows = store.read_rows(path)
     return root, path, outcome, rows, module.trajs
@@ -208,13 +216,13 @@ def test_a_failure_to_compute_is_a_note_never_a_failed_run(tmp_path, monkeypatch
     def boom(*a, **k):
         raise RuntimeError("no Hessian here")
 
-    monkeypatch.setattr(sharp_mod, "AUTO_BUDGET", float("inf"))
+    monkeypatch.setattr(rows_mod, "AUTO_BUDGET", float("inf"))
     monkeypatch.setattr(sharp_mod, "hessian_top_k", boom)
     outcome, path = _store(tmp_path, Tiny())
     assert outcome.status == "ok"
     assert "sharpness: not computed for GD (RuntimeError: no Hessian here)" in outcome.notes
     assert not store.read_rows(path).series.isin(["sharpness", "two_over_eta"]).any()
-    monkeypatch.setattr(sharp_mod, "recorded_rows", boom)  # the whole step fails
+    monkeypatch.setattr(rows_mod, "recorded_rows", boom)  # the whole step fails
     outcome, _ = _store(tmp_path / "again", Tiny())
     assert outcome.status == "ok"
     assert "sharpness: not computed (RuntimeError: no Hessian here)" in outcome.notes
@@ -304,7 +312,7 @@ def test_a_batch_member_gets_the_rows_of_its_own_run_and_the_exact_hessian(tmp_p
     from implicit_bias import experiments
     from implicit_bias.experiments import dmf_identical
 
-    monkeypatch.setattr(sharp_mod, "AUTO_BUDGET", float("inf"))  # every fit (the budget: below)
+    monkeypatch.setattr(rows_mod, "AUTO_BUDGET", float("inf"))  # every fit (the budget: below)
     mod = experiments.get("dmf_identical")
     cfgs = [config_mod.apply_overrides(mod.Config(), {**mod.TINY, "alpha": a, "eta": e},
                                        experiment="dmf_identical")
@@ -321,7 +329,7 @@ def test_a_batch_member_gets_the_rows_of_its_own_run_and_the_exact_hessian(tmp_p
         assert sorted(set(s.fit)) == ["GD", "GD (matrices)"] and set(s.i) == {0}
         # the exact Hessian at the recorded batch's points (member b's start and end)
         for run in recorder.runs:
-            name = sharp_mod._unbatched_label(run.label)
+            name = rows_mod._unbatched_label(run.label)
             traj = run.traj.member(b)
             p0 = run.params0[b]
             got = s[s.fit == name]
@@ -349,7 +357,7 @@ def test_a_batch_keeps_only_fits_over_all_its_configs_and_its_time_budget(stored
     rec.add(MODEL, PROBLEM, gd, trajs["GD ×2"], "B ×2", [trajs["p0"], trajs["p1"]])
     rec.add(MODEL, PROBLEM, gd, trajs["GD"], "single", trajs["p0"])  # one run: no member b
     rec.add(MODEL, PROBLEM, gd, trajs["GD ×2"], "C ×2", [trajs["p0"], trajs["p1"]])
-    per, notes = sharp_mod.recorded_rows_batch(rec, 2, budget_s=float("inf"))
+    per, notes = rows_mod.recorded_rows_batch(rec, 2, budget_s=float("inf"))
     assert [sorted({r["fit"] for r in rows if r["series"] == "sharpness"}) for rows in per] == [
         ["B", "C"], ["B", "C"]
     ]
@@ -363,7 +371,7 @@ def test_a_batch_keeps_only_fits_over_all_its_configs_and_its_time_budget(stored
     H = _dense(jax.tree.map(lambda x: np.asarray(x)[1, -1], trajs["GD ×2"].observed))
     np.testing.assert_allclose(got.value, want.value, rtol=0, atol=_weyl_tol(H))
     clock = itertools.count(0.0, 10.0)
-    per, notes = sharp_mod.recorded_rows_batch(rec, 2, budget_s=1.0, clock=lambda: next(clock))
+    per, notes = rows_mod.recorded_rows_batch(rec, 2, budget_s=1.0, clock=lambda: next(clock))
     assert {r["fit"] for r in per[0]} == {"B"} and "1 runs over the time budget (1 s)" in notes[0]
 
 

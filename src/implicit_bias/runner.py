@@ -5,12 +5,12 @@ The single code path behind ``implicit-bias run``, ``reproduce`` and every sweep
 Sharpness rows: while ``run(cfg)`` runs, every ``fit``/``fit_batch`` is recorded
 (``optim.recorder.recording``); afterwards the runner adds rows ``sharpness`` (λ_max(∇²L) at ≤ 10
 snapshots of each of the first 16 runs of ≤ 500 parameters) and, for GD, ``two_over_eta``
-(``optim.sharpness.recorded_rows``), within a time budget of 10% of the experiment's own time (the
+(``optim.sharpness_rows.recorded_rows``), within a time budget of 10% of the experiment's own time (the
 first run always). An experiment that writes its own ``sharpness`` rows (``regime_*``, ``explore``)
 keeps them and gets none added; a failure to compute is a note, never a failed run. Rows are added
 after the figures are drawn, so the experiments' plots see only their own rows. A batch of
 configs run together (``run_batch``: a sweep task) gets the same rows per config: member b of each
-recorded batch of all the configs is config b's run (``optim.sharpness.recorded_rows_batch``, the
+recorded batch of all the configs is config b's run (``optim.sharpness_rows.recorded_rows_batch``, the
 Hessians of the whole batch in one vmapped computation); the budget is 10% of the batch's time.
 """
 
@@ -111,16 +111,18 @@ def _has_series(rows, names) -> bool:
 def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[str]]:
     """The runner's ``sharpness`` rows and notes for the runs in ``recorder`` (see the module
     docstring); never raises."""
-    from implicit_bias.optim import sharpness
+    from implicit_bias.optim import sharpness_rows
 
     if result is None or (not recorder.runs and not recorder.n_too_large + recorder.n_over_limit):
         return [], []
     try:
-        if _has_series(result.rows, sharpness.SERIES):
+        if _has_series(result.rows, sharpness_rows.SERIES):
             return [], ["sharpness: the experiment records its own 'sharpness' rows; none added"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows, notes = sharpness.recorded_rows(recorder, budget_s=sharpness.AUTO_BUDGET * elapsed)
+            rows, notes = sharpness_rows.recorded_rows(
+                recorder, budget_s=sharpness_rows.AUTO_BUDGET * elapsed
+            )
         clash = _type_clash(result.rows, rows)
         if clash:  # one Parquet column cannot hold both: the experiment's rows win
             return [], [f"sharpness: not stored (column {clash!r} of the experiment's rows has "
@@ -134,7 +136,7 @@ def _sharpness_rows(recorder, result, elapsed: float) -> tuple[list[dict], list[
 def _batch_sharpness_rows(recorder, results: list, elapsed: float):
     """``_sharpness_rows`` for the configs of one ``run_batch`` (``results``: a Result or an
     exception each): (rows per config, notes for all); never raises."""
-    from implicit_bias.optim import sharpness
+    from implicit_bias.optim import sharpness_rows
 
     n = len(results)
     none = [[] for _ in range(n)]
@@ -142,12 +144,12 @@ def _batch_sharpness_rows(recorder, results: list, elapsed: float):
     if not ok or (not recorder.runs and not recorder.n_too_large + recorder.n_over_limit):
         return none, []
     try:
-        if any(_has_series(r.rows, sharpness.SERIES) for r in ok):
+        if any(_has_series(r.rows, sharpness_rows.SERIES) for r in ok):
             return none, ["sharpness: the experiment records its own 'sharpness' rows; none added"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows, notes = sharpness.recorded_rows_batch(
-                recorder, n, budget_s=sharpness.AUTO_BUDGET * elapsed
+            rows, notes = sharpness_rows.recorded_rows_batch(
+                recorder, n, budget_s=sharpness_rows.AUTO_BUDGET * elapsed
             )
         for res, extra in zip(results, rows):
             if isinstance(res, Exception):
@@ -298,11 +300,13 @@ def run_and_store(
             _refuse_cached_under_strict(outcome)
         return outcome
     broken = store.verify_run(path) if store.looks_like_run(path) else None
-    from implicit_bias.optim import api, sharpness
+    from implicit_bias.optim import api, sharpness_rows
 
     start = time.perf_counter()
     result, error = None, None
-    recorder = api.FitRecorder(max_params=sharpness.AUTO_MAX_PARAMS, limit=sharpness.AUTO_LIMIT)
+    recorder = api.FitRecorder(
+        max_params=sharpness_rows.AUTO_MAX_PARAMS, limit=sharpness_rows.AUTO_LIMIT
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("error" if strict else "always", StepSizeWarning)
         try:
@@ -356,12 +360,12 @@ def execute_many(
             todo.append(i)
     run_batch = getattr(module, "run_batch", None)
     if run_batch is not None and len(todo) > 1:
-        from implicit_bias.optim import api, sharpness
+        from implicit_bias.optim import api, sharpness_rows
 
         start = time.perf_counter()
         # each config's sharpness rows as its own run would record them (a member counts as one run)
         recorder = api.FitRecorder(
-            max_params=sharpness.AUTO_MAX_PARAMS, limit=sharpness.AUTO_LIMIT * len(todo)
+            max_params=sharpness_rows.AUTO_MAX_PARAMS, limit=sharpness_rows.AUTO_LIMIT * len(todo)
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("error" if strict else "always", StepSizeWarning)
