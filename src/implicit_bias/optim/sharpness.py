@@ -36,6 +36,7 @@ from jax.flatten_util import ravel_pytree
 
 from implicit_bias.errors import ConfigError
 from implicit_bias.optim import trajectory as _trajectory
+from implicit_bias.optim.batching import _stack as _batch_stack
 from implicit_bias.optim.jit import jit
 from implicit_bias.optim.objective import gradient, objective, sharpness as lanczos_sharpness
 
@@ -61,18 +62,20 @@ class Sharpness:
         return self.values[..., 0]
 
 
+def _hessian(model, problem, p):
+    """∇²L at one point ``p`` (a pytree), flattened, made exactly symmetric (autodiff's H is
+    symmetric only to round-off)."""
+    flat, unravel = ravel_pytree(p)
+    H = jax.hessian(lambda x: objective(model, problem, unravel(x)))(flat)
+    return 0.5 * (H + H.T)
+
+
 @jit
 def _dense_hessians(model, problem, stacked):
     """The exact Hessian at each member of ``stacked`` (a pytree with a leading axis), in one
     jitted vmap. The eigenvalues are taken on the host: LAPACK's ``syevd`` through NumPy was 3–20×
     faster than ``jnp.linalg.eigvalsh`` on the CPU for these sizes (measured at n = 108)."""
-
-    def one(p):
-        flat, unravel = ravel_pytree(p)
-        H = jax.hessian(lambda x: objective(model, problem, unravel(x)))(flat)
-        return 0.5 * (H + H.T)  # exact symmetry: autodiff's H is symmetric only to round-off
-
-    return jax.vmap(one)(stacked)
+    return jax.vmap(lambda p: _hessian(model, problem, p))(stacked)
 
 
 def _one_blas_thread():
@@ -247,18 +250,12 @@ def gfs_sharpness(model, problem, params, *, k: int = 1, t1: float = 1e4, loss_t
 def _dense_hessians_each(models, problems, stacked):
     """The exact Hessian at each point of ``stacked``, each with its own model and problem (all
     three stacked along one leading axis): ``_dense_hessians`` vmapped over the pairs too."""
-
-    def one(model, problem, p):
-        flat, unravel = ravel_pytree(p)
-        H = jax.hessian(lambda x: objective(model, problem, unravel(x)))(flat)
-        return 0.5 * (H + H.T)
-
-    return jax.vmap(one)(models, problems, stacked)
+    return jax.vmap(_hessian)(models, problems, stacked)
 
 
 def _stack(items: list):
-    """Pytrees with one structure, stacked along a new leading axis (NumPy leaves)."""
-    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *items)
+    """Pytrees with one structure, stacked along a new leading axis (``batching._stack``)."""
+    return _batch_stack(items)[0]
 
 
 def hessian_top_k_each(models: list, problems: list, points: list, k: int = 1) -> np.ndarray:
