@@ -69,6 +69,8 @@ def main(argv=None) -> int:
         help="time the loop in this many blocks and the warm sweep this many times; best of each",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.repeat < 1 or args.baseline_runs < args.repeat:
+        parser.error("--repeat must be >= 1 and <= --baseline-runs")
     from distributed import Client
 
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
